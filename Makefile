@@ -1,0 +1,76 @@
+# padan: make run (whole pipeline on generated data), make test (the suite).
+# Both run `make setup` first when it is missing or out of date.
+
+SHELL := /bin/bash
+PYTHON_BOOT ?= python3.11
+VENV        := .venv
+PY          := $(VENV)/bin/python
+PADAN       := $(VENV)/bin/padan
+STAMPS      := .stamps
+JARS_DIR    := .jars
+DELTA_COORD := io.delta:delta-spark_4.2_2.13:4.4.0
+ENV         ?= local
+SIZE        ?= 100k
+
+export SPARK_LOCAL_IP ?= 127.0.0.1
+export PYSPARK_PYTHON ?= $(abspath $(PY))
+export PADAN_JARS_DIR ?= $(abspath $(JARS_DIR))
+
+.PHONY: setup run test test-all test-fast bench notebooks package submit cluster-up cluster-down lint clean help
+
+help:
+	@echo "make run      - generate demo data and run the whole pipeline into ./lake"
+	@echo "make test     - run the test suite"
+	@echo "make setup    - create .venv, install pinned dependencies, stage Delta jars (done automatically)"
+	@echo "make bench    - benchmark (SIZE=100k|1M|10M)"
+	@echo "make package  - wheel + --py-files zip + conf archive into dist/"
+	@echo "make clean    - remove the lake, generated data and build outputs (keeps .venv and jars)"
+
+setup: $(STAMPS)/setup
+
+$(STAMPS)/java:
+	@command -v java >/dev/null 2>&1 || { echo "padan setup: Java 17 or newer is required (no 'java' on PATH); install a JDK 17+ and retry." >&2; exit 1; }
+	@v=$$(java -XshowSettings:properties -version 2>&1 | awk -F'= ' '/java.specification.version/ {print $$2}'); \
+	  major=$${v%%.*}; if [ "$$major" -lt 17 ] 2>/dev/null; then echo "padan setup: Java 17 or newer is required, found Java $$v at $$(command -v java)." >&2; exit 1; fi
+	@mkdir -p $(STAMPS) && touch $@
+
+$(STAMPS)/venv: requirements.lock pyproject.toml | $(STAMPS)/java
+	@command -v $(PYTHON_BOOT) >/dev/null 2>&1 || { echo "padan setup: $(PYTHON_BOOT) is required." >&2; exit 1; }
+	test -x $(PY) || $(PYTHON_BOOT) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps -e .
+	@mkdir -p $(STAMPS) && touch $@
+
+$(STAMPS)/jars: $(STAMPS)/venv Makefile scripts/stage_jars.py
+	$(PY) scripts/stage_jars.py $(JARS_DIR) $(DELTA_COORD)
+	@mkdir -p $(STAMPS) && touch $@
+
+$(STAMPS)/setup: $(STAMPS)/venv $(STAMPS)/jars
+	@$(PY) -c "import pyspark, delta, splink; print('padan setup ok: pyspark', pyspark.__version__, '| splink', splink.__version__)"
+	@touch $@
+
+run: setup
+	$(PADAN) demo --env $(ENV)
+
+test: setup
+	$(PY) -m pytest -q
+
+test-fast: setup
+	$(PY) -m pytest -q -m "not integration and not submit and not cluster and not notebooks"
+
+bench: setup
+	$(PADAN) bench --size $(SIZE)
+
+notebooks: setup
+	$(PY) -m pytest -q -m notebooks
+
+package: setup
+	rm -rf dist && mkdir -p dist
+	$(PY) -m pip wheel --quiet --no-deps --no-build-isolation -w dist .
+	cd src && $(abspath $(PY)) -c "import shutil; shutil.make_archive('../dist/padan_pyfiles', 'zip', '.', 'padan')"
+	tar -czf dist/padan_conf.tar.gz conf/base conf/cluster
+	@ls -l dist
+
+clean:
+	rm -rf lake data dist build spark-warehouse metastore_db derby.log .pytest_cache

@@ -1,0 +1,367 @@
+"""Layered, validated configuration.
+
+`conf/base/*.yml` is committed and enough to run anywhere; `conf/<env>/` overlays it (env from
+`--env`, else `PADAN_ENV`, else `local`; `conf/local/` is git-ignored). Each file holds one or
+more top-level keys; `sources/<name>.yml` files each hold one source contract. An overlay merges
+mappings key by key and replaces lists and scalars whole. A top-level key defined twice within
+one env is an error. `${VAR}` and `${VAR:-default}` in string values are read from the
+environment (for secrets and paths).
+
+`load()` validates everything with pydantic (unknown keys refused) plus cross-checks, and raises
+one `ConfigError` listing every problem with its file and key.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal, Mapping
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from padan.errors import ConfigError
+
+DEFAULT_ENV = "local"
+_ENV_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# ---------------------------------------------------------------- sections
+
+
+class LakeConfig(_Strict):
+    root: str = "./lake"
+    """Local folder or object-store URI (s3a://, abfss://) under which path-addressed tables live."""
+    catalog: str | None = None
+    """When set, tables are addressed by catalog name `<catalog>.<prefix><layer>.<table>`."""
+    schema_prefix: str = "padan_"
+    checkpoint_dir: str | None = None
+    """Spark checkpoint directory (Splink needs one); default `<root>/_checkpoints`."""
+
+    @property
+    def checkpoint_path(self) -> str:
+        return self.checkpoint_dir or f"{self.root.rstrip('/')}/_checkpoints"
+
+
+class SparkConfig(_Strict):
+    app_name: str = "padan"
+    master: str = "local[*]"
+    """Used only when padan starts its own session (not under spark-submit, Databricks, pytest)."""
+    driver_memory: str = "4g"
+    ui_enabled: bool = False
+    shuffle_partitions: int | None = Field(default=None, ge=1)
+    """None: sized to the cores (2 x cores for a local master)."""
+    break_lineage_method: Literal["parquet", "persist", "checkpoint", "delta_lake_table"] = "parquet"
+    conf: dict[str, str] = {}
+    """Runtime Spark SQL settings applied to the session."""
+
+
+class LoggingConfig(_Strict):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    splink_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
+    py4j_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "ERROR"
+    format: str = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+class CsvOptions(_Strict):
+    delimiter: str = ","
+    encoding: str = "UTF-8"
+    header: bool = True
+    quote: str = '"'
+    escape: str = '"'
+
+
+class SourceContract(_Strict):
+    """How to read one register and map it onto padan's canonical fields."""
+
+    description: str = ""
+    format: Literal["csv", "parquet", "delta", "json"]
+    path: str
+    csv: CsvOptions = CsvOptions()
+    record_key: str | None = None
+    """Raw column holding the register's own record id; None derives a stable key from the row."""
+    columns: dict[str, str]
+    """canonical field -> raw column name."""
+    required: list[str] = []
+    """Canonical fields whose raw columns must exist in every file."""
+    date_formats: dict[str, list[str]] = {}
+    """canonical date field -> Spark datetime patterns tried in order."""
+    value_maps: dict[str, dict[str, str]] = {}
+    """canonical field -> {raw value (upper-cased, trimmed): canonical value}."""
+
+    @field_validator("columns")
+    @classmethod
+    def _known_fields(cls, columns: dict[str, str]) -> dict[str, str]:
+        from padan.ingest.fields import CANONICAL_FIELDS
+
+        unknown = sorted(set(columns) - set(CANONICAL_FIELDS))
+        if unknown:
+            raise ValueError(f"unknown canonical field(s) {unknown}; known: {sorted(CANONICAL_FIELDS)}")
+        return columns
+
+    @model_validator(mode="after")
+    def _required_are_mapped(self) -> "SourceContract":
+        missing = [f for f in self.required if f not in self.columns]
+        if missing:
+            raise ValueError(f"required field(s) {missing} have no entry in 'columns'")
+        bad_dates = [f for f in self.date_formats if f not in self.columns]
+        if bad_dates:
+            raise ValueError(f"date_formats for unmapped field(s) {bad_dates}")
+        return self
+
+
+class StandardiseConfig(_Strict):
+    name_titles: list[str]
+    """Titles and degrees removed from either end of a name (matched after punctuation is dropped)."""
+    muhammad_variants: list[str]
+    placeholder_dates: list[str] = ["01-01", "07-01", "12-31"]
+    """MM-DD of birth dates used as placeholders; day 15 is flagged too when `day15_placeholder`."""
+    day15_placeholder: bool = True
+    placeholder_niks: list[str] = []
+    """Regular expressions (full match) of NIK placeholders, applied after non-digits are stripped."""
+    min_birth_year: int = 1900
+
+
+class ComparisonConfig(_Strict):
+    name: str
+    kind: Literal["name", "birth_date", "exact", "nik", "region", "levenshtein", "email", "phone"]
+    column: str | None = None
+    term_frequency: bool = False
+    options: dict[str, Any] = {}
+
+
+class TrainingConfig(_Strict):
+    prior_rules: list[str]
+    """Deterministic rules (SQL on l./r.) used to estimate the prior probability two records match."""
+    prior_recall: float = Field(default=0.7, gt=0, le=1)
+    u_max_pairs: int = Field(default=1_000_000, ge=1000)
+    u_seed: int = 42
+    m_method: Literal["nik_anchored", "em"] = "nik_anchored"
+    em_blocking_rules: list[str]
+    em_max_iterations: int = Field(default=10, ge=1)
+    em_sample_rows: int | None = Field(default=None, ge=100)
+    """Record sample (per source) for EM; None uses every record."""
+
+
+class ModelConfig(_Strict):
+    link_type: Literal["link_and_dedupe", "link_only", "dedupe_only"] = "link_and_dedupe"
+    comparisons: list[ComparisonConfig]
+    blocking_rules: list[str]
+    """SQL conditions on l./r. columns that generate prediction pairs (OR-ed, de-duplicated)."""
+    training: TrainingConfig
+    max_pairs_per_rule: int = Field(default=50_000_000, ge=1)
+
+
+class LinkConfig(_Strict):
+    model_version: str = "latest"
+    """Pinned model version used by prediction; 'latest' only for demos and first runs."""
+    threshold_match_probability: float = Field(default=0.9, gt=0, lt=1)
+    extra_thresholds: list[float] = []
+    min_pair_probability: float = Field(default=0.01, ge=0, lt=1)
+    """Pairs below this probability are not written to gold.pairs (they explain nothing useful)."""
+
+    @field_validator("extra_thresholds")
+    @classmethod
+    def _in_range(cls, values: list[float]) -> list[float]:
+        bad = [v for v in values if not 0 < v < 1]
+        if bad:
+            raise ValueError(f"thresholds must be between 0 and 1, got {bad}")
+        return values
+
+
+class MartsConfig(_Strict):
+    targeting_desil: list[int] = [1]
+    working_age: tuple[int, int] = (18, 64)
+    reference_date: str | None = None
+    """Date ages are computed at (yyyy-MM-dd); None uses the run date."""
+
+
+class DemoConfig(_Strict):
+    p3ke_rows: int = Field(default=4000, ge=10)
+    prakerja_rows: int = Field(default=3000, ge=10)
+    seed: int = 20241
+    profile: str = "typical"
+    out: str = "./data/demo"
+
+
+class Config(_Strict):
+    env: str = DEFAULT_ENV
+    conf_dir: str = "conf"
+    lake: LakeConfig = LakeConfig()
+    spark: SparkConfig = SparkConfig()
+    logging: LoggingConfig = LoggingConfig()
+    sources: dict[str, SourceContract]
+    standardise: StandardiseConfig
+    model: ModelConfig
+    link: LinkConfig = LinkConfig()
+    marts: MartsConfig = MartsConfig()
+    demo: DemoConfig = DemoConfig()
+
+    def with_overrides(self, overrides: Mapping[str, Any]) -> "Config":
+        """A new validated config with `overrides` merged in (same rules as an env overlay)."""
+        data = _deep_merge(self.model_dump(mode="python"), dict(overrides))
+        return _validate(data, origins={k: "<overrides>" for k in overrides})
+
+
+# ---------------------------------------------------------------- loading
+
+
+def _find_conf_dir() -> Path:
+    env_dir = os.environ.get("PADAN_CONF_DIR")
+    if env_dir:
+        return Path(env_dir)
+    here = Path.cwd()
+    for candidate in [here, *here.parents]:
+        if (candidate / "conf" / "base").is_dir():
+            return candidate / "conf"
+    packaged = Path(__file__).resolve().parents[2] / "conf"
+    return packaged
+
+
+def _substitute_env(value: Any) -> Any:
+    if isinstance(value, str):
+        def repl(m: re.Match[str]) -> str:
+            name, default = m.group(1), m.group(2)
+            got = os.environ.get(name)
+            if got is None:
+                if default is None:
+                    raise KeyError(name)
+                return default
+            return got
+
+        return _ENV_VAR.sub(repl, value)
+    if isinstance(value, dict):
+        return {k: _substitute_env(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_substitute_env(v) for v in value]
+    return value
+
+
+def _deep_merge(base: dict[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in overlay.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _read_env_dir(env_dir: Path, problems: list[str]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Read one env folder: top-level keys of *.yml plus sources/*.yml. Returns (data, key->file)."""
+    data: dict[str, Any] = {}
+    origins: dict[str, str] = {}
+    if not env_dir.is_dir():
+        return data, origins
+    for path in sorted(env_dir.glob("*.yml")) + sorted(env_dir.glob("*.yaml")):
+        content = _load_yaml(path, problems)
+        if content is None:
+            continue
+        if not isinstance(content, dict):
+            problems.append(f"{path}: top level must be a mapping of section names")
+            continue
+        for key, value in content.items():
+            if key in origins:
+                problems.append(f"{path}: key '{key}' is already set in {origins[key]} (same env)")
+                continue
+            data[key] = value
+            origins[key] = str(path)
+    sources_dir = env_dir / "sources"
+    if sources_dir.is_dir():
+        sources = data.setdefault("sources", {})
+        for path in sorted(sources_dir.glob("*.yml")) + sorted(sources_dir.glob("*.yaml")):
+            content = _load_yaml(path, problems)
+            if content is None:
+                continue
+            if not isinstance(content, dict):
+                problems.append(f"{path}: a source contract must be a mapping")
+                continue
+            name = path.stem
+            if name in sources:
+                problems.append(f"{path}: source '{name}' is already defined in this env")
+                continue
+            sources[name] = content
+            origins[f"sources.{name}"] = str(path)
+    return data, origins
+
+
+def _load_yaml(path: Path, problems: list[str]) -> Any:
+    try:
+        with path.open(encoding="utf-8") as fh:
+            return yaml.safe_load(fh)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        problems.append(f"{path}{where}: not valid YAML ({getattr(exc, 'problem', exc)})")
+        return None
+
+
+def _validate(data: dict[str, Any], origins: Mapping[str, str], problems: list[str] | None = None) -> Config:
+    problems = list(problems or [])
+    try:
+        data = _substitute_env(data)
+    except KeyError as exc:
+        problems.append(f"environment variable {exc.args[0]} is referenced in config but not set")
+    try:
+        cfg = Config.model_validate(data)
+    except ValidationError as exc:
+        for err in exc.errors():
+            loc = [str(p) for p in err["loc"]]
+            key = ".".join(loc)
+            origin = origins.get(".".join(loc[:2])) or origins.get(loc[0] if loc else "", "<defaults>")
+            if err["type"] == "extra_forbidden":
+                problems.append(f"{origin}: unknown key '{key}'")
+            else:
+                got = err.get("input")
+                shown = f" (got {type(got).__name__})" if got is not None and err["type"] != "missing" else ""
+                problems.append(f"{origin}: key '{key}': {err['msg']}{shown}")
+        raise ConfigError(problems) from None
+    problems.extend(_cross_checks(cfg, origins))
+    if problems:
+        raise ConfigError(problems)
+    return cfg
+
+
+def _cross_checks(cfg: Config, origins: Mapping[str, str]) -> list[str]:
+    problems = []
+    link_file = origins.get("link", "<defaults>")
+    if cfg.link.threshold_match_probability <= cfg.link.min_pair_probability:
+        problems.append(
+            f"{link_file}: key 'link.threshold_match_probability' must be above 'link.min_pair_probability'"
+        )
+    if not cfg.sources:
+        problems.append("no source contracts found (conf/<env>/sources/*.yml)")
+    names = [c.name for c in cfg.model.comparisons]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        problems.append(f"{origins.get('model', '<defaults>')}: comparison names repeated: {dupes}")
+    return problems
+
+
+def load(env: str | None = None, conf_dir: str | Path | None = None, overrides: Mapping[str, Any] | None = None) -> Config:
+    """Load `conf/base` overlaid by `conf/<env>`, validate, and return a frozen `Config`."""
+    env = env or os.environ.get("PADAN_ENV") or DEFAULT_ENV
+    root = Path(conf_dir) if conf_dir else _find_conf_dir()
+    problems: list[str] = []
+    if not (root / "base").is_dir():
+        raise ConfigError([f"configuration folder {root / 'base'} does not exist"])
+    data, origins = _read_env_dir(root / "base", problems)
+    if env != "base":
+        env_dir = root / env
+        if not env_dir.is_dir() and env != DEFAULT_ENV:
+            problems.append(f"env '{env}' has no folder {env_dir}")
+        overlay, overlay_origins = _read_env_dir(env_dir, problems)
+        data = _deep_merge(data, overlay)
+        origins = {**origins, **overlay_origins}
+    if overrides:
+        data = _deep_merge(data, dict(overrides))
+        origins = {**origins, **{k: "<overrides>" for k in overrides}}
+    data["env"] = env
+    data["conf_dir"] = str(root)
+    return _validate(data, origins, problems)

@@ -1,0 +1,53 @@
+"""padan's exceptions. Messages name sources, tables, files and columns -- never personal values."""
+
+from __future__ import annotations
+
+
+class PadanError(Exception):
+    """Base class: a clear, user-facing failure. The CLI prints its message and exits non-zero."""
+
+    exit_code = 1
+
+
+class ConfigError(PadanError):
+    """The configuration is invalid. Carries every problem found, one per line."""
+
+    exit_code = 2
+
+    def __init__(self, problems: list[str]):
+        self.problems = list(problems)
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(f"invalid configuration ({len(self.problems)} problem(s)):\n{lines}")
+
+
+class ContractError(PadanError):
+    """An input does not meet its source contract (missing column, unknown format, no file)."""
+
+    exit_code = 3
+
+    def __init__(self, source: str, reason: str, *, file: str | None = None, column: str | None = None):
+        self.source, self.reason, self.file, self.column = source, reason, file, column
+        where = [f"source '{source}'"]
+        if file:
+            where.append(f"file '{file}'")
+        if column:
+            where.append(f"column '{column}'")
+        super().__init__(f"{', '.join(where)}: {reason}")
+
+
+class SchemaError(PadanError):
+    """A DataFrame at a stage boundary lacks required columns or breaks a key."""
+
+    exit_code = 4
+
+
+class InvariantError(PadanError):
+    """A counted invariant (rows in = rows standardised + rows rejected, ...) does not hold."""
+
+    exit_code = 5
+
+
+class ModelError(PadanError):
+    """The model is missing, unpinned or inconsistent with the data."""
+
+    exit_code = 6

@@ -1,0 +1,184 @@
+"""All lake reads and writes.
+
+Tables are addressed by path (`<root>/<layer>/<entity>`, local or object store) or, when
+`lake.catalog` is set, by catalog name (`<catalog>.<prefix><layer>.<entity>`). Tables are created
+up front with explicit schemas and partitioning; every write can be rerun: overwrite of a whole
+table, overwrite of one slice (`replaceWhere`), or MERGE on a key. There is no bare append.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+from delta.tables import DeltaTable
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.types import StructType
+
+from padan.errors import SchemaError
+from padan.tables import TableSpec
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Lake:
+    spark: SparkSession
+    root: str
+    catalog: str | None = None
+    schema_prefix: str = "padan_"
+
+    @classmethod
+    def from_config(cls, spark: SparkSession, lake_cfg) -> "Lake":
+        return cls(spark, lake_cfg.root.rstrip("/"), lake_cfg.catalog, lake_cfg.schema_prefix)
+
+    # ---------------------------------------------------------------- addressing
+
+    def location(self, table: str) -> str:
+        """Path of a path-addressed table, or the catalog name of a catalog table."""
+        layer, entity = table.split(".", 1)
+        if self.catalog:
+            return f"{self.catalog}.{self.schema_prefix}{layer}.{entity}"
+        return f"{self.root}/{layer}/{entity}"
+
+    def path(self, *parts: str) -> str:
+        """A non-table location under the lake root (models/, reports/)."""
+        return "/".join([self.root, *parts])
+
+    def _delta(self, table: str) -> DeltaTable:
+        loc = self.location(table)
+        return DeltaTable.forName(self.spark, loc) if self.catalog else DeltaTable.forPath(self.spark, loc)
+
+    def exists(self, table: str) -> bool:
+        loc = self.location(table)
+        if self.catalog:
+            return self.spark.catalog.tableExists(loc)
+        return DeltaTable.isDeltaTable(self.spark, loc)
+
+    def read(self, table: str, version: int | None = None) -> DataFrame:
+        reader = self.spark.read.format("delta")
+        if version is not None:
+            reader = reader.option("versionAsOf", version)
+        loc = self.location(table)
+        return reader.table(loc) if self.catalog else reader.load(loc)
+
+    def version(self, table: str) -> int | None:
+        if not self.exists(table):
+            return None
+        return int(self._delta(table).history(1).select("version").first()[0])
+
+    def versions(self, tables: Iterable[str]) -> dict[str, int]:
+        return {t: v for t in tables if (v := self.version(t)) is not None}
+
+    # ---------------------------------------------------------------- creation
+
+    def ensure_table(self, spec: TableSpec) -> None:
+        """Create the table with its declared schema and partitioning if it does not exist."""
+        if self.exists(spec.name):
+            return
+        loc = self.location(spec.name)
+        if self.catalog:
+            layer = spec.name.split(".", 1)[0]
+            self.spark.sql(f"CREATE SCHEMA IF NOT EXISTS {self.catalog}.{self.schema_prefix}{layer}")
+        builder = DeltaTable.createIfNotExists(self.spark)
+        builder = builder.tableName(loc) if self.catalog else builder.location(loc)
+        builder = builder.addColumns(StructType.fromDDL(spec.ddl)).comment(spec.description)
+        if spec.partition_by:
+            builder = builder.partitionedBy(*spec.partition_by)
+        builder.execute()
+        logger.info("created table %s", spec.name)
+
+    def _conform(self, df: DataFrame, spec: TableSpec) -> DataFrame:
+        """Select the spec's columns in order with the spec's types; fail on missing columns."""
+        schema = StructType.fromDDL(spec.ddl)
+        missing = [f.name for f in schema.fields if f.name not in df.columns]
+        if missing:
+            raise SchemaError(f"writing {spec.name}: missing column(s) {missing}")
+        return df.select([F.col(f"`{f.name}`").cast(f.dataType).alias(f.name) for f in schema.fields])
+
+    # ---------------------------------------------------------------- writes
+
+    def overwrite(self, df: DataFrame, spec: TableSpec, *, replace_where: str | None = None) -> dict[str, int]:
+        """Replace the whole table, or only the slice matching `replace_where`."""
+        self.ensure_table(spec)
+        writer = self._conform(df, spec).write.format("delta").mode("overwrite")
+        if replace_where:
+            writer = writer.option("replaceWhere", replace_where)
+        loc = self.location(spec.name)
+        writer.saveAsTable(loc) if self.catalog else writer.save(loc)
+        metrics = self.last_operation_metrics(spec.name)
+        logger.info("wrote %s (%s) rows=%s", spec.name, replace_where or "whole table",
+                    metrics.get("numOutputRows"))
+        return metrics
+
+    def merge(self, df: DataFrame, spec: TableSpec, keys: Sequence[str], *, delete_unmatched_where: str | None = None,
+              update_condition: str | None = None) -> dict[str, int]:
+        """MERGE on `keys`: update matches, insert new rows; optionally delete target rows in a
+        slice that the source no longer has (`delete_unmatched_where`, SQL on target `t`)."""
+        self.ensure_table(spec)
+        source = self._conform(df, spec)
+        cond = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
+        merger = self._delta(spec.name).alias("t").merge(source.alias("s"), cond)
+        merger = merger.whenMatchedUpdateAll(condition=update_condition).whenNotMatchedInsertAll()
+        if delete_unmatched_where:
+            merger = merger.whenNotMatchedBySourceDelete(condition=delete_unmatched_where)
+        merger.execute()
+        metrics = self.last_operation_metrics(spec.name)
+        logger.info("merged into %s: inserted=%s updated=%s deleted=%s", spec.name,
+                    metrics.get("numTargetRowsInserted"), metrics.get("numTargetRowsUpdated"),
+                    metrics.get("numTargetRowsDeleted"))
+        return metrics
+
+    def last_operation_metrics(self, table: str) -> dict[str, int]:
+        row = self._delta(table).history(1).select("operationMetrics").first()
+        out: dict[str, int] = {}
+        for k, v in (row[0] or {}).items():
+            try:
+                out[k] = int(v)
+            except (TypeError, ValueError):
+                continue
+        return out
+
+    def write_bytes(self, relative_path: str, data: bytes) -> str:
+        """Write a small file (model JSON, report HTML) under the lake root through Hadoop FS."""
+        target = self.path(relative_path)
+        jvm = self.spark.sparkContext._jvm
+        hconf = self.spark.sparkContext._jsc.hadoopConfiguration()
+        path = jvm.org.apache.hadoop.fs.Path(target)
+        fs = path.getFileSystem(hconf)
+        out = fs.create(path, True)
+        try:
+            out.write(bytearray(data))
+        finally:
+            out.close()
+        return target
+
+    def read_text(self, relative_path: str) -> str | None:
+        target = self.path(relative_path)
+        jvm = self.spark.sparkContext._jvm
+        hconf = self.spark.sparkContext._jsc.hadoopConfiguration()
+        path = jvm.org.apache.hadoop.fs.Path(target)
+        fs = path.getFileSystem(hconf)
+        if not fs.exists(path):
+            return None
+        stream = fs.open(path)
+        try:
+            reader = jvm.java.io.BufferedReader(jvm.java.io.InputStreamReader(stream, "UTF-8"))
+            chunks = []
+            while (line := reader.readLine()) is not None:
+                chunks.append(line)
+            return "\n".join(chunks)
+        finally:
+            stream.close()
+
+    def list_dir(self, relative_path: str) -> list[str]:
+        target = self.path(relative_path)
+        jvm = self.spark.sparkContext._jvm
+        hconf = self.spark.sparkContext._jsc.hadoopConfiguration()
+        path = jvm.org.apache.hadoop.fs.Path(target)
+        fs = path.getFileSystem(hconf)
+        if not fs.exists(path):
+            return []
+        return sorted(str(s.getPath().getName()) for s in fs.listStatus(path))

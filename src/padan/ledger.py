@@ -1,0 +1,91 @@
+"""The run ledger, `ops.runs`: one row per stage per run, written by MERGE on (run_id, stage).
+
+A stage row goes `running` -> `succeeded` | `failed`. A stage that already succeeded for the
+same run id (the same inputs) is skipped unless forced, so reruns change nothing and a run that
+failed half-way resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Iterator
+
+from pyspark.sql import Row
+from pyspark.sql import functions as F
+
+from padan.errors import PadanError
+from padan.lake import Lake
+from padan.tables import RUNS
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class StageRecord:
+    run_id: str
+    stage: str
+    batch_id: str | None = None
+    input_versions: dict[str, int] = field(default_factory=dict)
+    output_versions: dict[str, int] = field(default_factory=dict)
+    row_counts: dict[str, int] = field(default_factory=dict)
+    message: str | None = None
+
+
+def _write(lake: Lake, rec: StageRecord, status: str, started: dt.datetime, finished: dt.datetime | None,
+           seconds: float | None) -> None:
+    row = Row(run_id=rec.run_id, batch_id=rec.batch_id, stage=rec.stage, status=status, started_at=started,
+              finished_at=finished, seconds=seconds, input_versions=rec.input_versions,
+              output_versions=rec.output_versions, row_counts={k: int(v) for k, v in rec.row_counts.items()},
+              message=rec.message)
+    df = lake.spark.createDataFrame([row], schema=RUNS.ddl)
+    lake.merge(df, RUNS, ["run_id", "stage"])
+
+
+def succeeded(lake: Lake, run_id: str, stage: str) -> dict | None:
+    """The ledger row of a succeeded stage of this run, or None."""
+    if not lake.exists(RUNS.name):
+        return None
+    rows = (lake.read(RUNS.name).where((F.col("run_id") == run_id) & (F.col("stage") == stage)
+                                       & (F.col("status") == "succeeded")).limit(1).collect())
+    return rows[0].asDict(recursive=True) if rows else None
+
+
+def safe_message(exc: BaseException) -> str:
+    """A failure message fit for the ledger and logs: padan's own messages carry no personal
+    values; other exceptions (Spark's can quote data values) are reduced to their type and class."""
+    if isinstance(exc, PadanError):
+        return str(exc)[:2000]
+    error_class = getattr(exc, "getCondition", None) or getattr(exc, "getErrorClass", None)
+    try:
+        cls = error_class() if callable(error_class) else None
+    except Exception:
+        cls = None
+    return f"{type(exc).__name__}" + (f" [{cls}]" if cls else "")
+
+
+@contextmanager
+def stage(lake: Lake, run_id: str, name: str, *, batch_id: str | None = None) -> Iterator[StageRecord]:
+    """Record a stage: a `running` row first, then `succeeded` with counts and versions, or `failed`."""
+    rec = StageRecord(run_id=run_id, stage=name, batch_id=batch_id)
+    started = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    t0 = time.monotonic()
+    _write(lake, rec, "running", started, None, None)
+    try:
+        yield rec
+    except BaseException as exc:
+        rec.message = safe_message(exc)
+        seconds = time.monotonic() - t0
+        try:
+            _write(lake, rec, "failed", started, dt.datetime.now(dt.timezone.utc).replace(tzinfo=None), seconds)
+        except Exception:  # the ledger must never hide the original failure
+            logger.exception("could not record the failure of stage %s in ops.runs", name)
+        logger.error("run=%s stage=%s status=failed seconds=%.1f", run_id, name, seconds)
+        raise
+    seconds = time.monotonic() - t0
+    _write(lake, rec, "succeeded", started, dt.datetime.now(dt.timezone.utc).replace(tzinfo=None), seconds)
+    counts = " ".join(f"{k}={v}" for k, v in sorted(rec.row_counts.items()))
+    logger.info("run=%s stage=%s status=succeeded seconds=%.1f %s", run_id, name, seconds, counts)

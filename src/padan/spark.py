@@ -1,0 +1,117 @@
+"""The one place that builds a SparkSession.
+
+`get_spark()` reuses the session that spark-submit, Databricks or pytest already started. Only
+when there is none does it start a local one with Delta Lake, the staged Delta jars, Splink's
+similarity jar, a checkpoint directory and shuffle partitions sized to the cores.
+"""
+
+from __future__ import annotations
+
+import glob
+import logging
+import os
+from pathlib import Path
+from typing import Mapping
+
+from pyspark.sql import SparkSession
+
+from padan.errors import PadanError
+
+logger = logging.getLogger(__name__)
+
+DELTA_EXTENSION = "io.delta.sql.DeltaSparkSessionExtension"
+DELTA_CATALOG = "org.apache.spark.sql.delta.catalog.DeltaCatalog"
+
+
+def splink_jar() -> str:
+    from splink.backends.spark import similarity_jar_location
+
+    return similarity_jar_location()
+
+
+def staged_delta_jars() -> list[str]:
+    """Jars staged by `make setup` (folder from PADAN_JARS_DIR, else `.jars` of the checkout)."""
+    candidates = []
+    if os.environ.get("PADAN_JARS_DIR"):
+        candidates.append(Path(os.environ["PADAN_JARS_DIR"]))
+    here = Path.cwd()
+    candidates += [p / ".jars" for p in [here, *here.parents]]
+    candidates.append(Path(__file__).resolve().parents[2] / ".jars")
+    for folder in candidates:
+        jars = sorted(glob.glob(str(folder / "*.jar")))
+        if any("delta-spark" in Path(j).name for j in jars):
+            return jars
+    return []
+
+
+def _running_under_spark_submit() -> bool:
+    # spark-submit's PythonRunner hands the driver a py4j gateway through this variable.
+    return "PYSPARK_GATEWAY_PORT" in os.environ
+
+
+def local_session_conf(*, master: str, app_name: str, driver_memory: str, ui_enabled: bool,
+                       shuffle_partitions: int | None, warehouse_dir: str | None = None) -> dict[str, str]:
+    """Everything a self-started local session needs (jars, Delta, sizing)."""
+    delta_jars = staged_delta_jars()
+    if not delta_jars:
+        raise PadanError(
+            "the Delta Lake jars are not staged: run `make setup` (or set PADAN_JARS_DIR to a folder "
+            "holding delta-spark and its dependencies)"
+        )
+    cores = os.cpu_count() or 2
+    conf = {
+        "spark.master": master,
+        "spark.app.name": app_name,
+        "spark.driver.memory": driver_memory,
+        "spark.jars": ",".join([*delta_jars, splink_jar()]),
+        "spark.sql.extensions": DELTA_EXTENSION,
+        "spark.sql.catalog.spark_catalog": DELTA_CATALOG,
+        "spark.ui.enabled": str(ui_enabled).lower(),
+        "spark.ui.showConsoleProgress": "false",
+        "spark.sql.shuffle.partitions": str(shuffle_partitions or max(2, 2 * cores)),
+        "spark.sql.session.timeZone": "UTC",
+        "spark.sql.adaptive.enabled": "true",
+        "spark.databricks.delta.schema.autoMerge.enabled": "false",
+        "spark.driver.extraJavaOptions": "-Dlog4j2.level=WARN",
+    }
+    if warehouse_dir:
+        conf["spark.sql.warehouse.dir"] = warehouse_dir
+    return conf
+
+
+def get_spark(app_name: str = "padan", conf: Mapping[str, str] | None = None, *, master: str = "local[*]",
+              driver_memory: str = "4g", ui_enabled: bool = False, shuffle_partitions: int | None = None,
+              checkpoint_dir: str | None = None) -> SparkSession:
+    """Return the active SparkSession, or start a local one configured for padan."""
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        spark = active
+        logger.debug("reusing the active Spark session")
+    elif _running_under_spark_submit():
+        # spark-submit owns master, jars and memory; Delta's extension still needs the builder.
+        builder = (SparkSession.builder.appName(app_name)
+                   .config("spark.sql.extensions", DELTA_EXTENSION)
+                   .config("spark.sql.catalog.spark_catalog", DELTA_CATALOG))
+        spark = builder.getOrCreate()
+        logger.info("using the spark-submit session (master %s)", spark.sparkContext.master)
+    else:
+        builder = SparkSession.builder
+        for key, value in local_session_conf(master=master, app_name=app_name, driver_memory=driver_memory,
+                                             ui_enabled=ui_enabled, shuffle_partitions=shuffle_partitions).items():
+            builder = builder.config(key, value)
+        spark = builder.getOrCreate()
+        spark.sparkContext.setLogLevel("ERROR")
+        logger.info("started a local Spark session (master %s)", master)
+    for key, value in (conf or {}).items():
+        spark.conf.set(key, value)
+    if checkpoint_dir and spark.sparkContext.getCheckpointDir() is None:
+        spark.sparkContext.setCheckpointDir(checkpoint_dir)
+    return spark
+
+
+def spark_from_config(cfg, app_name: str | None = None) -> SparkSession:  # cfg: padan.config.Config
+    s = cfg.spark
+    return get_spark(app_name or s.app_name, s.conf, master=s.master, driver_memory=s.driver_memory,
+                     ui_enabled=s.ui_enabled, shuffle_partitions=s.shuffle_partitions,
+                     checkpoint_dir=cfg.lake.checkpoint_path)

@@ -1,0 +1,141 @@
+"""Every lake table padan writes: name, schema, partitioning, and what a row is.
+
+One source of truth: `lake.ensure_table` creates tables from here, the README's table list is
+checked against it by a test, and stage code refers to tables by these names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str               # "<layer>.<entity>"
+    ddl: str                # Spark DDL of the columns
+    partition_by: tuple[str, ...]
+    grain: str              # one row is ...
+    description: str
+
+
+BRONZE_META_DDL = "_unique_id STRING, _batch_id STRING, _source_file STRING, _line BIGINT, _loaded_at TIMESTAMP"
+
+REJECTS = TableSpec(
+    "ops.rejects",
+    "source STRING, batch_id STRING, source_file STRING, line BIGINT, record_key STRING, "
+    "reasons ARRAY<STRING>, raw_text STRING, run_id STRING",
+    ("source",),
+    "one input row that could not be standardised",
+    "input rows rejected at ingest or standardisation, with reason codes and the raw text (restricted access)",
+)
+
+PERSONS = TableSpec(
+    "silver.persons",
+    ", ".join([
+        "unique_id STRING", "source_dataset STRING", "record_key STRING", "batch_id STRING",
+        "source_file STRING", "line BIGINT",
+        "nik STRING", "nik_valid BOOLEAN", "nik_issue STRING", "nik_province STRING", "nik_regency STRING",
+        "nik_district STRING", "nik_birth_date DATE", "nik_sex STRING", "nik_dob_mismatch BOOLEAN",
+        "nik_sex_mismatch BOOLEAN", "no_kk STRING",
+        "name_raw_tokens INT", "name_clean STRING", "name_first STRING", "name_last STRING",
+        "name_sorted STRING", "name_phonetic STRING", "name_first_phonetic STRING", "name_last_phonetic STRING",
+        "birth_date DATE", "birth_year INT", "birth_month INT", "birth_day INT", "birth_date_invalid BOOLEAN",
+        "dob_placeholder BOOLEAN", "sex STRING",
+        "phone STRING", "email STRING", "address_clean STRING", "rt STRING", "rw STRING",
+        "desa STRING", "kecamatan STRING", "kabupaten STRING", "provinsi STRING",
+        "province_code STRING", "regency_code STRING", "district_code STRING",
+        "desil INT", "family_relation STRING", "occupation STRING", "education STRING",
+        "employment_status STRING", "registered_at DATE", "wave STRING", "program_status STRING",
+        "flags ARRAY<STRING>",
+    ]),
+    ("source_dataset",),
+    "one standardised input record (all sources, one schema)",
+    "standardised persons: cleaned NIK with validity and derived region/date/sex, name forms, dates, phones, regions",
+)
+
+PAIRS = TableSpec(
+    "gold.pairs",
+    "run_id STRING, model_version STRING, unique_id_l STRING, unique_id_r STRING, source_dataset_l STRING, "
+    "source_dataset_r STRING, match_weight DOUBLE, match_probability DOUBLE, match_key STRING, "
+    "gammas MAP<STRING, INT>, weights MAP<STRING, DOUBLE>",
+    ("run_id",),
+    "one scored candidate pair (above link.min_pair_probability)",
+    "scored pairs: match weight and probability, and the gamma level and weight of every comparison",
+)
+
+CLUSTERS = TableSpec(
+    "gold.clusters",
+    "unique_id STRING, source_dataset STRING, person_id STRING, cluster_size INT, in_p3ke BOOLEAN, "
+    "in_prakerja BOOLEAN, threshold DOUBLE, run_id STRING",
+    (),
+    "one record with the person it belongs to (current state)",
+    "clusters: every standardised record with its stable, opaque person_id",
+)
+
+ID_CHANGES = TableSpec(
+    "gold.id_changes",
+    "run_id STRING, kind STRING, old_id STRING, new_id STRING, records INT",
+    ("run_id",),
+    "one change of a person id in one run",
+    "person id changes per run (new / merged / split / retired) for downstream systems",
+)
+
+MODEL_PARAMS = TableSpec(
+    "gold.model_params",
+    "model_version STRING, comparison STRING, level INT, label STRING, m_probability DOUBLE, "
+    "u_probability DOUBLE, bayes_factor DOUBLE, match_weight DOUBLE, prior DOUBLE, trained_at TIMESTAMP, "
+    "m_method STRING",
+    ("model_version",),
+    "one comparison level of one model version",
+    "model parameters: m and u per comparison level per model version",
+)
+
+OVERLAP_BY_REGION = TableSpec(
+    "gold.overlap_by_region",
+    "run_id STRING, province_code STRING, province_name STRING, regency_code STRING, desil INT, "
+    "persons_p3ke BIGINT, persons_prakerja BIGINT, persons_both BIGINT, share_p3ke_in_prakerja DOUBLE, "
+    "share_prakerja_in_p3ke DOUBLE",
+    (),
+    "one province x regency x desil (nulls are roll-ups)",
+    "overlap ('irisan') of persons in P3KE and Prakerja by province, regency and desil",
+)
+
+TARGETING = TableSpec(
+    "gold.targeting",
+    "run_id STRING, list STRING, person_id STRING, unique_id STRING, desil INT, age INT, sex STRING, "
+    "province_code STRING, regency_code STRING, kecamatan STRING, desa STRING, no_kk STRING, priority BIGINT",
+    ("list",),
+    "one person on one targeting list",
+    "targeting lists: poorest P3KE persons of working age not reached by Prakerja; Prakerja persons found in P3KE",
+)
+
+RUNS = TableSpec(
+    "ops.runs",
+    "run_id STRING, batch_id STRING, stage STRING, status STRING, started_at TIMESTAMP, finished_at TIMESTAMP, "
+    "seconds DOUBLE, input_versions MAP<STRING, BIGINT>, output_versions MAP<STRING, BIGINT>, "
+    "row_counts MAP<STRING, BIGINT>, message STRING",
+    (),
+    "one stage of one run",
+    "run ledger: one row per stage per run with table versions, row counts, seconds, status",
+)
+
+QUALITY = TableSpec(
+    "ops.quality",
+    "run_id STRING, source STRING, batch_id STRING, metric STRING, field STRING, value DOUBLE",
+    ("source",),
+    "one quality metric of one source batch",
+    "quality profile per source batch: rows, rejects by reason, null shares, valid-NIK share, placeholders",
+)
+
+ALL_FIXED = (REJECTS, PERSONS, PAIRS, CLUSTERS, ID_CHANGES, MODEL_PARAMS, OVERLAP_BY_REGION, TARGETING, RUNS, QUALITY)
+
+
+def bronze_spec(source: str, raw_columns: list[str]) -> TableSpec:
+    cols = ", ".join(f"`{c}` STRING" for c in raw_columns)
+    return TableSpec(
+        f"bronze.{source}",
+        f"{BRONZE_META_DDL}, {cols}" if cols else BRONZE_META_DDL,
+        ("_batch_id",),
+        f"one raw row of source {source} as read (all columns as text)",
+        f"raw rows of {source} with row id, batch, file and line",
+    )

@@ -1,0 +1,54 @@
+"""Shared fixtures: one local[2] Spark session with Delta and Splink's jar, a temporary lake."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+os.environ.setdefault("PYSPARK_PYTHON", os.sys.executable)
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def spark(tmp_path_factory):
+    from pyspark.sql import SparkSession
+
+    from padan.spark import local_session_conf
+
+    conf = local_session_conf(master="local[2]", app_name="padan-tests", driver_memory="3g", ui_enabled=False,
+                              shuffle_partitions=2,
+                              warehouse_dir=str(tmp_path_factory.mktemp("warehouse")))
+    builder = SparkSession.builder
+    for key, value in conf.items():
+        builder = builder.config(key, value)
+    session = builder.config("spark.default.parallelism", "2").getOrCreate()
+    session.sparkContext.setLogLevel("ERROR")
+    session.sparkContext.setCheckpointDir(str(tmp_path_factory.mktemp("checkpoints")))
+    yield session
+    session.stop()
+
+
+@pytest.fixture
+def cfg(tmp_path):
+    """The base config with a temporary lake and demo folder."""
+    from padan import config
+
+    return config.load(env="base", conf_dir=REPO / "conf", overrides={
+        "lake": {"root": str(tmp_path / "lake")},
+        "demo": {"out": str(tmp_path / "data")},
+    })
+
+
+@pytest.fixture
+def clean_spark(spark):
+    """The session with temp views and cache reset after the test."""
+    yield spark
+    for table in spark.catalog.listTables():
+        if table.isTemporary:
+            spark.catalog.dropTempView(table.name)
+    spark.catalog.clearCache()

@@ -1,0 +1,133 @@
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from pyspark.sql import functions as F
+
+from padan.standardise import columns as C
+
+TITLES = ["H.", "Hj.", "KH.", "Dr.", "dr.", "Drs.", "Dra.", "Ir.", "Prof.", "R.", "R.A.", "Tgk.", "Cut",
+          "S.Pd.", "S.E.", "S.H.", "S.Kom.", "M.M.", "M.Pd.", "A.Md.", "Amd."]
+MUHAMMAD = ["MUHAMMAD", "MUHAMAD", "MOHAMMAD", "MOHAMAD", "MOCHAMAD", "MOCHAMMAD", "MOCH.", "MOH.", "MUH.", "MHD.",
+            "MOHD.", "MUHD.", "MUHAMMED", "MOHAMED"]
+
+
+def _apply(spark, fn, values, ddl="v string"):
+    df = spark.createDataFrame([(v,) for v in values], ddl)
+    return [r[0] for r in df.select(fn(F.col("v"))).collect()]
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ("Soeharto", "SUHARTO"),
+    ("DJOKO Widodo", "JOKO WIDODO"),
+    ("Mochamad Rizki", "MUHAMMAD RIZKI"),
+    ("Muhammad Rizki", "MUHAMMAD RIZKI"),
+    ("M. Rizki", "MUHAMMAD RIZKI"),
+    ("Moh. Rizki", "MUHAMMAD RIZKI"),
+    ("H. Ahmad Dahlan, S.Pd.", "AHMAD DAHLAN"),
+    ("Dr. Ir. Siti Rahayu, M.M.", "SITI RAHAYU"),
+    ("Abd. Rahman", "ABDUL RAHMAN"),
+    ("Tjahjo Kumolo", "CAHYO KUMOLO"),
+    ("Soejono", "SUYONO"),
+    ("Djojohadikoesoemo", "JOYOHADIKUSUMO"),
+    ("Sjahrir", "SYAHRIR"),
+    ("Chairul Tanjung", "KHAIRUL TANJUNG"),
+    ("Ahmad bin Saleh", "AHMAD"),
+    ("  josé   o'brien ", "JOSE O BRIEN"),
+    ("H.", "H"),
+    ("", None),
+    (None, None),
+    ("1234", None),
+])
+def test_clean_name_known_variants(spark, raw, expected):
+    got = _apply(spark, lambda c: C.clean_name(c, TITLES, MUHAMMAD), [raw])
+    assert got == [expected]
+
+
+@pytest.mark.parametrize("a, b", [
+    ("RACHMAT", "RAHMAT"), ("KHAIRUL", "HAIRUL"), ("SYAHRIL", "SAHRIL"), ("FITRI", "PITRI"),
+    ("SETYAWAN", "SETIAWAN"), ("ABDULLAH", "ABDULAH"), ("FATIMAH", "FATIMA"),
+])
+def test_phonetic_key_merges_sound_alikes(spark, a, b):
+    ka, kb = _apply(spark, C.phonetic_key, [a, b])
+    assert ka == kb
+
+
+@pytest.mark.parametrize("a, b", [("BUDI", "BADU"), ("SITI", "SARI"), ("AGUS", "AGUNG")])
+def test_phonetic_key_keeps_different_names_apart(spark, a, b):
+    ka, kb = _apply(spark, C.phonetic_key, [a, b])
+    assert ka != kb
+
+
+@pytest.mark.parametrize("raw, issue", [
+    ("3201014508900001", None),          # woman born 05-08-1990
+    ("3201010508900001", None),          # man
+    ("32.0101.050890.0001", None),       # punctuation stripped
+    ("9999999999999999", "placeholder"),
+    ("0000000000000000", "placeholder"),
+    ("9999", "wrong_length"),
+    ("32010105089000011", "wrong_length"),
+    ("", "missing"),
+    (None, "missing"),
+    ("1001010508900001", "unknown_province"),
+    ("3201013508900001", "bad_day"),
+    ("3201010513900001", "bad_month"),
+    ("3201013102900001", "bad_date"),     # 31 February
+    ("3201010508900000", "zero_serial"),
+])
+def test_nik_issue(spark, raw, issue):
+    got = _apply(spark, lambda c: C.nik_issue(C.nik_digits(c), 2026), [raw])
+    assert got == [issue]
+
+
+def test_nik_birth_date_and_sex(spark):
+    df = spark.createDataFrame([("3201014508900001",), ("3201010501100001",)], "v string")
+    nik = C.nik_digits(F.col("v"))
+    y, m, d = C.nik_birth_parts(nik, 2026)
+    rows = df.select(C.safe_date(y, m, d).alias("dob"), C.nik_sex(nik).alias("sex")).collect()
+    assert [(r.dob, r.sex) for r in rows] == [(dt.date(1990, 8, 5), "P"), (dt.date(2010, 1, 5), "L")]
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ("0812-3456-7890", "6281234567890"), ("+62 812 3456 7890", "6281234567890"),
+    ("6281234567890", "6281234567890"), ("81234567890", "6281234567890"),
+    ("021-555-1234", None), ("12", None), (None, None),
+])
+def test_phone_62(spark, raw, expected):
+    assert _apply(spark, C.phone_62, [raw]) == [expected]
+
+
+@pytest.mark.parametrize("raw, expected", [
+    (" Budi.Santoso@Gmail.com ", "budisantoso@gmail.com"), ("budi@yahoo.co.id", "budi@yahoo.co.id"),
+    ("budi.s@yahoo.co.id", "budi.s@yahoo.co.id"), ("not an email", None), (None, None),
+])
+def test_email_canonical(spark, raw, expected):
+    assert _apply(spark, C.email_canonical, [raw]) == [expected]
+
+
+@pytest.mark.parametrize("raw, formats, expected", [
+    ("05-08-1990", ["dd-MM-yyyy"], dt.date(1990, 8, 5)),
+    ("1990-08-05", ["dd-MM-yyyy", "yyyy-MM-dd"], dt.date(1990, 8, 5)),
+    ("31-02-1990", ["dd-MM-yyyy"], None),
+    ("00-00-0000", ["dd-MM-yyyy"], None),
+    ("garbage", ["dd-MM-yyyy"], None),
+])
+def test_parse_date_never_raises(spark, raw, formats, expected):
+    assert _apply(spark, lambda c: C.parse_date(c, formats), [raw]) == [expected]
+
+
+@pytest.mark.parametrize("raw, code", [
+    ("Prov. Jawa Barat", "32"), ("JAWA BARAT", "32"), ("D.I. Yogyakarta", "34"), ("DKI Jakarta", "31"),
+    ("Papua Barat Daya", "96"), ("Atlantis", None), (None, None),
+])
+def test_province_code_from_name(spark, raw, code):
+    assert _apply(spark, C.province_code_from_name, [raw]) == [code]
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ("KAB. BOGOR", "BOGOR"), ("Kabupaten Bogor", "BOGOR"), ("KOTA BOGOR", "KOTA BOGOR"),
+    ("Kota Adm. Jakarta Selatan", "KOTA JAKARTA SELATAN"),
+])
+def test_clean_regency_keeps_kota_apart(spark, raw, expected):
+    assert _apply(spark, lambda c: C.clean_region(c, keep_kota=True), [raw]) == [expected]
