@@ -128,12 +128,39 @@ class StandardiseConfig(_Strict):
     min_birth_year: int = 1900
 
 
+class LevelConfig(_Strict):
+    """One comparison level: a SQL condition on `<col>_l` / `<col>_r`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    label: str | None = None
+    sql: str | None = None
+    is_null: bool = Field(default=False, alias="null_level")
+    is_else: bool = Field(default=False, alias="else")
+    tf: str | None = None
+    """Column for term-frequency adjustment of this level (rare values weigh more)."""
+    tf_weight: float = Field(default=1.0, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _sql_or_else(self) -> "LevelConfig":
+        if self.is_else and self.sql:
+            raise ValueError("an 'else' level takes no 'sql'")
+        if not self.is_else and not self.sql:
+            raise ValueError("a level needs 'sql' (or 'else: true')")
+        return self
+
+
 class ComparisonConfig(_Strict):
     name: str
-    kind: Literal["name", "birth_date", "exact", "nik", "region", "levenshtein", "email", "phone"]
-    column: str | None = None
-    term_frequency: bool = False
-    options: dict[str, Any] = {}
+    description: str = ""
+    levels: list[LevelConfig]
+
+    @model_validator(mode="after")
+    def _shape(self) -> "ComparisonConfig":
+        if len(self.levels) < 2:
+            raise ValueError("a comparison needs at least two levels")
+        if not self.levels[-1].is_else:
+            raise ValueError("the last level must be 'else: true'")
+        return self
 
 
 class TrainingConfig(_Strict):
@@ -143,6 +170,7 @@ class TrainingConfig(_Strict):
     u_max_pairs: int = Field(default=1_000_000, ge=1000)
     u_seed: int = 42
     m_method: Literal["nik_anchored", "em"] = "nik_anchored"
+    max_label_pairs: int = Field(default=500_000, ge=100)
     em_blocking_rules: list[str]
     em_max_iterations: int = Field(default=10, ge=1)
     em_sample_rows: int | None = Field(default=None, ge=100)

@@ -36,7 +36,7 @@ PERSONS = TableSpec(
         "source_file STRING", "line BIGINT",
         "nik STRING", "nik_valid BOOLEAN", "nik_issue STRING", "nik_province STRING", "nik_regency STRING",
         "nik_district STRING", "nik_birth_date DATE", "nik_sex STRING", "nik_dob_mismatch BOOLEAN",
-        "nik_sex_mismatch BOOLEAN", "no_kk STRING",
+        "nik_sex_mismatch BOOLEAN", "nik_cmp STRING", "no_kk STRING",
         "name_raw_tokens INT", "name_clean STRING", "name_first STRING", "name_last STRING",
         "name_sorted STRING", "name_phonetic STRING", "name_first_phonetic STRING", "name_last_phonetic STRING",
         "birth_date DATE", "birth_year INT", "birth_month INT", "birth_day INT", "birth_date_invalid BOOLEAN",
@@ -92,18 +92,18 @@ MODEL_PARAMS = TableSpec(
 
 OVERLAP_BY_REGION = TableSpec(
     "gold.overlap_by_region",
-    "run_id STRING, province_code STRING, province_name STRING, regency_code STRING, desil INT, "
+    "run_id STRING, level STRING, province_code STRING, province_name STRING, regency STRING, desil INT, "
     "persons_p3ke BIGINT, persons_prakerja BIGINT, persons_both BIGINT, share_p3ke_in_prakerja DOUBLE, "
     "share_prakerja_in_p3ke DOUBLE",
     (),
-    "one province x regency x desil (nulls are roll-ups)",
+    "one region (national, province or regency) x desil (null desil: all deciles) for one run",
     "overlap ('irisan') of persons in P3KE and Prakerja by province, regency and desil",
 )
 
 TARGETING = TableSpec(
     "gold.targeting",
     "run_id STRING, list STRING, person_id STRING, unique_id STRING, desil INT, age INT, sex STRING, "
-    "province_code STRING, regency_code STRING, kecamatan STRING, desa STRING, no_kk STRING, priority BIGINT",
+    "province_code STRING, regency STRING, kecamatan STRING, desa STRING, no_kk STRING, priority BIGINT",
     ("list",),
     "one person on one targeting list",
     "targeting lists: poorest P3KE persons of working age not reached by Prakerja; Prakerja persons found in P3KE",

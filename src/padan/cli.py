@@ -1,0 +1,248 @@
+"""The `padan` command: the pipeline's stages, the demo, and tools around the model.
+
+Exit status fits a scheduler: 0 done (also when the work was already done, said in a log line),
+non-zero with one clear message otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from typing import Callable
+
+from padan import config as config_mod
+from padan import logs
+from padan.errors import PadanError
+
+logger = logging.getLogger("padan.cli")
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--env", default=None, help="config env overlaying conf/base (default: $PADAN_ENV or 'local')")
+    p.add_argument("--conf-dir", default=None, help="config folder (default: ./conf or $PADAN_CONF_DIR)")
+    p.add_argument("--lake", default=None, help="override lake.root")
+    p.add_argument("--force", action="store_true", help="redo stages that already succeeded for the same inputs")
+    p.add_argument("--run-date", default=None, help="reference date yyyy-MM-dd (default: today)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="padan", description="Link P3KE and Prakerja registers on Spark.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def add(name: str, help_: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_, description=help_)
+        _common(p)
+        return p
+
+    p = add("ingest", "read and standardise sources into silver.persons and rejects")
+    p.add_argument("--source", action="append", help="only this source (repeatable)")
+    p.add_argument("--path", default=None, help="read this path instead of the contract's (one --source)")
+    p.add_argument("--batch", default=None, help="batch id (default: fingerprint of the files)")
+    p.add_argument("--mode", choices=["snapshot", "increment"], default="snapshot")
+
+    p = add("train", "train the model on silver.persons and save a new version")
+    p.add_argument("--m-method", choices=["nik_anchored", "em"], default=None)
+
+    add("link", "score pairs with the pinned model and cluster them into persons")
+    add("report", "refresh the overlap and targeting marts and print the run summary")
+    p = add("pipeline", "ingest, standardise, (train), predict, cluster, marts")
+    p.add_argument("--train", action="store_true", help="train a model first (default: only if none exists)")
+
+    p = add("demo", "generate demo extracts and run the whole pipeline on them")
+    p.add_argument("--p3ke-rows", type=int, default=None)
+    p.add_argument("--prakerja-rows", type=int, default=None)
+
+    p = add("synth", "generate synthetic P3KE and Prakerja extracts with ground truth")
+    p.add_argument("--p3ke-rows", type=int, required=True)
+    p.add_argument("--prakerja-rows", type=int, required=True)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--out", required=True)
+    p.add_argument("--format", choices=["csv", "parquet"], default="csv")
+    p.add_argument("--profile", default="typical")
+
+    p = add("explain", "print the waterfall of one scored pair from gold.pairs")
+    p.add_argument("id_l")
+    p.add_argument("id_r")
+    p.add_argument("--run-id", default=None)
+
+    add("blocking", "count the comparisons each prediction blocking rule generates")
+    return parser
+
+
+def _load(args) -> config_mod.Config:
+    overrides = {"lake": {"root": args.lake}} if args.lake else None
+    cfg = config_mod.load(env=args.env, conf_dir=args.conf_dir, overrides=overrides)
+    logs.configure_from(cfg.logging)
+    return cfg
+
+
+def _ctx(cfg, args, app: str):
+    from padan.runs import Ctx
+    from padan.spark import spark_from_config
+
+    spark = spark_from_config(cfg, f"padan-{app}")
+    return Ctx.create(spark, cfg, force=args.force, run_date=args.run_date)
+
+
+def cmd_ingest(args) -> int:
+    from padan.runs import run_ingest
+
+    cfg = _load(args)
+    ctx = _ctx(cfg, args, "ingest")
+    sources = args.source or sorted(cfg.sources)
+    unknown = [s for s in sources if s not in cfg.sources]
+    if unknown:
+        raise PadanError(f"unknown source(s) {unknown}; configured: {sorted(cfg.sources)}")
+    if args.path and len(sources) != 1:
+        raise PadanError("--path needs exactly one --source")
+    for s in sources:
+        r = run_ingest(ctx, s, path=args.path, batch_id=args.batch, mode=args.mode)
+        print(f"ingest {s}: batch={r.batch_id} read={r.rows_read} standardised={r.rows_standardised} "
+              f"rejected={r.rows_rejected}{' (already done)' if r.skipped else ''}")
+    return 0
+
+
+def cmd_train(args) -> int:
+    from padan.runs import run_train
+
+    cfg = _load(args)
+    version = run_train(_ctx(cfg, args, "train"), m_method=args.m_method)
+    print(f"model version {version} (pin it as link.model_version for scheduled runs)")
+    return 0
+
+
+def cmd_link(args) -> int:
+    from padan.model.store import resolve_version
+    from padan.runs import link_run_id, run_cluster, run_predict
+
+    cfg = _load(args)
+    ctx = _ctx(cfg, args, "link")
+    version = resolve_version(ctx.lake, cfg.link.model_version)
+    run_id = link_run_id(ctx, version)
+    pairs = run_predict(ctx, run_id, version)
+    counts = run_cluster(ctx, run_id)
+    print(f"link run {run_id}: pairs={pairs} persons={counts.get('persons')} records={counts.get('records')}")
+    return 0
+
+
+def cmd_report(args) -> int:
+    from padan.model.store import resolve_version
+    from padan.runs import link_run_id, run_marts
+
+    cfg = _load(args)
+    ctx = _ctx(cfg, args, "report")
+    run_id = link_run_id(ctx, resolve_version(ctx.lake, cfg.link.model_version))
+    counts = run_marts(ctx, run_id)
+    print(json.dumps({"run_id": run_id, **counts}, indent=2))
+    return 0
+
+
+def _print_summary(result, lake_root: str, seconds: float) -> None:
+    print()
+    print("padan run summary")
+    print("=================")
+    for r in result.ingest:
+        print(f"  {r.source:<10} rows in {r.rows_read:>9,}   standardised {r.rows_standardised:>9,}   "
+              f"rejected {r.rows_rejected:>7,}")
+    print(f"  model version         {result.model_version}")
+    print(f"  run id                {result.run_id}")
+    print(f"  pairs scored          {result.pairs:,}")
+    print(f"  persons (clusters)    {result.cluster.get('persons', 0):,} from {result.cluster.get('records', 0):,} records")
+    print(f"  persons in P3KE       {result.marts.get('persons_p3ke', 0):,}")
+    print(f"  persons in Prakerja   {result.marts.get('persons_prakerja', 0):,}")
+    print(f"  persons in both       {result.marts.get('persons_both', 0):,}")
+    print(f"  seconds               {seconds:.0f}")
+    print(f"  lake                  {lake_root}  (tables: bronze/, silver/persons, gold/pairs, gold/clusters, "
+          f"gold/overlap_by_region, gold/targeting, ops/runs, ops/rejects, ops/quality; models/)")
+
+
+def cmd_pipeline(args) -> int:
+    from padan.runs import run_pipeline
+
+    cfg = _load(args)
+    t = time.monotonic()
+    result = run_pipeline(_ctx(cfg, args, "pipeline"), train=args.train)
+    _print_summary(result, cfg.lake.root, time.monotonic() - t)
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from padan.runs import Ctx, run_pipeline
+    from padan.spark import spark_from_config
+    from padan.synth import ensure_demo_extracts
+
+    cfg = _load(args)
+    d = cfg.demo
+    rows_p, rows_k = args.p3ke_rows or d.p3ke_rows, args.prakerja_rows or d.prakerja_rows
+    cfg = cfg.with_overrides({"sources": {"p3ke": {"path": f"{d.out}/p3ke"}, "prakerja": {"path": f"{d.out}/prakerja"}}})
+    t = time.monotonic()
+    spark = spark_from_config(cfg, "padan-demo")
+    ensure_demo_extracts(spark, d.out, p3ke_rows=rows_p, prakerja_rows=rows_k, seed=d.seed, profile=d.profile)
+    result = run_pipeline(Ctx.create(spark, cfg, force=args.force, run_date=args.run_date), train=True)
+    _print_summary(result, cfg.lake.root, time.monotonic() - t)
+    print(f"  demo extracts         {d.out} (p3ke/, prakerja/, truth/)")
+    return 0
+
+
+def cmd_synth(args) -> int:
+    from padan.spark import spark_from_config
+    from padan.synth import write_extracts
+
+    cfg = _load(args)
+    spark = spark_from_config(cfg, "padan-synth")
+    t = time.monotonic()
+    out = write_extracts(spark, args.out, p3ke_rows=args.p3ke_rows, prakerja_rows=args.prakerja_rows, seed=args.seed,
+                         profile=args.profile, fmt=args.format)
+    secs = time.monotonic() - t
+    print(f"wrote p3ke={out['p3ke']} prakerja={out['prakerja']} truth={out['truth']} rows to {args.out} "
+          f"in {secs:.0f}s")
+    return 0
+
+
+def cmd_explain(args) -> int:
+    from padan.explain import explain_pair
+
+    cfg = _load(args)
+    ctx = _ctx(cfg, args, "explain")
+    print(explain_pair(ctx.lake, args.id_l, args.id_r, run_id=args.run_id))
+    return 0
+
+
+def cmd_blocking(args) -> int:
+    from padan.model.blocking import count_comparisons
+
+    cfg = _load(args)
+    ctx = _ctx(cfg, args, "blocking")
+    for rule, n in count_comparisons(ctx, cfg.model):
+        print(f"{n:>15,}  {rule}")
+    return 0
+
+
+COMMANDS: dict[str, Callable] = {
+    "ingest": cmd_ingest, "train": cmd_train, "link": cmd_link, "report": cmd_report, "pipeline": cmd_pipeline,
+    "demo": cmd_demo, "synth": cmd_synth, "explain": cmd_explain, "blocking": cmd_blocking,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args) or 0
+    except PadanError as exc:
+        logging.getLogger("padan").error("%s", exc)
+        print(f"padan {args.command}: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except Exception as exc:  # Spark's messages can quote data values: keep them out of the log line
+        from padan.ledger import safe_message
+
+        print(f"padan {args.command}: failed: {safe_message(exc)} (see the Spark log for the stack trace)",
+              file=sys.stderr)
+        logging.getLogger("padan").debug("failure", exc_info=True)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

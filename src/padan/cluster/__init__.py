@@ -1,0 +1,1 @@
+"""Clustering: connected components over scored pairs, and stable person ids."""

@@ -1,0 +1,204 @@
+"""Read a register's files under its source contract: check first, then read every line.
+
+Nothing is dropped here: a line that does not parse is kept with `_malformed = true` and its raw
+text, so standardisation can reject it with a reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+
+from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+
+from padan.config import SourceContract
+from padan.errors import ContractError
+
+logger = logging.getLogger(__name__)
+
+_LINE_SEP = "\u0001"   # a separator that never occurs: read each physical line as one value
+_NO_QUOTE = "\u0000"
+
+
+@dataclass(frozen=True)
+class InputFile:
+    path: str
+    size: int
+    modified_ms: int
+
+
+@dataclass(frozen=True)
+class RawRead:
+    source: str
+    files: tuple[InputFile, ...]
+    columns: tuple[str, ...]    # raw columns kept (the contract's mapped columns), in contract order
+    rows: DataFrame             # raw columns + _source_file, _line, _raw_text, _malformed
+
+
+def list_files(spark: SparkSession, source: str, path: str) -> list[InputFile]:
+    """Data files under `path` (a file, a folder, or a glob), skipping _-/.-prefixed names."""
+    jvm = spark.sparkContext._jvm
+    hconf = spark.sparkContext._jsc.hadoopConfiguration()
+    hpath = jvm.org.apache.hadoop.fs.Path(path)
+    fs = hpath.getFileSystem(hconf)
+    statuses = fs.globStatus(hpath)
+    if statuses is None or len(statuses) == 0:
+        raise ContractError(source, "no input found at the configured path", file=path)
+    out: list[InputFile] = []
+
+    def walk(status) -> None:
+        name = status.getPath().getName()
+        if name.startswith(("_", ".")):
+            return
+        if status.isDirectory():
+            for child in fs.listStatus(status.getPath()):
+                walk(child)
+        else:
+            out.append(InputFile(str(status.getPath().toString()), int(status.getLen()),
+                                 int(status.getModificationTime())))
+
+    for st in statuses:
+        walk(st)
+    return sorted(out, key=lambda f: f.path)
+
+
+def batch_fingerprint(source: str, files: list[InputFile]) -> str:
+    """A batch id stable for the same files: source, file names, sizes and modification times."""
+    h = hashlib.sha256(source.encode())
+    for f in files:
+        h.update(f"{f.path.rsplit('/', 1)[-1]}|{f.size}|{f.modified_ms}\n".encode())
+    return f"{source}-{h.hexdigest()[:16]}"
+
+
+def _line_reader(spark: SparkSession, contract: SourceContract, paths: list[str]) -> DataFrame:
+    return (spark.read.schema("value STRING").option("sep", _LINE_SEP).option("quote", _NO_QUOTE)
+            .option("escape", _NO_QUOTE).option("header", False).option("encoding", contract.csv.encoding)
+            .option("ignoreLeadingWhiteSpace", False).option("ignoreTrailingWhiteSpace", False)
+            .option("mode", "PERMISSIVE").csv(paths))
+
+
+def _csv_header(spark: SparkSession, source: str, contract: SourceContract, f: InputFile) -> list[str] | None:
+    first = _line_reader(spark, contract, [f.path]).limit(1).collect()
+    if not first or first[0][0] is None:
+        return None  # an empty file: no header, no rows
+    parsed = spark.createDataFrame([(first[0][0],)], "value STRING").select(
+        F.split(F.col("value"), _regex_escape(contract.csv.delimiter)).alias("cols")).first()[0]
+    return [c.strip().strip(contract.csv.quote).strip().lstrip("\ufeff") for c in parsed]
+
+
+def _regex_escape(s: str) -> str:
+    import re
+
+    return re.escape(s)
+
+
+def check_contract(spark: SparkSession, source: str, contract: SourceContract, files: list[InputFile]) -> dict[str, list[str]]:
+    """Raise `ContractError` before anything is written if a file lacks a required column.
+    Returns each file's header (CSV) or schema columns."""
+    headers: dict[str, list[str]] = {}
+    required_raw = {contract.columns[f]: f for f in contract.required}
+    for f in files:
+        if contract.format == "csv":
+            if not contract.csv.header:
+                raise ContractError(source, "CSV without a header row is not supported; set csv.header: true",
+                                    file=f.path)
+            cols = _csv_header(spark, source, contract, f)
+            if cols is None:
+                headers[f.path] = []
+                continue
+            if len(cols) == 1 and len(required_raw) > 1:
+                raise ContractError(source, f"the header has one column: is the delimiter "
+                                            f"'{contract.csv.delimiter}' right?", file=f.path,
+                                    column=next(iter(required_raw)))
+        else:
+            reader = spark.read.format(contract.format)
+            cols = reader.load(f.path).columns
+        for raw_col, field in required_raw.items():
+            if raw_col not in cols:
+                raise ContractError(source, f"required column is missing (canonical field '{field}')",
+                                    file=f.path, column=raw_col)
+        headers[f.path] = cols
+    return headers
+
+
+def read_source(spark: SparkSession, source: str, contract: SourceContract, files: list[InputFile] | None = None) -> RawRead:
+    """Check the contract, then read every line/record of every file."""
+    if files is None:
+        files = list_files(spark, source, contract.path)
+    if not files:
+        raise ContractError(source, "no data files found", file=contract.path)
+    headers = check_contract(spark, source, contract, files)
+    raw_cols = tuple(dict.fromkeys(contract.columns.values()))
+    if contract.format == "csv":
+        rows = _read_csv(spark, contract, files, headers, raw_cols)
+    else:
+        rows = _read_structured(spark, contract, files, raw_cols)
+    return RawRead(source, tuple(files), raw_cols, rows)
+
+
+def _read_csv(spark: SparkSession, contract: SourceContract, files: list[InputFile], headers: dict[str, list[str]],
+              raw_cols: tuple[str, ...]) -> DataFrame:
+    """Parse CSV line by line so each row keeps its file, line number and raw text.
+
+    Lines are numbered from 1 (the header) counting non-blank lines; records spanning several
+    lines (newlines inside quotes) are not supported and show up as malformed lines.
+    """
+    non_empty = [f for f in files if headers.get(f.path)]
+    delim, quote = contract.csv.delimiter, contract.csv.quote
+    if not non_empty:
+        schema = ", ".join([*(f"`{c}` STRING" for c in raw_cols), "_source_file STRING", "_line BIGINT",
+                            "_raw_text STRING", "_malformed BOOLEAN"])
+        return spark.createDataFrame([], schema)
+    # Files with the same header are parsed together; usually there is one header for all.
+    by_header: dict[tuple[str, ...], list[str]] = {}
+    for f in non_empty:
+        by_header.setdefault(tuple(headers[f.path]), []).append(f.path)
+    parts = []
+    for header, paths in by_header.items():
+        lines = _line_reader(spark, contract, paths).select(
+            F.col("value").alias("_raw_text"),
+            F.col("_metadata.file_path").alias("_source_file"),
+            F.col("_metadata.file_block_start").alias("_block"),
+            F.monotonically_increasing_id().alias("_mono"),
+        )
+        # Line numbers without a global sort: rows of one file block are contiguous within one
+        # partition, so line = lines in earlier blocks of the file + position within the block.
+        blocks = lines.groupBy("_source_file", "_block").agg(F.count("*").alias("_n"), F.min("_mono").alias("_first"))
+        w = Window.partitionBy("_source_file").orderBy("_block").rowsBetween(Window.unboundedPreceding, -1)
+        blocks = blocks.withColumn("_before", F.coalesce(F.sum("_n").over(w), F.lit(0)))
+        lines = (lines.join(F.broadcast(blocks.select("_source_file", "_block", "_before", "_first")),
+                            ["_source_file", "_block"])
+                 .withColumn("_line", F.col("_before") + F.col("_mono") - F.col("_first") + 1)
+                 .where(F.col("_line") > 1))  # line 1 is the header
+        ddl = ", ".join(f"`{c}` STRING" for c in header)
+        opts = {"sep": delim, "quote": quote, "escape": contract.csv.escape, "mode": "PERMISSIVE",
+                "ignoreLeadingWhiteSpace": "false", "ignoreTrailingWhiteSpace": "false"}
+        parsed = lines.withColumn("_p", F.from_csv(F.col("_raw_text"), ddl, opts))
+        # A line is malformed when, outside quoted sections, its field count differs from the
+        # header's, or a quote is left open.
+        unquoted = F.regexp_replace(F.col("_raw_text"), f'{_regex_escape(quote)}(?:[^{_regex_escape(quote)}]|{_regex_escape(quote)}{_regex_escape(quote)})*{_regex_escape(quote)}', "")
+        n_fields = F.size(F.split(unquoted, _regex_escape(delim), -1))
+        open_quote = F.instr(unquoted, quote) > 0
+        malformed = (n_fields != len(header)) | open_quote
+        select = [F.col("_p").getField(c).alias(c) if c in header else F.lit(None).cast("string").alias(c)
+                  for c in raw_cols]
+        parts.append(parsed.select(*select, "_source_file", "_line", "_raw_text", malformed.alias("_malformed")))
+    out = parts[0]
+    for p in parts[1:]:
+        out = out.unionByName(p)
+    return out
+
+
+def _read_structured(spark: SparkSession, contract: SourceContract, files: list[InputFile],
+                     raw_cols: tuple[str, ...]) -> DataFrame:
+    paths = [f.path for f in files]
+    df = spark.read.format(contract.format).load(paths if contract.format != "delta" else paths[0])
+    line = F.col("_metadata.row_index") + 1 if contract.format == "parquet" else F.lit(None).cast("bigint")
+    source_file = F.col("_metadata.file_path") if contract.format != "delta" else F.lit(contract.path)
+    select = [(F.col(f"`{c}`").cast("string") if c in df.columns else F.lit(None).cast("string")).alias(c)
+              for c in raw_cols]
+    return df.select(*select, source_file.alias("_source_file"), line.cast("bigint").alias("_line"),
+                     F.to_json(F.struct(*[F.col(f"`{c}`") for c in raw_cols if c in df.columns])).alias("_raw_text"),
+                     F.lit(False).alias("_malformed"))

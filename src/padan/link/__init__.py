@@ -1,0 +1,1 @@
+"""Prediction: blocking and scoring of candidate pairs with a trained model."""

@@ -1,0 +1,1 @@
+"""The Fellegi-Sunter model: settings from config, training, versioned storage."""

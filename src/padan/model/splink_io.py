@@ -1,0 +1,41 @@
+"""The one place padan builds Splink linkers over Spark DataFrames."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Sequence
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+logger = logging.getLogger(__name__)
+
+
+def spark_api(spark: SparkSession, break_lineage_method: str = "parquet"):
+    from splink import SparkAPI
+
+    if spark.sparkContext.getCheckpointDir() is None:
+        raise RuntimeError("Splink on Spark needs a checkpoint directory: set lake.checkpoint_dir")
+    return SparkAPI(spark_session=spark, break_lineage_method=break_lineage_method)
+
+
+def make_linker(spark: SparkSession, persons: DataFrame, settings: dict[str, Any], columns: Sequence[str], *,
+                sources: Sequence[str] | None = None, break_lineage_method: str = "parquet", tag: str = "in"):
+    """A Splink Linker over `persons` (silver.persons rows), one input table per source.
+
+    Splink adds `source_dataset` from each table's display name, so the column is dropped from
+    the inputs and the source name is the display name.
+    """
+    from splink import Linker
+
+    db_api = spark_api(spark, break_lineage_method)
+    if sources is None:
+        sources = sorted(r[0] for r in persons.select("source_dataset").distinct().collect())
+    keep = [c for c in columns if c != "source_dataset"]
+    tables = []
+    for src in sources:
+        part = persons.where(F.col("source_dataset") == src).select(*keep)
+        tables.append(db_api.register(part, dataset_display_name=src, table_name=f"__padan_{tag}_{src}"))
+    if settings.get("link_type") == "dedupe_only" and len(tables) == 1:
+        return Linker(tables[0], settings, log_level=None), db_api
+    return Linker(tables, settings, log_level=None), db_api

@@ -1,0 +1,80 @@
+"""Model versions: JSON under the lake's `models/`, parameters as rows of `gold.model_params`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from typing import Any
+
+from pyspark.sql import functions as F
+
+from padan.errors import ModelError
+from padan.lake import Lake
+from padan.model.settings import settings_fingerprint
+from padan.tables import MODEL_PARAMS
+
+
+def new_version(settings: dict[str, Any], now: dt.datetime | None = None) -> str:
+    now = now or dt.datetime.now(dt.timezone.utc)
+    return f"{now:%Y%m%dT%H%M%S}-{settings_fingerprint(settings)}"
+
+
+def param_rows(settings: dict[str, Any], version: str, m_method: str, trained_at: dt.datetime) -> list[dict]:
+    prior = settings.get("probability_two_random_records_match")
+    rows = []
+    for comp in settings["comparisons"]:
+        levels = comp["comparison_levels"]
+        non_null = [lvl for lvl in levels if not lvl.get("is_null_level")]
+        for i, lvl in enumerate(levels):
+            if lvl.get("is_null_level"):
+                gamma = -1
+            else:
+                gamma = len(non_null) - 1 - non_null.index(lvl)
+            m, u = lvl.get("m_probability"), lvl.get("u_probability")
+            bf = m / u if (m is not None and u) else None
+            rows.append({
+                "model_version": version, "comparison": comp["output_column_name"], "level": gamma,
+                "label": lvl.get("label_for_charts"), "m_probability": m, "u_probability": u,
+                "bayes_factor": bf, "match_weight": math.log2(bf) if bf else None, "prior": prior,
+                "trained_at": trained_at, "m_method": m_method,
+            })
+    return rows
+
+
+def save_model(lake: Lake, settings: dict[str, Any], m_method: str, version: str | None = None) -> str:
+    """Write models/<version>.json and the version's rows of gold.model_params. Returns the version."""
+    trained_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    version = version or new_version(settings)
+    doc = dict(settings)
+    doc["padan"] = {"model_version": version, "m_method": m_method, "trained_at": trained_at.isoformat()}
+    lake.write_bytes(f"models/{version}.json", json.dumps(doc, indent=2, sort_keys=True).encode())
+    rows = param_rows(settings, version, m_method, trained_at)
+    df = lake.spark.createDataFrame(rows, schema=MODEL_PARAMS.ddl)
+    lake.overwrite(df, MODEL_PARAMS, replace_where=f"model_version = '{version}'")
+    return version
+
+
+def list_versions(lake: Lake) -> list[str]:
+    return sorted(n[:-5] for n in lake.list_dir("models") if n.endswith(".json"))
+
+
+def resolve_version(lake: Lake, pinned: str) -> str:
+    versions = list_versions(lake)
+    if pinned == "latest":
+        if not versions:
+            raise ModelError("no trained model in the lake's models/: run `padan train` first")
+        return versions[-1]
+    if pinned not in versions:
+        raise ModelError(f"model version '{pinned}' (link.model_version) is not in the lake's models/; "
+                         f"available: {versions[-5:]}")
+    return pinned
+
+
+def load_model(lake: Lake, version: str) -> dict[str, Any]:
+    text = lake.read_text(f"models/{version}.json")
+    if text is None:
+        raise ModelError(f"model version '{version}' not found in the lake's models/")
+    doc = json.loads(text)
+    doc.pop("padan", None)
+    return doc

@@ -1,0 +1,140 @@
+"""Training: prior from deterministic rules, u by random sampling, m from NIK-anchored labels
+(default) or by EM. Deliberately sampled and timed; returns the trained settings dict."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from padan.config import ModelConfig
+from padan.model.settings import model_columns, untrained_settings
+from padan.model.splink_io import make_linker
+
+logger = logging.getLogger(__name__)
+
+M_FLOOR = 1e-5
+
+
+@dataclass
+class TrainingResult:
+    settings: dict[str, Any]
+    m_method: str
+    seconds: dict[str, float] = field(default_factory=dict)
+    label_pairs: dict[str, int] = field(default_factory=dict)
+
+
+def nik_anchored_labels(persons: DataFrame, max_pairs: int, seed: int) -> DataFrame:
+    """Pairs of records sharing a valid NIK whose recorded birth date and sex agree with it:
+    near-certain matches, used as labels. Capped at about `max_pairs` by a deterministic hash."""
+    anchors = persons.where(F.col("nik_valid") & ~F.col("nik_dob_mismatch") & ~F.col("nik_sex_mismatch")
+                            & F.col("birth_date").isNotNull() & F.col("sex").isNotNull()).select(
+        "nik", "source_dataset", "unique_id")
+    return _pairs_on(anchors, ["nik"], max_pairs, seed)
+
+
+def agreement_anchored_labels(persons: DataFrame, max_pairs: int, seed: int) -> DataFrame:
+    """Pairs agreeing on cleaned name, a non-placeholder birth date, sex and kabupaten, both with a
+    16-digit NIK: labels for the NIK comparison's own m (which NIK-anchored labels cannot give)."""
+    anchors = persons.where(F.col("nik_cmp").isNotNull() & F.col("name_clean").isNotNull()
+                            & F.col("birth_date").isNotNull() & ~F.col("dob_placeholder")
+                            & F.col("kabupaten").isNotNull() & F.col("sex").isNotNull()
+                            & (F.col("name_raw_tokens") >= 2)).select(
+        "name_clean", "birth_date", "kabupaten", "sex", "source_dataset", "unique_id")
+    return _pairs_on(anchors, ["name_clean", "birth_date", "kabupaten", "sex"], max_pairs, seed)
+
+
+def _pairs_on(anchors: DataFrame, keys: list[str], max_pairs: int, seed: int) -> DataFrame:
+    l = anchors.select(*keys, F.col("source_dataset").alias("source_dataset_l"), F.col("unique_id").alias("unique_id_l"))
+    r = anchors.select(*keys, F.col("source_dataset").alias("source_dataset_r"), F.col("unique_id").alias("unique_id_r"))
+    pairs = l.join(r, keys).where(F.col("unique_id_l") < F.col("unique_id_r")).select(
+        "source_dataset_l", "unique_id_l", "source_dataset_r", "unique_id_r")
+    n = pairs.count()
+    if n > max_pairs:
+        buckets = max(2, n // max_pairs + 1)
+        pairs = pairs.where(F.pmod(F.xxhash64("unique_id_l", "unique_id_r", F.lit(seed)), F.lit(buckets)) == 0)
+    return pairs.withColumn("clerical_match_score", F.lit(1.0))
+
+
+def _floor_m(settings: dict[str, Any]) -> None:
+    """m of 0 (a level never seen among labelled matches) would make its weight -inf."""
+    for comp in settings["comparisons"]:
+        for lvl in comp["comparison_levels"]:
+            if lvl.get("is_null_level"):
+                continue
+            m = lvl.get("m_probability")
+            if m is None or m < M_FLOOR:
+                lvl["m_probability"] = M_FLOOR
+
+
+def train_model(spark, persons: DataFrame, model: ModelConfig, *, break_lineage_method: str = "parquet",
+                m_method: str | None = None) -> TrainingResult:
+    """Train on `persons` (silver.persons). Returns the trained Splink settings dict."""
+    tr = model.training
+    m_method = m_method or tr.m_method
+    settings = untrained_settings(model)
+    cols = model_columns(model)
+    persons = persons.select(*{*cols, "source_dataset", "nik", "nik_valid", "nik_dob_mismatch",
+                               "nik_sex_mismatch", "birth_date", "sex", "name_clean", "nik_cmp", "dob_placeholder",
+                               "kabupaten", "name_raw_tokens"})
+    if tr.em_sample_rows and m_method == "em":
+        n = persons.count()
+        if n > tr.em_sample_rows:
+            persons = persons.where(F.pmod(F.xxhash64("unique_id", F.lit(tr.u_seed)), F.lit(1000))
+                                    < int(1000 * tr.em_sample_rows / n) + 1)
+    persons = persons.cache()
+    result = TrainingResult(settings={}, m_method=m_method)
+    linker, db_api = make_linker(spark, persons, settings, cols, break_lineage_method=break_lineage_method, tag="train")
+
+    t = time.monotonic()
+    linker.training.estimate_probability_two_random_records_match(list(tr.prior_rules), recall=tr.prior_recall)
+    result.seconds["prior"] = time.monotonic() - t
+
+    t = time.monotonic()
+    linker.training.estimate_u_using_random_sampling(max_pairs=tr.u_max_pairs, seed=tr.u_seed)
+    result.seconds["u"] = time.monotonic() - t
+
+    t = time.monotonic()
+    if m_method == "nik_anchored":
+        labels = nik_anchored_labels(persons, tr.max_label_pairs, tr.u_seed).cache()
+        result.label_pairs["nik_anchored"] = labels.count()
+        if result.label_pairs["nik_anchored"] == 0:
+            raise_no_labels()
+        sdf = db_api.register(labels, table_name="__padan_labels_nik")
+        linker.training.estimate_m_from_pairwise_labels(sdf)
+        trained = linker.misc.save_model_to_json()
+        labels.unpersist()
+        # The NIK comparison's own m, from pairs anchored on everything but the NIK.
+        labels_b = agreement_anchored_labels(persons, tr.max_label_pairs, tr.u_seed).cache()
+        result.label_pairs["agreement_anchored"] = labels_b.count()
+        if result.label_pairs["agreement_anchored"] > 0:
+            sdf_b = db_api.register(labels_b, table_name="__padan_labels_agree")
+            linker.training.estimate_m_from_pairwise_labels(sdf_b)
+            trained_b = linker.misc.save_model_to_json()
+            by_name = {c["output_column_name"]: c for c in trained_b["comparisons"]}
+            for comp in trained["comparisons"]:
+                if comp["output_column_name"] == "nik":
+                    comp["comparison_levels"] = by_name["nik"]["comparison_levels"]
+        labels_b.unpersist()
+    else:
+        for rule in tr.em_blocking_rules:
+            linker.training.estimate_parameters_using_expectation_maximisation(rule)
+        trained = linker.misc.save_model_to_json()
+    result.seconds["m"] = time.monotonic() - t
+    _floor_m(trained)
+    persons.unpersist()
+    result.settings = trained
+    logger.info("trained model (m by %s) in %s", m_method,
+                ", ".join(f"{k}={v:.1f}s" for k, v in result.seconds.items()))
+    return result
+
+
+def raise_no_labels() -> None:
+    from padan.errors import ModelError
+
+    raise ModelError("no NIK-anchored label pairs: no two records share a valid, consistent NIK. "
+                     "Use training.m_method: em for data without repeated NIKs.")

@@ -1,0 +1,1 @@
+"""Marts and the run report: what the programmes see."""

@@ -1,0 +1,349 @@
+"""Stage runners: read -> transform -> write, each recorded in the run ledger.
+
+Only this module and `lake` read or write tables. Every runner is safe to rerun: a stage that
+already succeeded for the same inputs is skipped (unless forced), and a forced rerun replaces only
+its own slice of each table.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+from dataclasses import dataclass, field
+
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from padan import ledger
+from padan.config import Config
+from padan.errors import InvariantError
+from padan.ingest.read import InputFile, batch_fingerprint, list_files, read_source
+from padan.lake import Lake
+from padan.standardise.persons import split_accepted_rejected, standardise_rows, with_record_keys
+from padan.tables import (CLUSTERS, ID_CHANGES, OVERLAP_BY_REGION, PAIRS, PERSONS, QUALITY, REJECTS, RUNS,
+                          TARGETING, bronze_spec)
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Ctx:
+    spark: SparkSession
+    cfg: Config
+    lake: Lake
+    force: bool = False
+    run_date: str = field(default_factory=lambda: dt.date.today().isoformat())
+
+    @classmethod
+    def create(cls, spark: SparkSession, cfg: Config, *, force: bool = False, run_date: str | None = None) -> "Ctx":
+        ctx = cls(spark, cfg, Lake.from_config(spark, cfg.lake), force)
+        if run_date:
+            ctx.run_date = run_date
+        if spark.sparkContext.getCheckpointDir() is None:
+            spark.sparkContext.setCheckpointDir(cfg.lake.checkpoint_path)
+        ctx.lake.ensure_table(RUNS)
+        return ctx
+
+
+def _skip(ctx: Ctx, run_id: str, stage: str) -> dict | None:
+    if ctx.force:
+        return None
+    done = ledger.succeeded(ctx.lake, run_id, stage)
+    if done:
+        logger.info("run=%s stage=%s already succeeded: skipped (use --force to redo)", run_id, stage)
+    return done
+
+
+# ---------------------------------------------------------------- ingest + standardise
+
+@dataclass
+class IngestResult:
+    source: str
+    batch_id: str
+    rows_read: int
+    rows_standardised: int
+    rows_rejected: int
+    skipped: bool = False
+
+
+def plan_batch(ctx: Ctx, source: str, path: str | None = None, batch_id: str | None = None) -> tuple[str, list[InputFile]]:
+    contract = ctx.cfg.sources[source]
+    files = list_files(ctx.spark, source, path or contract.path)
+    return batch_id or batch_fingerprint(source, files), files
+
+
+def run_ingest(ctx: Ctx, source: str, *, path: str | None = None, batch_id: str | None = None,
+               mode: str = "snapshot") -> IngestResult:
+    """Read one source batch, keep every row in bronze, standardise into silver.persons or rejects.
+
+    mode 'snapshot': the batch is the source's full extract and replaces its rows in silver;
+    mode 'increment': the batch adds to what silver holds.
+    """
+    contract = ctx.cfg.sources[source]
+    batch_id, files = plan_batch(ctx, source, path, batch_id)
+    done = _skip(ctx, batch_id, "ingest")
+    if done:
+        c = done["row_counts"]
+        return IngestResult(source, batch_id, c.get("read", 0), c.get("standardised", 0), c.get("rejected", 0), True)
+
+    raw = read_source(ctx.spark, source, contract, files)  # contract checked before anything is written
+    std_cfg = ctx.cfg.standardise
+    with ledger.stage(ctx.lake, batch_id, "ingest", batch_id=batch_id) as rec:
+        keyed = with_record_keys(raw.rows, contract.record_key).persist(StorageLevel.MEMORY_AND_DISK)
+        loaded_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+        bronze = bronze_spec(source, list(raw.columns))
+        bronze_rows = keyed.select(
+            F.concat(F.lit(f"{source}:"), F.col("_record_key")).alias("_unique_id"), F.lit(batch_id).alias("_batch_id"),
+            "_source_file", "_line", F.lit(loaded_at).alias("_loaded_at"), *[F.col(f"`{c}`") for c in raw.columns])
+        ctx.lake.overwrite(bronze_rows, bronze, replace_where=f"_batch_id = '{batch_id}'")
+
+        std = standardise_rows(
+            keyed, source=source, batch_id=batch_id, columns=contract.columns, date_formats=contract.date_formats,
+            value_maps=contract.value_maps, key_column=contract.record_key, titles=std_cfg.name_titles,
+            muhammad_variants=std_cfg.muhammad_variants, placeholder_dates=std_cfg.placeholder_dates,
+            day15_placeholder=std_cfg.day15_placeholder, placeholder_niks=std_cfg.placeholder_niks,
+            min_birth_year=std_cfg.min_birth_year, reference_date=ctx.run_date,
+        ).persist(StorageLevel.MEMORY_AND_DISK)
+        accepted, rejected = split_accepted_rejected(std)
+        slice_silver = f"source_dataset = '{source}'" + (f" AND batch_id = '{batch_id}'" if mode == "increment" else "")
+        slice_rejects = f"source = '{source}'" + (f" AND batch_id = '{batch_id}'" if mode == "increment" else "")
+        m_silver = ctx.lake.overwrite(accepted, PERSONS, replace_where=slice_silver)
+        rejects = rejected.select(F.col("source_dataset").alias("source"), "batch_id", "source_file", "line",
+                                  "record_key", "reasons", "raw_text", F.lit(batch_id).alias("run_id"))
+        m_rejects = ctx.lake.overwrite(rejects, REJECTS, replace_where=slice_rejects)
+        n_read = keyed.count()
+        n_std = m_silver.get("numOutputRows", 0)
+        n_rej = m_rejects.get("numOutputRows", 0)
+        rec.row_counts.update(read=n_read, standardised=n_std, rejected=n_rej)
+        rec.output_versions = ctx.lake.versions([PERSONS.name, REJECTS.name, bronze.name])
+        if n_read != n_std + n_rej:
+            raise InvariantError(f"source '{source}' batch {batch_id}: rows read ({n_read}) != standardised "
+                                 f"({n_std}) + rejected ({n_rej})")
+        quality = quality_profile(std, source, batch_id)
+        ctx.lake.overwrite(quality, QUALITY, replace_where=f"source = '{source}' AND batch_id = '{batch_id}'")
+        log_quality(quality, source)
+        keyed.unpersist()
+        std.unpersist()
+    return IngestResult(source, batch_id, n_read, n_std, n_rej)
+
+
+def quality_profile(std: DataFrame, source: str, batch_id: str) -> DataFrame:
+    """Per source batch: rows, rejects by reason, null share per field, valid-NIK share,
+    placeholder birth dates, duplicate NIKs. Aggregates only: no personal values."""
+    fields = ["nik", "name_clean", "birth_date", "sex", "no_kk", "phone", "email", "province_code", "kabupaten",
+              "desil"]
+    ok = F.size("reasons") == 0
+    aggs = [F.count("*").alias("rows"), F.sum(ok.cast("long")).alias("standardised"),
+            F.sum((~ok).cast("long")).alias("rejected"),
+            F.avg(F.col("nik_valid").cast("double")).alias("valid_nik_share"),
+            F.avg(F.col("dob_placeholder").cast("double")).alias("dob_placeholder_share"),
+            F.avg(F.col("nik_dob_mismatch").cast("double")).alias("nik_dob_mismatch_share")]
+    aggs += [F.avg(F.col(f).isNull().cast("double")).alias(f"null_share:{f}") for f in fields]
+    row = std.agg(*aggs).first().asDict()
+    dup_nik = (std.where(F.col("nik_valid")).groupBy("nik").count().where("count > 1")
+               .agg(F.coalesce(F.sum("count"), F.lit(0))).first()[0])
+    reasons = std.select(F.explode("reasons").alias("r")).groupBy("r").count().collect()
+    issues = std.where(~F.col("nik_valid")).groupBy("nik_issue").count().collect()
+    rows = []
+    for k, v in row.items():
+        metric, _, fld = k.partition(":")
+        rows.append((metric, fld or None, float(v or 0)))
+    rows.append(("records_sharing_a_valid_nik", None, float(dup_nik or 0)))
+    rows += [("rejects_by_reason", r["r"], float(r["count"])) for r in reasons]
+    rows += [("invalid_nik_by_issue", r["nik_issue"], float(r["count"])) for r in issues]
+    spark = std.sparkSession
+    return spark.createDataFrame([(batch_id, source, batch_id, m, f, v) for m, f, v in rows], QUALITY.ddl)
+
+
+def log_quality(quality: DataFrame, source: str) -> None:
+    q = {(r.metric, r.field): r.value for r in quality.collect()}
+    logger.info("quality %s: rows=%d standardised=%d rejected=%d valid_nik=%.1f%% dob_placeholder=%.1f%% "
+                "records_sharing_nik=%d", source, q.get(("rows", None), 0), q.get(("standardised", None), 0),
+                q.get(("rejected", None), 0), 100 * q.get(("valid_nik_share", None), 0),
+                100 * q.get(("dob_placeholder_share", None), 0), q.get(("records_sharing_a_valid_nik", None), 0))
+    reasons = {f: int(v) for (m, f), v in q.items() if m == "rejects_by_reason"}
+    if reasons:
+        logger.info("rejects %s by reason: %s", source, reasons)
+
+
+# ---------------------------------------------------------------- run identity
+
+def silver_batches(ctx: Ctx) -> list[str]:
+    return sorted(r[0] for r in ctx.lake.read(PERSONS.name).select("batch_id").distinct().collect())
+
+
+def link_run_id(ctx: Ctx, model_version: str) -> str:
+    """The run id for linking the current silver state with a model: the same inputs give the same
+    run id (found in the ledger), new inputs a new, time-ordered one."""
+    key_src = json.dumps({"batches": silver_batches(ctx), "model": model_version,
+                          "link": ctx.cfg.link.model_dump(mode="json")}, sort_keys=True)
+    key = hashlib.sha256(key_src.encode()).hexdigest()[:16]
+    existing = (ctx.lake.read(RUNS.name).where((F.col("stage") == "plan") & (F.col("batch_id") == key))
+                .orderBy("started_at").select("run_id").limit(1).collect())
+    if existing:
+        return existing[0][0]
+    run_id = f"{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%S}-{key[:8]}"
+    with ledger.stage(ctx.lake, run_id, "plan", batch_id=key) as rec:
+        rec.message = f"model_version={model_version}"
+    return run_id
+
+
+# ---------------------------------------------------------------- train
+
+def run_train(ctx: Ctx, *, m_method: str | None = None) -> str:
+    """Train on silver.persons and save a new model version (skipped if this exact training already ran)."""
+    from padan.model.settings import settings_fingerprint, untrained_settings
+    from padan.model.store import save_model
+    from padan.model.train import train_model
+
+    model_cfg = ctx.cfg.model
+    key_src = json.dumps({"batches": silver_batches(ctx), "model": model_cfg.model_dump(mode="json"),
+                          "m_method": m_method}, sort_keys=True)
+    run_id = "train-" + hashlib.sha256(key_src.encode()).hexdigest()[:16]
+    done = _skip(ctx, run_id, "train")
+    if done and done.get("message", "").startswith("model_version="):
+        return done["message"].split("=", 1)[1]
+    with ledger.stage(ctx.lake, run_id, "train") as rec:
+        persons = ctx.lake.read(PERSONS.name)
+        rec.input_versions = ctx.lake.versions([PERSONS.name])
+        result = train_model(ctx.spark, persons, model_cfg, break_lineage_method=ctx.cfg.spark.break_lineage_method,
+                             m_method=m_method)
+        version = save_model(ctx.lake, result.settings, result.m_method)
+        rec.row_counts.update({f"label_pairs_{k}": v for k, v in result.label_pairs.items()})
+        rec.row_counts.update({f"ms_{k}": int(1000 * v) for k, v in result.seconds.items()})
+        rec.message = f"model_version={version}"
+    logger.info("model version %s saved (structure %s)", version, settings_fingerprint(untrained_settings(model_cfg)))
+    return version
+
+
+# ---------------------------------------------------------------- predict + cluster
+
+def run_predict(ctx: Ctx, run_id: str, model_version: str) -> int:
+    from padan.link.predict import predict_pairs, to_pairs_rows
+    from padan.model.store import load_model
+
+    done = _skip(ctx, run_id, "predict")
+    if done:
+        return done["row_counts"].get("pairs", 0)
+    with ledger.stage(ctx.lake, run_id, "predict") as rec:
+        settings = load_model(ctx.lake, model_version)
+        persons = ctx.lake.read(PERSONS.name)
+        rec.input_versions = ctx.lake.versions([PERSONS.name])
+        scored = predict_pairs(ctx.spark, persons, settings, min_probability=ctx.cfg.link.min_pair_probability,
+                               break_lineage_method=ctx.cfg.spark.break_lineage_method)
+        rows = to_pairs_rows(scored, settings, run_id=run_id, model_version=model_version)
+        m = ctx.lake.overwrite(rows, PAIRS, replace_where=f"run_id = '{run_id}'")
+        rec.row_counts["pairs"] = m.get("numOutputRows", 0)
+        rec.output_versions = ctx.lake.versions([PAIRS.name])
+        rec.message = f"model_version={model_version}"
+    return rec.row_counts["pairs"]
+
+
+def run_cluster(ctx: Ctx, run_id: str) -> dict[str, int]:
+    from padan.cluster.components import connected_components
+    from padan.cluster.ids import assign_person_ids
+
+    done = _skip(ctx, run_id, "cluster")
+    if done:
+        return done["row_counts"]
+    threshold = ctx.cfg.link.threshold_match_probability
+    # The state before this run: on a retry of the same run, the version recorded by the first attempt.
+    previous_version = _previous_attempt_input_version(ctx, run_id, "cluster", CLUSTERS.name)
+    if previous_version is None and ctx.lake.exists(CLUSTERS.name):
+        previous_version = ctx.lake.version(CLUSTERS.name)
+    with ledger.stage(ctx.lake, run_id, "cluster") as rec:
+        if previous_version is not None:
+            rec.input_versions[CLUSTERS.name] = previous_version
+        ledger._write(ctx.lake, rec, "running", dt.datetime.now(dt.timezone.utc).replace(tzinfo=None), None, None)
+        persons = ctx.lake.read(PERSONS.name).select("unique_id", "source_dataset")
+        edges = (ctx.lake.read(PAIRS.name).where((F.col("run_id") == run_id) & (F.col("match_probability") >= threshold))
+                 .select(F.col("unique_id_l").alias("src"), F.col("unique_id_r").alias("dst")))
+        comps = connected_components(persons.select(F.col("unique_id").alias("id")), edges)
+        previous = None
+        if previous_version is not None:
+            previous = ctx.lake.read(CLUSTERS.name, version=previous_version).select("unique_id", "person_id")
+        assign, changes = assign_person_ids(comps, previous, run_id)
+        assign = assign.join(persons, "unique_id").persist(StorageLevel.MEMORY_AND_DISK)
+        per_person = assign.groupBy("person_id").agg(
+            F.count("*").cast("int").alias("cluster_size"),
+            F.max(F.col("source_dataset") == "p3ke").alias("in_p3ke"),
+            F.max(F.col("source_dataset") == "prakerja").alias("in_prakerja"))
+        clusters = (assign.join(per_person, "person_id")
+                    .withColumn("threshold", F.lit(threshold)).withColumn("run_id", F.lit(run_id)))
+        m = ctx.lake.overwrite(clusters, CLUSTERS)
+        ctx.lake.overwrite(changes.withColumn("run_id", F.lit(run_id)), ID_CHANGES, replace_where=f"run_id = '{run_id}'")
+        counts = {r["kind"]: r["count"] for r in changes.groupBy("kind").count().collect()}
+        rec.row_counts.update(records=m.get("numOutputRows", 0), persons=per_person.count(),
+                              **{f"ids_{k}": v for k, v in counts.items()})
+        rec.output_versions = ctx.lake.versions([CLUSTERS.name, ID_CHANGES.name])
+        assign.unpersist()
+    return rec.row_counts
+
+
+def _previous_attempt_input_version(ctx: Ctx, run_id: str, stage: str, table: str) -> int | None:
+    rows = (ctx.lake.read(RUNS.name).where((F.col("run_id") == run_id) & (F.col("stage") == stage))
+            .select("input_versions").collect())
+    for r in rows:
+        if r[0] and table in r[0]:
+            return int(r[0][table])
+    return None
+
+
+# ---------------------------------------------------------------- marts
+
+def run_marts(ctx: Ctx, run_id: str) -> dict[str, int]:
+    from padan.report.marts import overlap_by_region, person_profile, targeting
+
+    done = _skip(ctx, run_id, "marts")
+    if done:
+        return done["row_counts"]
+    with ledger.stage(ctx.lake, run_id, "marts") as rec:
+        clusters = ctx.lake.read(CLUSTERS.name)
+        persons = ctx.lake.read(PERSONS.name)
+        profile = person_profile(clusters, persons).persist(StorageLevel.MEMORY_AND_DISK)
+        ref = ctx.cfg.marts.reference_date or ctx.run_date
+        m1 = ctx.lake.overwrite(overlap_by_region(profile, run_id), OVERLAP_BY_REGION, replace_where=f"run_id = '{run_id}'")
+        m2 = ctx.lake.overwrite(targeting(profile, run_id, desil=ctx.cfg.marts.targeting_desil,
+                                          working_age=tuple(ctx.cfg.marts.working_age), reference_date=ref),
+                                TARGETING, replace_where=f"run_id = '{run_id}'")
+        totals = profile.agg(F.count("*").alias("persons"), F.sum(F.col("in_p3ke").cast("long")).alias("p3ke"),
+                             F.sum(F.col("in_prakerja").cast("long")).alias("prakerja"),
+                             F.sum((F.col("in_p3ke") & F.col("in_prakerja")).cast("long")).alias("both")).first()
+        rec.row_counts.update(overlap_rows=m1.get("numOutputRows", 0), targeting_rows=m2.get("numOutputRows", 0),
+                              persons=totals["persons"], persons_p3ke=totals["p3ke"] or 0,
+                              persons_prakerja=totals["prakerja"] or 0, persons_both=totals["both"] or 0)
+        profile.unpersist()
+    return rec.row_counts
+
+
+# ---------------------------------------------------------------- pipeline
+
+@dataclass
+class PipelineResult:
+    run_id: str
+    model_version: str
+    ingest: list[IngestResult]
+    pairs: int
+    cluster: dict[str, int]
+    marts: dict[str, int]
+
+
+def run_pipeline(ctx: Ctx, *, train: bool = False, sources: list[str] | None = None) -> PipelineResult:
+    """ingest -> standardise -> (train) -> predict -> cluster -> marts."""
+    from padan.model.store import list_versions, resolve_version
+
+    results = [run_ingest(ctx, s) for s in (sources or sorted(ctx.cfg.sources))]
+    if train or not list_versions(ctx.lake):
+        version = run_train(ctx)
+        if ctx.cfg.link.model_version != "latest" and not train:
+            version = resolve_version(ctx.lake, ctx.cfg.link.model_version)
+    else:
+        version = resolve_version(ctx.lake, ctx.cfg.link.model_version)
+    run_id = link_run_id(ctx, version)
+    pairs = run_predict(ctx, run_id, version)
+    cluster = run_cluster(ctx, run_id)
+    marts = run_marts(ctx, run_id)
+    return PipelineResult(run_id, version, results, pairs, cluster, marts)
