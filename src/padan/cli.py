@@ -172,7 +172,7 @@ def cmd_pipeline(args) -> int:
 def cmd_demo(args) -> int:
     from padan.runs import Ctx, run_pipeline
     from padan.spark import spark_from_config
-    from padan.synth import ensure_demo_extracts
+    from padan.demo import ensure_demo_extracts
 
     cfg = _load(args)
     d = cfg.demo

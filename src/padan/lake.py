@@ -100,7 +100,8 @@ class Lake:
 
     # ---------------------------------------------------------------- writes
 
-    def overwrite(self, df: DataFrame, spec: TableSpec, *, replace_where: str | None = None) -> dict[str, int]:
+    def overwrite(self, df: DataFrame, spec: TableSpec, *, replace_where: str | None = None,
+                  quiet: bool = False) -> dict[str, int]:
         """Replace the whole table, or only the slice matching `replace_where`."""
         self.ensure_table(spec)
         writer = self._conform(df, spec).write.format("delta").mode("overwrite")
@@ -108,6 +109,8 @@ class Lake:
             writer = writer.option("replaceWhere", replace_where)
         loc = self.location(spec.name)
         writer.saveAsTable(loc) if self.catalog else writer.save(loc)
+        if quiet:
+            return {}
         metrics = self.last_operation_metrics(spec.name)
         logger.info("wrote %s (%s) rows=%s", spec.name, replace_where or "whole table",
                     metrics.get("numOutputRows"))

@@ -42,7 +42,13 @@ def _write(lake: Lake, rec: StageRecord, status: str, started: dt.datetime, fini
               output_versions=rec.output_versions, row_counts={k: int(v) for k, v in rec.row_counts.items()},
               message=rec.message)
     df = lake.spark.createDataFrame([row], schema=RUNS.ddl)
-    lake.merge(df, RUNS, ["run_id", "stage"])
+    # One row per (run, stage): replacing that slice is cheaper than a MERGE and as rerunnable.
+    lake.overwrite(df, RUNS, replace_where=f"run_id = '{_sql_str(rec.run_id)}' AND stage = '{_sql_str(rec.stage)}'",
+                   quiet=True)
+
+
+def _sql_str(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("'", "\\'")
 
 
 def succeeded(lake: Lake, run_id: str, stage: str) -> dict | None:

@@ -72,6 +72,8 @@ def local_session_conf(*, master: str, app_name: str, driver_memory: str, ui_ena
         "spark.sql.session.timeZone": "UTC",
         "spark.sql.adaptive.enabled": "true",
         "spark.databricks.delta.schema.autoMerge.enabled": "false",
+        # Delta rebuilds table state with 50 tasks by default: far too many for a laptop or CI.
+        "spark.databricks.delta.snapshotPartitions": str(max(2, cores)),
         "spark.driver.extraJavaOptions": "-Dlog4j2.level=WARN",
     }
     if warehouse_dir:

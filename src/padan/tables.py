@@ -37,7 +37,7 @@ PERSONS = TableSpec(
         "nik STRING", "nik_valid BOOLEAN", "nik_issue STRING", "nik_province STRING", "nik_regency STRING",
         "nik_district STRING", "nik_birth_date DATE", "nik_sex STRING", "nik_dob_mismatch BOOLEAN",
         "nik_sex_mismatch BOOLEAN", "nik_cmp STRING", "no_kk STRING",
-        "name_raw_tokens INT", "name_clean STRING", "name_first STRING", "name_last STRING",
+        "name_tokens INT", "name_clean STRING", "name_first STRING", "name_last STRING",
         "name_sorted STRING", "name_phonetic STRING", "name_first_phonetic STRING", "name_last_phonetic STRING",
         "birth_date DATE", "birth_year INT", "birth_month INT", "birth_day INT", "birth_date_invalid BOOLEAN",
         "dob_placeholder BOOLEAN", "sex STRING",

@@ -43,7 +43,7 @@ def agreement_anchored_labels(persons: DataFrame, max_pairs: int, seed: int) -> 
     anchors = persons.where(F.col("nik_cmp").isNotNull() & F.col("name_clean").isNotNull()
                             & F.col("birth_date").isNotNull() & ~F.col("dob_placeholder")
                             & F.col("kabupaten").isNotNull() & F.col("sex").isNotNull()
-                            & (F.col("name_raw_tokens") >= 2)).select(
+                            & (F.col("name_tokens") >= 2)).select(
         "name_clean", "birth_date", "kabupaten", "sex", "source_dataset", "unique_id")
     return _pairs_on(anchors, ["name_clean", "birth_date", "kabupaten", "sex"], max_pairs, seed)
 
@@ -80,7 +80,7 @@ def train_model(spark, persons: DataFrame, model: ModelConfig, *, break_lineage_
     cols = model_columns(model)
     persons = persons.select(*{*cols, "source_dataset", "nik", "nik_valid", "nik_dob_mismatch",
                                "nik_sex_mismatch", "birth_date", "sex", "name_clean", "nik_cmp", "dob_placeholder",
-                               "kabupaten", "name_raw_tokens"})
+                               "kabupaten", "name_tokens"})
     if tr.em_sample_rows and m_method == "em":
         n = persons.count()
         if n > tr.em_sample_rows:

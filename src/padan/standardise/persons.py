@@ -91,7 +91,7 @@ def standardise_rows(
         (C.blank_to_null(_raw(columns, "birth_date")).isNotNull() & ~F.coalesce(birth_ok, F.lit(False))).alias("birth_date_invalid"),
         sex.alias("sex"),
         C.nik_digits(_raw(columns, "no_kk")).alias("no_kk"),
-        F.size(F.split(C.clean_text(name_raw), " ")).alias("name_raw_tokens"),
+        
         name_clean.alias("name_clean"),
         C.phone_62(_raw(columns, "phone")).alias("phone"),
         C.email_canonical(_raw(columns, "email")).alias("email"),
@@ -118,6 +118,7 @@ def standardise_rows(
     out = (out
            .withColumn("desil", F.when(F.col("_desil") != "", F.col("_desil").cast("int")))
            .withColumn("province_code", F.when(F.col("province_code").isin(*_province_codes()), F.col("province_code")))
+           .withColumn("name_tokens", F.size(C.name_tokens(F.col("name_clean"))))
            .withColumn("name_first", C.first_token(F.col("name_clean")))
            .withColumn("name_last", C.last_token(F.col("name_clean")))
            .withColumn("name_sorted", C.sorted_tokens(F.col("name_clean")))
@@ -144,7 +145,7 @@ def standardise_rows(
         F.when(F.col("birth_date_invalid"), F.lit("birth_date_invalid")),
         F.when(F.col("dob_placeholder"), F.lit("dob_placeholder")),
         F.when(F.col("sex").isNull(), F.lit("sex_missing")),
-        F.when(F.col("name_raw_tokens") == 1, F.lit("mononym")),
+        F.when(F.col("name_tokens") == 1, F.lit("mononym")),
         F.when(F.col("province_code").isNull(), F.lit("province_unknown")),
     ))
     identifying = (F.col("nik_valid") | F.col("birth_date").isNotNull() | F.col("phone").isNotNull()

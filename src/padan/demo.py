@@ -1,0 +1,30 @@
+"""Demo extracts for `padan demo` / `make run`: generated once per (rows, seed, profile)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+
+def ensure_demo_extracts(spark, out: str, *, p3ke_rows: int, prakerja_rows: int, seed: int, profile: str) -> bool:
+    """Generate the demo extracts into `out` unless the same ones are already there (so their
+    batch ids, and hence the run, stay the same on a rerun). Returns True when it generated."""
+    from padan.synth import write_extracts
+
+    params = {"p3ke_rows": p3ke_rows, "prakerja_rows": prakerja_rows, "seed": seed, "profile": profile}
+    manifest = Path(out) / "manifest.json"
+    if manifest.exists():
+        try:
+            if json.loads(manifest.read_text()) == params:
+                logger.info("demo extracts already in %s (same parameters): reused", out)
+                return False
+        except ValueError:
+            pass
+    logger.info("generating demo extracts into %s", out)
+    write_extracts(spark, out, p3ke_rows=p3ke_rows, prakerja_rows=prakerja_rows, seed=seed, profile=profile, fmt="csv")
+    manifest.parent.mkdir(parents=True, exist_ok=True)
+    manifest.write_text(json.dumps(params, sort_keys=True))
+    return True

@@ -1,0 +1,539 @@
+"""The synthetic population as pure functions of identifiers.
+
+A person is (household id `hh`, member index `k`). Everything about a household -- where it lives,
+its family card, its desil, its naming tradition, the head's age -- is a function of (seed, hh), and
+everything about a member -- role, sex, birth date, NIK, name, education -- of (seed, hh, k) and the
+household. So the same person can be rebuilt anywhere (in P3KE, in Prakerja, as somebody's family
+member) without a join, and the same seed always gives the same people.
+
+Household ids:
+- P3KE households: ``hh = block * 64 + slot``. P3KE rows come in blocks of 64 rows; a block is laid
+  out by one of `N_TEMPLATES` templates (household sizes filling 64 rows), and all households of a
+  block live in one village (extracts are ordered by region).
+- Households of people who are not in P3KE: ``NP_BASE + registrant`` (general population, by
+  population weight), and ``NP_ADULT_BASE + registrant`` (a last-resort household whose head is a
+  working-age adult).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+
+from pyspark.sql import Column
+from pyspark.sql import functions as F
+
+from padan.synth import names as N
+from padan.synth.profiles import Profile
+from padan.synth.regions import GEO_SEED, Geography, STREETS, HAMLET_WORD, GROUPS, geography
+from padan.synth.rng import Rng, at, lit_array
+
+BLOCK = 64
+BLOCK_BITS = 6
+N_TEMPLATES = 1024
+NP_BASE = 100_000_000_000
+NP_ADULT_BASE = 200_000_000_000
+REF_DATE = "2022-06-30"          # P3KE reference date: ages are ages on this day
+REF_YEAR = 2022
+
+# P3KE household sizes (poor households are larger than average).
+P3KE_SIZE_WEIGHTS = {1: 0.07, 2: 0.14, 3: 0.20, 4: 0.24, 5: 0.17, 6: 0.10, 7: 0.05, 8: 0.03}
+
+ROLE_HEAD, ROLE_WIFE, ROLE_HUSBAND, ROLE_CHILD = "KEPALA KELUARGA", "ISTRI", "SUAMI", "ANAK"
+EXTRA_ROLES = [("ORANG TUA", 0.30), ("CUCU", 0.25), ("FAMILI LAIN", 0.22), ("MENANTU", 0.13), ("MERTUA", 0.10)]
+
+EDU_P3KE = ["TIDAK/BELUM SEKOLAH", "BELUM TAMAT SD/SEDERAJAT", "TAMAT SD/SEDERAJAT", "SLTP/SEDERAJAT",
+            "SLTA/SEDERAJAT", "DIPLOMA I/II", "AKADEMI/DIPLOMA III/SARJANA MUDA", "DIPLOMA IV/STRATA I",
+            "STRATA II"]
+EDU_PRAKERJA = ["Tidak Sekolah", "SD", "SD", "SMP", "SMA/SMK", "D1/D2", "D3", "S1/D4", "S2"]
+# cumulative shares of education levels 0..8 among adults in poor households
+EDU_ADULT_CUM = [0.05, 0.17, 0.50, 0.72, 0.945, 0.955, 0.97, 0.998, 1.0]
+
+JOBS_RURAL_M = N.expand("PETANI/PEKEBUN*30 BURUH_TANI/PERKEBUNAN*10 BURUH_HARIAN_LEPAS*18 WIRASWASTA*10 "
+                        "NELAYAN/PERIKANAN*4 PEDAGANG*6 KARYAWAN_SWASTA*6 SOPIR*3 TUKANG_BATU*4 TUKANG_KAYU*2 "
+                        "BELUM/TIDAK_BEKERJA*7")
+JOBS_URBAN_M = N.expand("BURUH_HARIAN_LEPAS*22 WIRASWASTA*16 PEDAGANG*12 KARYAWAN_SWASTA*18 SOPIR*6 "
+                        "TUKANG_BATU*5 TUKANG_KAYU*3 PETANI/PEKEBUN*3 BELUM/TIDAK_BEKERJA*10 JASA_LAINNYA*5")
+JOBS_F = N.expand("MENGURUS_RUMAH_TANGGA*45 PETANI/PEKEBUN*12 BURUH_HARIAN_LEPAS*10 PEDAGANG*10 WIRASWASTA*7 "
+                  "KARYAWAN_SWASTA*6 BURUH_TANI/PERKEBUNAN*4 BELUM/TIDAK_BEKERJA*6")
+JOBS_OLD = N.expand("BELUM/TIDAK_BEKERJA*50 PETANI/PEKEBUN*25 MENGURUS_RUMAH_TANGGA*15 PEDAGANG*5 PENSIUNAN*5")
+
+PHONE_PREFIXES = ["812", "813", "821", "822", "823", "852", "853", "811", "851", "857", "856", "858",
+                  "878", "877", "817", "818", "819", "859", "838", "831", "832", "895", "896", "897",
+                  "898", "899", "881", "882", "887", "888"]
+EMAIL_DOMAINS = N.expand("gmail.com*70 yahoo.com*10 yahoo.co.id*8 ymail.com*3 outlook.com*4 hotmail.com*3 "
+                         "rocketmail.com*2")
+
+MUSLIM_TRADITIONS = (N.JAVA, N.SUNDA, N.MINANG, N.BUGIS, N.MELAYU)
+
+
+def _p3ke_templates(seed: int) -> tuple[list[int], list[int]]:
+    """Layouts of 64-row blocks: per (template, position) a code slot*100 + member*10 + size, and
+    per (template, slot) the household's size (0 for unused slots)."""
+    rnd = random.Random(f"padan-synth-templates-{seed}")
+    sizes_pop = list(P3KE_SIZE_WEIGHTS)
+    weights = list(P3KE_SIZE_WEIGHTS.values())
+    codes: list[int] = []
+    slot_sizes: list[int] = []
+    for _ in range(N_TEMPLATES):
+        filled = 0
+        sizes: list[int] = []
+        while filled < BLOCK:
+            s = min(rnd.choices(sizes_pop, weights)[0], BLOCK - filled)
+            sizes.append(s)
+            filled += s
+        for slot, s in enumerate(sizes):
+            for member in range(s):
+                codes.append(slot * 100 + member * 10 + s)
+        slot_sizes.extend(sizes + [0] * (BLOCK - len(sizes)))
+    return codes, slot_sizes
+
+
+def _account_templates(seed: int, duplicate: float) -> list[int]:
+    """Layouts of 64-row Prakerja blocks: per position a code registrant_slot*10 + account index.
+    A registrant has 2+ accounts with probability `duplicate` (2: 75%, 3: 20%, 4: 5%)."""
+    rnd = random.Random(f"padan-synth-accounts-{seed}-{duplicate}")
+    codes: list[int] = []
+    for _ in range(N_TEMPLATES):
+        filled = 0
+        slot = 0
+        while filled < BLOCK:
+            n = 1
+            if rnd.random() < duplicate:
+                n = rnd.choices([2, 3, 4], [0.75, 0.20, 0.05])[0]
+            n = min(n, BLOCK - filled)
+            for a in range(n):
+                codes.append(slot * 10 + a)
+            filled += n
+            slot += 1
+    return codes
+
+
+def permutation_multiplier(n: int, salt: int) -> int:
+    """A multiplier coprime with n, so x -> (x * a + c) mod n is a bijection of [0, n)."""
+    if n <= 2:
+        return 1
+    a = int(n * 0.6180339887) + 1 + (salt % 997)
+    while math.gcd(a, n) != 1:
+        a += 1
+    return a
+
+
+@dataclass
+class Ctx:
+    """Everything the expressions need: rates, RNG streams, lookup tables."""
+    seed: int
+    profile: Profile
+    p3ke_rows: int
+    prakerja_rows: int
+
+    def __post_init__(self) -> None:
+        self.geo: Geography = geography()
+        self.world = Rng(self.seed, "world")
+        self.geo_rng = Rng(GEO_SEED, "geo")
+        tpl_codes, tpl_sizes = _p3ke_templates(self.seed)
+        self.tpl_codes = lit_array(tpl_codes)
+        self.tpl_sizes = lit_array(tpl_sizes)
+        self.acct_codes = lit_array(_account_templates(self.seed, self.profile.prakerja.duplicate))
+
+
+def _s(col: Column, width: int) -> Column:
+    return F.lpad(col.cast("string"), width, "0")
+
+
+# ---------------------------------------------------------------- geography
+
+def place_name(ctx: Ctx, group: Column, purpose: str, *keys: Column) -> Column:
+    g = ctx.geo
+    pre = at(g.place_prefix, at(g.prefix_off, group) + ctx.geo_rng.int(purpose + ":p", at(g.prefix_len, group), *keys))
+    suf = at(g.place_suffix, at(g.suffix_off, group) + ctx.geo_rng.int(purpose + ":s", at(g.suffix_len, group), *keys))
+    return F.concat(pre, at(g.joiner, group), suf)
+
+
+def n_villages(ctx: Ctx, reg: Column, dist: Column, kota: Column) -> Column:
+    return F.when(kota, 4 + ctx.geo_rng.int("nvil_k", 8, reg, dist)).otherwise(6 + ctx.geo_rng.int("nvil", 16, reg, dist))
+
+
+def village_code(ctx: Ctx, reg: Column, dist: Column, kota: Column, vnum: Column) -> Column:
+    """Kemendagri-style 4-digit village code: kelurahan 1001.., desa 2001.."""
+    nkel = F.when(kota, F.lit(99)).otherwise(ctx.geo_rng.int("nkel", 3, reg, dist))
+    return F.when(vnum < nkel, 1001 + vnum).otherwise(2001 + vnum - nkel)
+
+
+def region(ctx: Ctx, reg: Column, dist: Column, vnum: Column, prefix: str) -> dict[str, Column]:
+    """Codes and names for (regency index, district number, village number)."""
+    g = ctx.geo
+    pidx = at(g.reg_prov_idx, reg)
+    kota = at(g.reg_is_kota, reg)
+    group = at(g.prov_group, pidx)
+    vcode = village_code(ctx, reg, dist, kota, vnum)
+    prov = at(g.prov_codes, pidx)
+    rcode = at(g.reg_code, reg)
+    return {
+        f"{prefix}pidx": pidx,
+        f"{prefix}kota": kota,
+        f"{prefix}group": group,
+        f"{prefix}prov": prov,
+        f"{prefix}rcode": rcode,
+        f"{prefix}dist": dist,
+        f"{prefix}vcode": vcode,
+        f"{prefix}kode": F.concat(_s(prov, 2), _s(rcode, 2), _s(dist, 2), _s(vcode, 4)),
+        f"{prefix}prov_name": at(g.prov_names, pidx),
+        f"{prefix}reg_name": at(g.reg_name, reg),
+        f"{prefix}reg_base": at(g.reg_base, reg),
+        f"{prefix}kec": place_name(ctx, group, "kec", reg.cast("long"), dist.cast("long")),
+        f"{prefix}desa": place_name(ctx, group, "desa", reg.cast("long"), dist.cast("long"), vcode.cast("long")),
+    }
+
+
+def pick_regency(ctx: Ctx, table: str, purpose: str, *keys: Column) -> Column:
+    values = ctx.geo.pop_table if table == "pop" else ctx.geo.pov_table
+    return at(values, ctx.world.int(purpose, len(values), *keys))
+
+
+def street_address(ctx: Ctx, rng: Rng, purpose: str, group: Column, kota: Column, reg: Column, dist: Column,
+                   vcode: Column, *keys: Column) -> Column:
+    """'JL. MAWAR NO. 12' in towns; 'DUSUN X' / 'KP. X' / 'BANJAR X' in villages (hamlets are shared
+    by the households of one village)."""
+    hamlet_idx = rng.int(purpose + ":ham", 6, *keys)
+    hamlet = place_name(ctx, group, "hamlet", reg.cast("long"), dist.cast("long"), vcode.cast("long"),
+                        hamlet_idx.cast("long"))
+    word = at([HAMLET_WORD[g] for g in GROUPS], group)
+    street = F.concat(F.lit("JL. "), rng.pick(STREETS, purpose + ":st", *keys), F.lit(" NO. "),
+                      (1 + rng.int(purpose + ":no", 150, *keys)).cast("string"))
+    rural = F.when(word == "RT", F.concat(F.lit("RT "), hamlet)).otherwise(F.concat(word, F.lit(" "), hamlet))
+    urban_share = F.when(kota, F.lit(0.85)).otherwise(F.lit(0.15))
+    return F.when(rng.u(purpose + ":urb", *keys) < urban_share, street).otherwise(rural)
+
+
+# ---------------------------------------------------------------- households
+
+def household(ctx: Ctx, hh: Column, p: str) -> dict[str, Column]:
+    """Household columns, named with prefix `p` (e.g. 'h_')."""
+    w = ctx.world
+    is_np = hh >= NP_BASE
+    block = F.shiftright(hh, BLOCK_BITS)
+    slot = (hh.bitwiseAND(BLOCK - 1)).cast("int")
+    key = F.when(is_np, hh).otherwise(block)  # P3KE: one village per block
+    reg = F.when(is_np, pick_regency(ctx, "pop", "reg_np", key)).otherwise(pick_regency(ctx, "pov", "reg", key))
+    ndist = at(ctx.geo.reg_ndist, reg)
+    dist = 1 + w.int("dist", ndist, key)
+    kota = at(ctx.geo.reg_is_kota, reg)
+    vnum = w.int("vil", n_villages(ctx, reg, dist, kota), key)
+    tpl = Rng(ctx.seed, "p3ke").int("tpl", N_TEMPLATES, block)
+    size = (F.when(hh >= NP_ADULT_BASE, 1 + w.int("npsize", 5, hh))
+            .when(is_np, 2 + w.int("npsize", 5, hh))
+            .otherwise(at(ctx.tpl_sizes, tpl * BLOCK + slot)))
+    cols = {
+        f"{p}hh": hh,
+        f"{p}is_np": is_np,
+        f"{p}reg": reg,
+        f"{p}dist0": dist,
+        f"{p}vnum": vnum,
+        f"{p}size": size,
+    }
+    return cols
+
+
+def household_more(ctx: Ctx, H: dict[str, Column], p: str) -> dict[str, Column]:
+    """Second stage of household columns (needs the staged region ids)."""
+    w = ctx.world
+    hh = H[f"{p}hh"]
+    R = region(ctx, H[f"{p}reg"], H[f"{p}dist0"], H[f"{p}vnum"], p)
+    poor_east = R[f"{p}group"] == GROUPS.index("east")
+    u_desil = w.u("desil", hh)
+    desil = (F.when(H[f"{p}is_np"], F.lit(None).cast("int"))
+             .when(u_desil < F.when(poor_east, 0.40).otherwise(0.27), 1)
+             .when(u_desil < F.when(poor_east, 0.66).otherwise(0.53), 2)
+             .when(u_desil < F.when(poor_east, 0.85).otherwise(0.77), 3)
+             .otherwise(4))
+    pkh = at([0.45, 0.35, 0.22, 0.12], desil - 1)
+    bpnt = at([0.62, 0.47, 0.33, 0.22], desil - 1)
+    trad = at(ctx.geo.trad_table, R[f"{p}pidx"] * 100 + w.int("trad", 100, hh))
+    size = H[f"{p}size"]
+    head_sex = F.when(w.u("hsex", hh) < 0.86, "L").otherwise("P")
+    has_spouse = (size >= 2) & F.when(head_sex == "L", w.u("hsp", hh) < 0.92).otherwise(w.u("hsp", hh) < 0.08)
+    tri = (w.u("hage1", hh) + w.u("hage2", hh)) / 2
+    head_age = (F.when(hh >= NP_ADULT_BASE, 22 + w.int("hage_a", 38, hh))
+                .when(w.u("hage_t", hh) < 0.04, 80 + w.int("hage_o", 15, hh))
+                .otherwise(20 + F.floor(tri * 62).cast("int")))
+    spouse_age = F.least(F.lit(94), F.greatest(F.lit(17), F.when(
+        head_sex == "L", head_age - w.int("sage", 10, hh) + 2).otherwise(head_age + w.int("sage", 9, hh) - 1)))
+    mother_age = F.when((head_sex == "L") & has_spouse, spouse_age).otherwise(head_age)
+    extra = (size >= 3) & (w.u("extra", hh) < 0.20)
+    extra_kind = w.category(EXTRA_ROLES, "extra_kind", hh)
+    extra_kind = F.when((extra_kind == "CUCU") & (head_age < 45), F.lit("FAMILI LAIN")).otherwise(extra_kind)
+    family_lists = {N.BATAK: "BATAK_MARGA", N.CHINESE: "CHINESE_FAMILY", N.EAST: "EAST_FAMILY"}
+
+    def family(purpose: str) -> Column:
+        expr = None
+        for tid, key in family_lists.items():
+            val = w.pick(N.token_list(key), purpose, hh)
+            expr = F.when(trad == tid, val) if expr is None else expr.when(trad == tid, val)
+        return expr
+
+    kk_date = F.date_add(F.lit("2005-01-01").cast("date"), w.int("kkdate", 6000, hh))
+    region6 = F.concat(_s(R[f"{p}prov"], 2), _s(R[f"{p}rcode"], 2), _s(R[f"{p}dist"], 2))
+    no_kk = F.concat(region6, F.date_format(kk_date, "ddMMyy"), _s(1 + w.int("kkser", 9999, hh), 4))
+    addr = street_address(ctx, w, "addr", R[f"{p}group"], R[f"{p}kota"], H[f"{p}reg"], R[f"{p}dist"],
+                          R[f"{p}vcode"], hh)
+    cols = dict(R)
+    cols.update({
+        f"{p}desil": desil,
+        f"{p}pkh": F.when(desil.isNull(), False).otherwise(w.u("pkh", hh) < pkh),
+        f"{p}bpnt": F.when(desil.isNull(), False).otherwise(w.u("bpnt", hh) < bpnt),
+        f"{p}trad": trad,
+        f"{p}head_sex": head_sex,
+        f"{p}has_spouse": has_spouse,
+        f"{p}head_age": head_age,
+        f"{p}spouse_age": spouse_age,
+        f"{p}first_child_age": mother_age - 19 - w.int("fca", 13, hh),
+        f"{p}extra": extra,
+        f"{p}extra_kind": extra_kind,
+        f"{p}family": family("fam"),
+        f"{p}wife_family": family("wfam"),
+        f"{p}other_family": family("ofam"),
+        f"{p}caste": F.when(w.u("caste", hh) < 0.10, w.int("caste_k", 4, hh)),
+        f"{p}noble": w.u("noble", hh) < 0.08,
+        f"{p}no_kk": no_kk,
+        f"{p}alamat": addr,
+        f"{p}rt": _s(1 + w.int("rt", 14, hh), 3),
+        f"{p}rw": _s(1 + w.int("rw", 8, hh), 3),
+    })
+    return cols
+
+
+# ---------------------------------------------------------------- members
+
+def member(ctx: Ctx, hh: Column, k: Column, H: dict[str, Column], p: str, m: str) -> dict[str, Column]:
+    """Role, sex, age and birth date of member k of household hh (household columns H with prefix p);
+    columns named with prefix m."""
+    w = ctx.world
+    prof = ctx.profile
+    size = H[f"{p}size"]
+    has_sp = H[f"{p}has_spouse"]
+    head_sex = H[f"{p}head_sex"]
+    sp = F.when(has_sp, 1).otherwise(0)
+    is_head = k == 0
+    is_sp = (k == 1) & has_sp
+    is_extra = H[f"{p}extra"] & (k == size - 1) & (k >= 2)
+    extra_kind = H[f"{p}extra_kind"]
+    role = (F.when(is_head, ROLE_HEAD)
+            .when(is_sp, F.when(head_sex == "L", ROLE_WIFE).otherwise(ROLE_HUSBAND))
+            .when(is_extra, extra_kind)
+            .otherwise(ROLE_CHILD))
+    is_child = ~is_head & ~is_sp & ~is_extra
+    child_order = k - sp
+    twin = is_child & (child_order >= 2) & (w.u("twin", hh, k) < prof.twin_rate)
+    bk = F.when(twin, k - 1).otherwise(k)
+    child_age_raw = H[f"{p}first_child_age"] - (bk - sp - 1) * 2 - w.int("cjit", 3, hh, bk)
+    child_age = F.when(child_age_raw < 0, w.int("cyoung", 5, hh, k)).otherwise(child_age_raw)
+    head_age = H[f"{p}head_age"]
+    extra_age = (F.when(extra_kind.isin("ORANG TUA", "MERTUA"), head_age + 20 + w.int("xage", 15, hh))
+                 .when(extra_kind == "CUCU", w.int("xage", 12, hh))
+                 .when(extra_kind == "MENANTU", F.greatest(F.lit(17), H[f"{p}first_child_age"] + w.int("xage", 5, hh) - 2))
+                 .otherwise(5 + w.int("xage", 60, hh)))
+    age = (F.when(is_head, head_age).when(is_sp, H[f"{p}spouse_age"]).when(is_extra, extra_age)
+           .otherwise(child_age))
+    age = F.least(F.lit(94), F.greatest(F.lit(0), age))
+    other = F.when(head_sex == "L", "P").otherwise("L")
+    sex = (F.when(is_head, head_sex).when(is_sp, other)
+           .when(is_extra & extra_kind.isin("ORANG TUA", "MERTUA"), F.when(w.u("sex", hh, k) < 0.7, "P").otherwise("L"))
+           .otherwise(F.when(w.u("sex", hh, k) < 0.5, "L").otherwise("P")))
+    dob = F.date_sub(F.add_months(F.lit(REF_DATE).cast("date"), -12 * age), w.int("doy", 365, hh, bk))
+    by = F.year(dob)
+    placeholder = (by < 2010) & (w.u("regph", hh, k) < F.when(by < 1975, prof.registry_placeholder_dob)
+                                 .otherwise(prof.registry_placeholder_dob / 6))
+    ph_kind = w.u("regph_k", hh, k)
+    dob_reg = F.when(placeholder, F.when(ph_kind < 0.55, F.make_date(by, F.lit(7), F.lit(1)))
+                     .when(ph_kind < 0.85, F.make_date(by, F.lit(12), F.lit(31)))
+                     .otherwise(F.make_date(by, F.lit(1), F.lit(1)))).otherwise(dob)
+    return {
+        f"{m}role": role,
+        f"{m}is_head": is_head,
+        f"{m}is_spouse": is_sp,
+        f"{m}is_child": is_child,
+        f"{m}child_order": child_order,
+        f"{m}sex": sex,
+        f"{m}age": age,
+        f"{m}dob": dob_reg,
+    }
+
+
+def person_nik(ctx: Ctx, hh: Column, k: Column, H: dict[str, Column], p: str, role: Column, sex: Column,
+               dob: Column) -> tuple[Column, Column, Column]:
+    """(NIK as issued, 6-digit region of first registration, NIK-birth-date-mismatch flag)."""
+    w = ctx.world
+    prof = ctx.profile
+    factor = (F.when(role == ROLE_HEAD, 1.2).when(role.isin(ROLE_WIFE, ROLE_HUSBAND), 2.0)
+              .when(role == ROLE_CHILD, 0.25).otherwise(2.5))
+    mover = w.u("mover", hh, k) < F.least(F.lit(0.9), factor * prof.mover_rate)
+    pidx = H[f"{p}pidx"]
+    same_prov = w.u("mv_same", hh, k) < 0.6
+    oreg = F.when(same_prov, at(ctx.geo.prov_reg_start, pidx) + w.int("mv_reg", at(ctx.geo.prov_reg_count, pidx), hh, k)
+                  ).otherwise(pick_regency(ctx, "pop", "mv_reg2", hh, k))
+    odist = 1 + w.int("mv_dist", at(ctx.geo.reg_ndist, oreg), hh, k)
+    prov = F.when(mover, at(ctx.geo.prov_codes, at(ctx.geo.reg_prov_idx, oreg))).otherwise(H[f"{p}prov"])
+    rcode = F.when(mover, at(ctx.geo.reg_code, oreg)).otherwise(H[f"{p}rcode"])
+    dist = F.when(mover, odist).otherwise(H[f"{p}dist"])
+    mismatch = w.u("nik_mm", hh, k) < prof.nik_birth_mismatch
+    mm_kind = w.int("nik_mm_k", 3, hh, k)
+    nik_date = F.when(mismatch, F.when(mm_kind == 0, F.date_add(dob, 1 + w.int("nik_mm_d", 27, hh, k)))
+                      .when(mm_kind == 1, F.add_months(dob, 12))
+                      .otherwise(F.make_date(F.year(dob), F.lit(1), F.lit(1)))).otherwise(dob)
+    day = F.dayofmonth(nik_date) + F.when(sex == "P", 40).otherwise(0)
+    region6 = F.concat(_s(prov, 2), _s(rcode, 2), _s(dist, 2))
+    nik = F.concat(region6, _s(day, 2), _s(F.month(nik_date), 2), _s(F.year(nik_date) % 100, 2),
+                   _s(1 + w.int("serial", 9999, hh, k), 4))
+    return nik, region6, mismatch
+
+
+# ---------------------------------------------------------------- names
+
+def _pick(ctx: Ctx, key: str, purpose: str, hh: Column, k: Column) -> Column:
+    return ctx.world.pick(N.token_list(key), purpose, hh, k)
+
+
+def person_name(ctx: Ctx, hh: Column, k: Column, H: dict[str, Column], p: str, M: dict[str, Column],
+                m: str) -> Column:
+    """The person's name as the civil registry has it (no titles), upper case."""
+    w = ctx.world
+    trad = H[f"{p}trad"]
+    male = M[f"{m}sex"] == "L"
+    by = F.year(M[f"{m}dob"])
+    cohort = F.when(by < 1970, 0).when(by < 1990, 1).otherwise(2)
+    mono_share = at([s for t in range(9) for s in N.MONONYM_SHARE[t]], trad * 3 + cohort)
+    is_mono = w.u("mono", hh, k) < mono_share
+    arab_share = at([N.ARABIC_SHARE[t] for t in range(9)], trad)
+    is_arab = ~is_mono & (w.u("arab", hh, k) < arab_share)
+    three = w.u("three", hh, k) < F.when(cohort == 2, 0.35).otherwise(0.08)
+    is_head, is_sp, is_child = M[f"{m}is_head"], M[f"{m}is_spouse"], M[f"{m}is_child"]
+    # family names: children and a male head carry the household's; a wife (or a widow head) her own
+    own_family = F.when(is_sp | (is_head & ~male), H[f"{p}wife_family"]).when(
+        is_head | is_child, H[f"{p}family"]).otherwise(H[f"{p}other_family"])
+
+    def pk(key_m: str, key_f: str, purpose: str) -> Column:
+        return F.when(male, _pick(ctx, key_m, purpose, hh, k)).otherwise(_pick(ctx, key_f, purpose, hh, k))
+
+    mid = F.when(three, pk("MODERN_M_MID", "MODERN_F_MID", "mid"))
+
+    java = F.when(is_mono, pk("JAVA_M_MONO", "JAVA_F_MONO", "g1")).otherwise(
+        F.concat_ws(" ", pk("JAVA_M_FIRST", "JAVA_F_FIRST", "g1"), mid, pk("JAVA_M_LAST", "JAVA_F_LAST", "g2")))
+    sunda = F.when(is_mono, pk("SUNDA_M_FIRST", "SUNDA_F_FIRST", "g1")).otherwise(
+        F.concat_ws(" ", pk("SUNDA_M_FIRST", "SUNDA_F_FIRST", "g1"), mid, pk("SUNDA_M_LAST", "SUNDA_F_LAST", "g2")))
+    batak = F.concat_ws(" ", pk("BATAK_M_FIRST", "BATAK_F_FIRST", "g1"),
+                        F.when(w.u("b2", hh, k) < 0.3, pk("BATAK_M_FIRST", "BATAK_F_FIRST", "g2")), own_family)
+    minang = F.when(is_mono, pk("MINANG_M_FIRST", "MINANG_F_FIRST", "g1")).otherwise(
+        F.concat_ws(" ", pk("MINANG_M_FIRST", "MINANG_F_FIRST", "g1"), pk("MINANG_M_LAST", "MINANG_F_LAST", "g2")))
+    # Balinese: I/Ni, birth-order name (children by their order, others at random), given name(s)
+    order = F.when(is_child, M[f"{m}child_order"]).otherwise(1 + w.int("order", 4, hh, k))
+    order_i = (order - 1) % 4
+    order_name = (F.when(order_i == 0, pk("BALI_ORDER1_M", "BALI_ORDER1_F", "ord"))
+                  .when(order_i == 1, _pick(ctx, "BALI_ORDER2", "ord", hh, k))
+                  .when(order_i == 2, _pick(ctx, "BALI_ORDER3", "ord", hh, k))
+                  .otherwise(_pick(ctx, "BALI_ORDER4", "ord", hh, k)))
+    caste = F.when(is_head | is_child, H[f"{p}caste"])
+    bali_lead = (F.when(caste == 0, F.when(male, "IDA BAGUS").otherwise("IDA AYU"))
+                 .when(caste == 1, F.when(male, "ANAK AGUNG NGURAH").otherwise("ANAK AGUNG AYU"))
+                 .when(caste == 2, F.when(male, "I GUSTI NGURAH").otherwise("I GUSTI AYU"))
+                 .when(caste == 3, F.when(male, "I DEWA").otherwise("DESAK"))
+                 .otherwise(F.when(male, "I").otherwise("NI")))
+    bali = F.concat_ws(" ", bali_lead, F.when(caste.isNull() | (caste == 3), order_name),
+                       pk("BALI_M_GIVEN", "BALI_F_GIVEN", "g1"),
+                       F.when(w.u("b2", hh, k) < 0.3, pk("BALI_M_GIVEN", "BALI_F_GIVEN", "g2")))
+    noble = H[f"{p}noble"] & (is_head | is_child)
+    pidx_prov = H[f"{p}prov"]
+    bugis_lead = F.when(noble, F.lit("ANDI")).when(
+        (pidx_prov == 74) & (w.u("buton", hh, k) < 0.2), F.when(male, "LA").otherwise("WA"))
+    bugis = F.concat_ws(" ", bugis_lead, pk("BUGIS_M_FIRST", "BUGIS_F_FIRST", "g1"),
+                        F.when(~is_mono, _pick(ctx, "BUGIS_LAST", "g2", hh, k)))
+    melayu_lead = (F.when(noble & (pidx_prov == 11), F.when(male, "TEUKU").otherwise("CUT"))
+                   .when(noble & (pidx_prov == 52), F.when(male, "LALU").otherwise("BAIQ")))
+    melayu = F.concat_ws(" ", melayu_lead, pk("MELAYU_M_FIRST", "MELAYU_F_FIRST", "g1"),
+                         F.when(~is_mono, pk("MELAYU_M_LAST", "MELAYU_F_LAST", "g2")))
+    chinese_family = F.when(w.u("cfam", hh, k) < 0.6, own_family).otherwise(_pick(ctx, "CHINESE_FAMILY", "cf", hh, k))
+    chinese = F.concat_ws(" ", pk("CHINESE_M_FIRST", "CHINESE_F_FIRST", "g1"), F.when(~is_mono, chinese_family))
+    east = F.concat_ws(" ", pk("EAST_M_FIRST", "EAST_F_FIRST", "g1"),
+                       F.when(w.u("b2", hh, k) < 0.3, pk("EAST_M_FIRST", "EAST_F_FIRST", "g2")),
+                       F.when(~is_mono, own_family))
+    # Arabic-derived names: MUHAMMAD/AHMAD/ABDUL or SITI/NUR/NURUL first
+    lead = pk("ARAB_M_LEAD", "ARAB_F_LEAD", "alead")
+    lead = F.when((trad == N.BUGIS) & (lead == "SITI") & (w.u("sitti", hh, k) < 0.5), F.lit("SITTI")).otherwise(lead)
+    second = F.when(lead == "ABDUL", _pick(ctx, "ABDUL_NEXT", "a2", hh, k)).otherwise(
+        F.when(w.u("a2k", hh, k) < 0.5, pk("ARAB_M", "ARAB_F", "a2")).otherwise(
+            F.when(trad == N.SUNDA, pk("SUNDA_M_FIRST", "SUNDA_F_LAST", "a2b"))
+            .when(trad == N.MINANG, pk("MINANG_M_FIRST", "MINANG_F_FIRST", "a2b"))
+            .when(trad == N.BUGIS, pk("BUGIS_M_FIRST", "BUGIS_F_FIRST", "a2b"))
+            .when(trad == N.MELAYU, pk("MELAYU_M_FIRST", "MELAYU_F_FIRST", "a2b"))
+            .otherwise(pk("JAVA_M_LAST", "JAVA_F_LAST", "a2b"))))
+    third = (F.when(trad == N.BATAK, own_family)
+             .when(three | (w.u("a3", hh, k) < 0.15), pk("MELAYU_M_LAST", "MELAYU_F_LAST", "a3")))
+    arab = F.concat_ws(" ", F.when(trad == N.BUGIS, bugis_lead).when(trad == N.MELAYU, melayu_lead), lead, second, third)
+    native = (F.when(trad == N.JAVA, java).when(trad == N.SUNDA, sunda).when(trad == N.BATAK, batak)
+              .when(trad == N.MINANG, minang).when(trad == N.BALI, bali).when(trad == N.BUGIS, bugis)
+              .when(trad == N.MELAYU, melayu).when(trad == N.CHINESE, chinese).otherwise(east))
+    return F.when(is_arab, arab).otherwise(native)
+
+
+# ---------------------------------------------------------------- education, work, titles
+
+def education(ctx: Ctx, hh: Column, k: Column, age: Column, by: Column, is_np: Column) -> Column:
+    """Education level 0..8 (see EDU_P3KE)."""
+    w = ctx.world
+    u = w.u("edu", hh, k)
+    power = F.when(is_np, 0.55).otherwise(1.0) * F.when(by >= 1985, 0.75).when(by >= 1965, 1.0).otherwise(1.4)
+    v = F.pow(u, power)
+    adult = None
+    for level, cum in enumerate(EDU_ADULT_CUM[:-1]):
+        adult = F.when(v < cum, level) if adult is None else adult.when(v < cum, level)
+    adult = adult.otherwise(len(EDU_ADULT_CUM) - 1)
+    return (F.when(age < 7, 0).when(age < 13, 1).when(age < 16, 2).when(age < 19, F.least(adult, F.lit(3)))
+            .when(age < 23, F.least(adult, F.lit(5))).otherwise(adult))
+
+
+def occupation(ctx: Ctx, hh: Column, k: Column, age: Column, sex: Column, edu: Column, kota: Column) -> Column:
+    w = ctx.world
+    working_m = F.when(kota, w.pick(JOBS_URBAN_M, "job", hh, k)).otherwise(w.pick(JOBS_RURAL_M, "job", hh, k))
+    return (F.when(age < 5, "BELUM/TIDAK BEKERJA")
+            .when(age < 19, F.when(w.u("school", hh, k) < 0.85, "PELAJAR/MAHASISWA").otherwise("BELUM/TIDAK BEKERJA"))
+            .when((age < 24) & (edu >= 5), "PELAJAR/MAHASISWA")
+            .when(age >= 66, w.pick(JOBS_OLD, "job", hh, k))
+            .when(sex == "L", working_m)
+            .otherwise(w.pick(JOBS_F, "job", hh, k)))
+
+
+def titles(ctx: Ctx, hh: Column, k: Column, sex: Column, age: Column, by: Column, edu: Column,
+           trad: Column) -> tuple[Column, Column]:
+    """(prefix titles, degree suffix) the person really has, or nulls."""
+    w = ctx.world
+    male = sex == "L"
+    muslim = trad.isin(*MUSLIM_TRADITIONS)
+    hajj = muslim & (age >= 40) & (w.u("hajj", hh, k) < 0.06)
+    hajj_t = F.when(hajj, F.when(male, N.TITLE_HAJJ_M).otherwise(N.TITLE_HAJJ_F))
+    has_degree = w.u("deg", hh, k) < 0.6
+    old_style = (by < 1970) & (edu >= 7) & has_degree
+    old_prefix = F.when(old_style, F.when(male, w.pick(["DRS.", "DRS.", "IR."], "oldt", hh, k)).otherwise("DRA."))
+    prefix = F.concat_ws(" ", old_prefix, hajj_t)
+    s1 = w.pick(N.DEGREES_S1, "s1", hh, k)
+    suffix = (F.when(~has_degree | old_style, F.lit(None).cast("string"))
+              .when(edu == 6, w.pick(N.DEGREES_D3, "d3", hh, k))
+              .when(edu == 7, s1)
+              .when(edu == 8, F.concat(s1, F.lit(", "), w.pick(N.DEGREES_S2, "s2", hh, k))))
+    return F.when(prefix != "", prefix), suffix
+
+
+def generic_title(rng: Rng, purpose: str, key: Column, sex: Column, age: Column, trad: Column) -> tuple[Column, Column]:
+    """A plausible title for a record that shows one although the person has none recorded."""
+    muslim = trad.isin(*MUSLIM_TRADITIONS)
+    pre = F.when(muslim & (age >= 35), F.when(sex == "L", N.TITLE_HAJJ_M).otherwise(N.TITLE_HAJJ_F))
+    suf = F.when(pre.isNull(), rng.pick(N.DEGREES_S1 + N.DEGREES_D3, purpose + ":suf", key))
+    return pre, suf
+
+
+def phone_national(ctx: Ctx, hh: Column, k: Column, salt: Column) -> Column:
+    """A mobile number without the leading 0 / 62: 8xx then 7-8 digits."""
+    w = ctx.world
+    digits = F.when(w.u("ph_len", hh, k, salt) < 0.6, _s(w.int("ph_8", 100_000_000, hh, k, salt), 8)).otherwise(
+        _s(w.int("ph_7", 10_000_000, hh, k, salt), 7))
+    return F.concat(w.pick(PHONE_PREFIXES, "ph_pre", hh, k, salt), digits)

@@ -1,0 +1,128 @@
+"""Ingest and standardisation on purpose-built bad input: every row ends in silver or rejects."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pyspark.sql import functions as F
+
+from padan.errors import ContractError
+from padan.runs import Ctx, run_ingest
+
+HEADER = ("id_individu,id_keluarga,no_kk,nik,nama,tgl_lahir,jenis_kelamin,hubungan_keluarga,alamat,rt,rw,"
+          "desa_kelurahan,kecamatan,kabupaten_kota,provinsi,kode_wilayah,desil,pekerjaan,pendidikan,penerima_pkh,"
+          "penerima_bpnt")
+
+
+def row(key: str, nik: str = "3201014508900001", name: str = "SITI CONTOH", dob: str = "05-08-1990", sex: str = "P",
+        kab: str = "KAB. CONTOH", prov: str = "JAWA BARAT", desil: str = "1") -> str:
+    return ",".join([key, "K1", "3201010101010001", nik, name, dob, sex, "ISTRI", "JL CONTOH", "001", "002", "DESA A",
+                     "KEC B", kab, prov, "3201010001", desil, "", "", "Ya", "Tidak"])
+
+
+def write(tmp_path: Path, name: str, text: str | bytes) -> Path:
+    folder = tmp_path / name
+    folder.mkdir(parents=True, exist_ok=True)
+    f = folder / "part-0.csv"
+    f.write_bytes(text if isinstance(text, bytes) else text.encode("utf-8"))
+    return folder
+
+
+@pytest.fixture
+def ctx(spark, cfg):
+    return Ctx.create(spark, cfg, run_date="2026-11-28")
+
+
+def test_bad_rows_flow_through_or_are_rejected_with_reasons(ctx, tmp_path):
+    long_name = "A" * 10_000
+    lines = [
+        HEADER,
+        row("R01"),                                               # good
+        row("R02", name='"O\'Brien; DROP TABLE persons; --"'),    # quotes, semicolon, SQL-looking text
+        row("R03", name="Siti 😀 Aminah"),                        # emoji
+        row("R04", dob="31-02-1990"),                             # impossible date -> null + flag
+        row("R05", dob="00-00-0000", nik=""),                     # no NIK, no date: nothing identifies
+        row("R06", name=long_name),                               # 10,000-character name
+        "R07,broken,line",                                        # malformed
+        row("R08", name=""),                                      # no name
+        row("R01"),                                               # duplicate key
+        row("", name="NO KEY"),                                   # no key
+        row("R09", nik="9999999999999999", dob="01-07-1980"),    # placeholder NIK, placeholder date
+        row("R10", name='"Budi, S.Pd."'),                         # quoted delimiter
+    ]
+    path = write(tmp_path, "p3ke", "\n".join(lines) + "\n")
+    r = run_ingest(ctx, "p3ke", path=str(path))
+    assert r.rows_read == 12
+    assert r.rows_read == r.rows_standardised + r.rows_rejected
+
+    persons = {x.record_key: x for x in ctx.lake.read("silver.persons").collect()}
+    rejects = {(x.record_key, x.line): x for x in ctx.lake.read("ops.rejects").collect()}
+    assert set(persons) == {"R01", "R02", "R03", "R04", "R09", "R10"}
+    assert persons["R02"].name_clean == "O BRIEN DROP TABLE PERSONS"
+    assert persons["R03"].name_clean == "SITI AMINAH"
+    assert persons["R04"].birth_date is None and persons["R04"].birth_date_invalid
+    assert "birth_date_invalid" in persons["R04"].flags
+    assert persons["R09"].nik_valid is False and persons["R09"].nik_issue == "placeholder"
+    assert persons["R09"].dob_placeholder is True
+    assert persons["R10"].name_clean == "BUDI"
+    reasons = {k: set(v.reasons) for k, v in rejects.items()}
+    assert reasons[("R05", 6)] == {"no_identifying_field"}
+    assert "name_too_long" in reasons[("R06", 7)]
+    assert "malformed_line" in reasons[("R07", 8)]
+    assert "no_name" in reasons[("R08", 9)]
+    assert reasons[("R01", 10)] == {"duplicate_record_key"}
+    assert "missing_record_key" in reasons[(None, 11)]
+    # the raw text is kept for the rejected rows, so nothing is lost
+    assert rejects[("R07", 8)].raw_text == "R07,broken,line"
+    # the ledger has the counts
+    runs = ctx.lake.read("ops.runs").where(F.col("stage") == "ingest").first()
+    assert runs.status == "succeeded" and runs.row_counts["read"] == 12
+
+
+def test_rerun_of_same_batch_is_skipped_and_changes_nothing(ctx, tmp_path):
+    path = write(tmp_path, "p3ke", "\n".join([HEADER, row("A1"), row("A2", name="BUDI")]) + "\n")
+    first = run_ingest(ctx, "p3ke", path=str(path))
+    v = ctx.lake.version("silver.persons")
+    again = run_ingest(ctx, "p3ke", path=str(path))
+    assert again.skipped and again.batch_id == first.batch_id
+    assert ctx.lake.version("silver.persons") == v
+
+
+def test_missing_required_column_stops_before_writing(ctx, tmp_path):
+    header = HEADER.replace(",nama,", ",nama_x,")
+    path = write(tmp_path, "p3ke", header + "\n" + row("R1") + "\n")
+    with pytest.raises(ContractError) as err:
+        run_ingest(ctx, "p3ke", path=str(path))
+    msg = str(err.value)
+    assert "p3ke" in msg and "nama" in msg and "part-0.csv" in msg
+    assert not ctx.lake.exists("silver.persons") and not ctx.lake.exists("bronze.p3ke")
+
+
+def test_wrong_delimiter_is_named(ctx, tmp_path):
+    path = write(tmp_path, "p3ke", HEADER.replace(",", ";") + "\n" + row("R1").replace(",", ";") + "\n")
+    with pytest.raises(ContractError, match="delimiter"):
+        run_ingest(ctx, "p3ke", path=str(path))
+
+
+@pytest.mark.parametrize("content", ["", HEADER + "\n"], ids=["empty-file", "header-only"])
+def test_empty_inputs_ingest_zero_rows(ctx, tmp_path, content):
+    path = write(tmp_path, "p3ke", content)
+    r = run_ingest(ctx, "p3ke", path=str(path))
+    assert (r.rows_read, r.rows_standardised, r.rows_rejected) == (0, 0, 0)
+
+
+def test_non_utf8_bytes_and_all_null_columns_flow_through(ctx, tmp_path):
+    good = row("U1", name="SITI CONTOH").encode()
+    bad = row("U2", name="RAHMAT\xc9").encode("latin-1")            # invalid UTF-8 byte in a name
+    nulls = row("U3").replace(",K1,", ",,").encode()
+    path = write(tmp_path, "p3ke", b"\n".join([HEADER.encode(), good, bad, nulls]) + b"\n")
+    r = run_ingest(ctx, "p3ke", path=str(path))
+    assert (r.rows_read, r.rows_standardised) == (3, 3)
+    names = {x.record_key: x.name_clean for x in ctx.lake.read("silver.persons").collect()}
+    assert names["U2"] == "RAHMAT"
+
+
+def test_missing_input_path_is_a_contract_error(ctx, tmp_path):
+    with pytest.raises(ContractError, match="no input found"):
+        run_ingest(ctx, "p3ke", path=str(tmp_path / "nothing-here"))
