@@ -74,3 +74,12 @@ package: setup
 
 clean:
 	rm -rf lake data dist build spark-warehouse metastore_db derby.log .pytest_cache
+
+SUBMIT_MASTER ?= local[2]
+SUBMIT_JOB    ?= pipeline
+submit: package
+	$(VENV)/bin/spark-submit --master $(SUBMIT_MASTER) \
+	  --jars $$($(PY) -c "from padan.spark import submit_jars; print(','.join(submit_jars()))") \
+	  --conf spark.sql.extensions=io.delta.sql.DeltaSparkSessionExtension \
+	  --conf spark.sql.catalog.spark_catalog=org.apache.spark.sql.delta.catalog.DeltaCatalog \
+	  --py-files dist/padan_pyfiles.zip jobs/$(SUBMIT_JOB).py --env $(ENV) $(ARGS)

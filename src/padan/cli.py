@@ -76,6 +76,9 @@ def _load(args) -> config_mod.Config:
     overrides = {"lake": {"root": args.lake}} if args.lake else None
     cfg = config_mod.load(env=args.env, conf_dir=args.conf_dir, overrides=overrides)
     logs.configure_from(cfg.logging)
+    import padan
+
+    logger.info("padan %s (package at %s), env %s", padan.__version__, padan.__file__, cfg.env)
     return cfg
 
 
@@ -229,6 +232,9 @@ COMMANDS: dict[str, Callable] = {
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    import padan
+
+    logger.debug("padan %s loaded from %s", padan.__version__, padan.__file__)
     try:
         return COMMANDS[args.command](args) or 0
     except PadanError as exc:

@@ -117,3 +117,9 @@ def spark_from_config(cfg, app_name: str | None = None) -> SparkSession:  # cfg:
     return get_spark(app_name or s.app_name, s.conf, master=s.master, driver_memory=s.driver_memory,
                      ui_enabled=s.ui_enabled, shuffle_partitions=s.shuffle_partitions,
                      checkpoint_dir=cfg.lake.checkpoint_path)
+
+
+def submit_jars() -> list[str]:
+    """The jars a spark-submit of padan needs with --jars when the cluster lacks them:
+    the staged Delta jars and Splink's similarity jar."""
+    return [*staged_delta_jars(), splink_jar()]
