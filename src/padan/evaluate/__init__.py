@@ -1,0 +1,1 @@
+"""Accuracy against ground truth: pairwise and cluster (B-cubed) metrics."""
