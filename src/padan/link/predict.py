@@ -17,7 +17,9 @@ logger = logging.getLogger(__name__)
 def predict_pairs(spark, persons: DataFrame, settings: dict[str, Any], *, min_probability: float,
                   break_lineage_method: str = "parquet") -> DataFrame:
     """All candidate pairs from the settings' blocking rules with match_probability >= `min_probability`,
-    as Splink returns them (gamma_*, bf_*, bf_tf_adj_* columns kept)."""
+    as Splink returns them (gamma_*, mw_*, mw_tf_adj_* columns kept). The settings' model is
+    forced to retain gammas and weights whatever the saved JSON says."""
+    settings = {**settings, "retain_matching_columns": True, "retain_intermediate_calculation_columns": True}
     cols = model_columns_from_settings(settings)
     linker, _ = make_linker(spark, persons, settings, cols, break_lineage_method=break_lineage_method, tag="predict")
     scored = linker.inference.predict(threshold_match_probability=min_probability, warning_mode="never")
@@ -27,14 +29,13 @@ def predict_pairs(spark, persons: DataFrame, settings: dict[str, Any], *, min_pr
 def to_pairs_rows(scored: DataFrame, settings: dict[str, Any], *, run_id: str, model_version: str) -> DataFrame:
     """Splink's output -> gold.pairs: ids ordered (l < r), gamma and weight of every comparison in maps."""
     names = [c["output_column_name"] for c in settings["comparisons"]]
-    tf_cols = {c[len("bf_tf_adj_"):]: c for c in scored.columns if c.startswith("bf_tf_adj_")}
     gammas = F.create_map(*[x for n in names for x in (F.lit(n), F.col(f"gamma_{n}").cast("int"))])
     weight_cols = []
     for n in names:
-        bf = F.col(f"bf_{n}")
-        if n in tf_cols:
-            bf = bf * F.coalesce(F.col(tf_cols[n]), F.lit(1.0))
-        weight_cols.extend([F.lit(n), F.log2(bf)])
+        w = F.col(f"mw_{n}")
+        if f"mw_tf_adj_{n}" in scored.columns:
+            w = w + F.coalesce(F.col(f"mw_tf_adj_{n}"), F.lit(0.0))
+        weight_cols.extend([F.lit(n), w.cast("double")])
     weights = F.create_map(*weight_cols)
     swap = F.col("unique_id_l") > F.col("unique_id_r")
     return scored.select(

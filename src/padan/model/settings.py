@@ -46,7 +46,9 @@ def untrained_settings(model: ModelConfig, *, blocking_rules: Iterable[str] | No
         "comparisons": comparison_dicts(model),
         "blocking_rules_to_generate_predictions": [
             {"blocking_rule": r, "sql_dialect": "spark"} for r in (blocking_rules or model.blocking_rules)],
-        "retain_matching_columns": False,
+        # Splink 5 emits gamma_* only with the matching columns; padan drops those (personal data)
+        # before anything is written and keeps the gammas and per-comparison weights.
+        "retain_matching_columns": True,
         "retain_intermediate_calculation_columns": True,
         "additional_columns_to_retain": [],
         "em_convergence": 0.0001,

@@ -1,0 +1,120 @@
+"""The whole pipeline on generated data into a temporary lake (integration)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pyspark.sql import functions as F
+from pyspark.sql.types import StructType
+
+from padan import config
+from padan.evaluate.metrics import cluster_metrics, truth_as_unique_ids
+from padan.runs import Ctx, run_cluster, run_pipeline, run_predict
+from padan.tables import ALL_FIXED
+
+REPO = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.integration
+
+P3KE_ROWS, PRAKERJA_ROWS, SEED = 2000, 1500, 7
+
+
+@pytest.fixture(scope="module")
+def run(spark, tmp_path_factory):
+    from padan.synth import write_extracts
+
+    root = tmp_path_factory.mktemp("pipeline")
+    data = root / "data"
+    write_extracts(spark, str(data), p3ke_rows=P3KE_ROWS, prakerja_rows=PRAKERJA_ROWS, seed=SEED, profile="typical")
+    cfg = config.load(env="base", conf_dir=REPO / "conf", overrides={
+        "lake": {"root": str(root / "lake")},
+        "sources": {"p3ke": {"path": str(data / "p3ke")}, "prakerja": {"path": str(data / "prakerja")}},
+        "model": {"training": {"u_max_pairs": 200000}},
+    })
+    ctx = Ctx.create(spark, cfg, run_date="2026-11-28")
+    result = run_pipeline(ctx, train=True)
+    truth = truth_as_unique_ids(spark.read.parquet(str(data / "truth")))
+    return ctx, result, truth
+
+
+def _snapshot(ctx):
+    """Every table's version and sorted content (ops.runs aside: the ledger records each attempt)."""
+    out = {}
+    for spec in ALL_FIXED:
+        if spec.name == "ops.runs" or not ctx.lake.exists(spec.name):
+            continue
+        df = ctx.lake.read(spec.name)
+        out[spec.name] = (ctx.lake.version(spec.name), sorted(map(repr, df.collect())))
+    return out
+
+
+def test_tables_exist_with_their_declared_schemas(run):
+    ctx, _, _ = run
+    for spec in ALL_FIXED:
+        assert ctx.lake.exists(spec.name), spec.name
+        got = [(f.name, f.dataType.simpleString()) for f in ctx.lake.read(spec.name).schema.fields]
+        want = [(f.name, f.dataType.simpleString()) for f in StructType.fromDDL(spec.ddl).fields]
+        assert got == want, spec.name
+    assert ctx.lake.exists("bronze.p3ke") and ctx.lake.exists("bronze.prakerja")
+
+
+def test_every_input_row_is_standardised_or_rejected(run):
+    ctx, result, truth = run
+    persons = ctx.lake.read("silver.persons").groupBy("source_dataset").count().collect()
+    rejects = ctx.lake.read("ops.rejects").groupBy("source").count().collect()
+    per_source = {r[0]: r[1] for r in persons}
+    for r in rejects:
+        per_source[r[0]] = per_source.get(r[0], 0) + r[1]
+    read = {r.source: r.rows_read for r in result.ingest}
+    assert per_source == read
+    assert read == {"p3ke": P3KE_ROWS, "prakerja": PRAKERJA_ROWS}
+    # every generated record is accounted for by id too
+    ids = ctx.lake.read("silver.persons").select("unique_id").unionByName(
+        ctx.lake.read("ops.rejects").select(F.concat_ws(":", "source", "record_key").alias("unique_id")))
+    assert truth.join(ids, "unique_id", "left_anti").count() == 0
+
+
+def test_pairs_carry_weights_and_explanations(run):
+    ctx, result, _ = run
+    pairs = ctx.lake.read("gold.pairs").where(F.col("run_id") == result.run_id)
+    assert result.pairs > 0 and pairs.count() == result.pairs
+    bad = pairs.where(F.col("match_weight").isNull() | ~F.col("match_probability").between(0, 1)
+                      | (F.size("gammas") != 8) | (F.size("weights") != 8) | (F.col("unique_id_l") >= F.col("unique_id_r")))
+    assert bad.count() == 0
+
+
+def test_same_person_records_end_in_the_same_cluster(run):
+    ctx, _, truth = run
+    m = cluster_metrics(ctx.lake.read("gold.clusters"), truth)
+    assert m.pairwise_recall >= 0.95, m
+    assert m.pairwise_precision >= 0.95, m
+
+
+def test_marts_count_persons(run):
+    ctx, result, _ = run
+    overlap = ctx.lake.read("gold.overlap_by_region").where((F.col("level") == "national") & F.col("desil").isNull()).first()
+    clusters = ctx.lake.read("gold.clusters")
+    persons = clusters.select("person_id", "in_p3ke", "in_prakerja").distinct()
+    assert overlap.persons_both == persons.where("in_p3ke AND in_prakerja").count()
+    assert overlap.persons_p3ke == persons.where("in_p3ke").count() < ctx.lake.read("silver.persons").where(
+        "source_dataset = 'p3ke'").count()
+    assert 0 < overlap.persons_both < overlap.persons_prakerja
+
+
+def test_rerun_with_same_inputs_changes_no_table(run):
+    ctx, result, _ = run
+    before = _snapshot(ctx)
+    again = run_pipeline(ctx, train=True)
+    assert again.run_id == result.run_id and again.model_version == result.model_version
+    assert _snapshot(ctx) == before
+
+
+def test_forced_relink_reproduces_pairs_and_clusters(run):
+    ctx, result, _ = run
+    tables = ["gold.pairs", "gold.clusters", "gold.id_changes"]
+    before = {t: sorted(map(repr, ctx.lake.read(t).collect())) for t in tables}
+    forced = Ctx.create(ctx.spark, ctx.cfg, force=True, run_date=ctx.run_date)
+    run_predict(forced, result.run_id, result.model_version)
+    run_cluster(forced, result.run_id)
+    after = {t: sorted(map(repr, ctx.lake.read(t).collect())) for t in tables}
+    assert after == before
