@@ -180,7 +180,8 @@ def cmd_demo(args) -> int:
     cfg = _load(args)
     d = cfg.demo
     rows_p, rows_k = args.p3ke_rows or d.p3ke_rows, args.prakerja_rows or d.prakerja_rows
-    cfg = cfg.with_overrides({"sources": {"p3ke": {"path": f"{d.out}/p3ke"}, "prakerja": {"path": f"{d.out}/prakerja"}}})
+    cfg = cfg.with_overrides({"sources": {"p3ke": {"path": f"{d.out}/p3ke"}, "prakerja": {"path": f"{d.out}/prakerja"}},
+                              "model": {"training": {"u_max_pairs": d.u_max_pairs}}})
     t = time.monotonic()
     spark = spark_from_config(cfg, "padan-demo")
     ensure_demo_extracts(spark, d.out, p3ke_rows=rows_p, prakerja_rows=rows_k, seed=d.seed, profile=d.profile)

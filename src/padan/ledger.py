@@ -74,12 +74,17 @@ def safe_message(exc: BaseException) -> str:
 
 
 @contextmanager
-def stage(lake: Lake, run_id: str, name: str, *, batch_id: str | None = None) -> Iterator[StageRecord]:
-    """Record a stage: a `running` row first, then `succeeded` with counts and versions, or `failed`."""
-    rec = StageRecord(run_id=run_id, stage=name, batch_id=batch_id)
+def stage(lake: Lake, run_id: str, name: str, *, batch_id: str | None = None,
+          input_versions: dict[str, int] | None = None, mark_running: bool = False) -> Iterator[StageRecord]:
+    """Record a stage: `succeeded` with counts and versions, or `failed` with a safe message.
+
+    With `mark_running`, a `running` row (with `input_versions`) is written first, so that a
+    process killed mid-stage leaves behind what a retry needs to reproduce the same result."""
+    rec = StageRecord(run_id=run_id, stage=name, batch_id=batch_id, input_versions=dict(input_versions or {}))
     started = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     t0 = time.monotonic()
-    _write(lake, rec, "running", started, None, None)
+    if mark_running:
+        _write(lake, rec, "running", started, None, None)
     try:
         yield rec
     except BaseException as exc:

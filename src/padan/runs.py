@@ -255,10 +255,8 @@ def run_cluster(ctx: Ctx, run_id: str) -> dict[str, int]:
     previous_version = _previous_attempt_input_version(ctx, run_id, "cluster", CLUSTERS.name)
     if previous_version is None and ctx.lake.exists(CLUSTERS.name):
         previous_version = ctx.lake.version(CLUSTERS.name)
-    with ledger.stage(ctx.lake, run_id, "cluster") as rec:
-        if previous_version is not None:
-            rec.input_versions[CLUSTERS.name] = previous_version
-        ledger._write(ctx.lake, rec, "running", dt.datetime.now(dt.timezone.utc).replace(tzinfo=None), None, None)
+    inputs = {CLUSTERS.name: previous_version} if previous_version is not None else {}
+    with ledger.stage(ctx.lake, run_id, "cluster", input_versions=inputs, mark_running=True) as rec:
         persons = ctx.lake.read(PERSONS.name).select("unique_id", "source_dataset")
         edges = (ctx.lake.read(PAIRS.name).where((F.col("run_id") == run_id) & (F.col("match_probability") >= threshold))
                  .select(F.col("unique_id_l").alias("src"), F.col("unique_id_r").alias("dst")))

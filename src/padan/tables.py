@@ -139,3 +139,19 @@ def bronze_spec(source: str, raw_columns: list[str]) -> TableSpec:
         f"one raw row of source {source} as read (all columns as text)",
         f"raw rows of {source} with row id, batch, file and line",
     )
+
+
+def column_names(ddl: str) -> list[str]:
+    """Column names of a DDL string, without a Spark session ('a STRING, m MAP<STRING, INT>' -> [a, m])."""
+    names, depth, start = [], 0, 0
+    for i, ch in enumerate(ddl + ","):
+        if ch == "<":
+            depth += 1
+        elif ch == ">":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            part = ddl[start:i].strip()
+            if part:
+                names.append(part.split()[0].strip("`"))
+            start = i + 1
+    return names

@@ -8,10 +8,9 @@ import re
 from typing import Any, Iterable
 
 from padan.config import ModelConfig
-from padan.tables import PERSONS
-from pyspark.sql.types import StructType
+from padan.tables import PERSONS, column_names
 
-PERSON_COLUMNS = [f.name for f in StructType.fromDDL(PERSONS.ddl).fields]
+PERSON_COLUMNS = column_names(PERSONS.ddl)
 
 
 def comparison_dicts(model: ModelConfig) -> list[dict[str, Any]]:

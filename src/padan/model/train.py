@@ -95,7 +95,8 @@ def train_model(spark, persons: DataFrame, model: ModelConfig, *, break_lineage_
     result.seconds["prior"] = time.monotonic() - t
 
     t = time.monotonic()
-    linker.training.estimate_u_using_random_sampling(max_pairs=tr.u_max_pairs, seed=tr.u_seed)
+    linker.training.estimate_u_using_random_sampling(max_pairs=tr.u_max_pairs, seed=tr.u_seed,
+                                                     num_chunks=tr.u_chunks)
     result.seconds["u"] = time.monotonic() - t
 
     t = time.monotonic()
