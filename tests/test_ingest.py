@@ -126,3 +126,50 @@ def test_non_utf8_bytes_and_all_null_columns_flow_through(ctx, tmp_path):
 def test_missing_input_path_is_a_contract_error(ctx, tmp_path):
     with pytest.raises(ContractError, match="no input found"):
         run_ingest(ctx, "p3ke", path=str(tmp_path / "nothing-here"))
+
+
+def test_a_third_register_is_added_by_a_file_alone(spark, tmp_path):
+    """DTKS-like source in Parquet with its own column names and codes: one YAML file, no code."""
+    import shutil
+
+    from padan import config
+
+    repo = Path(__file__).resolve().parents[1]
+    conf = tmp_path / "conf"
+    shutil.copytree(repo / "conf" / "base", conf / "base")
+    data = tmp_path / "dtks"
+    rows = [("D-1", "3201014508900001", "Hj. Siti Aminah", "1990/08/05", "2", "Kab. Bogor", "Jawa Barat"),
+            ("D-2", "", "Moh. Rizki", "1988/01/15", "1", "Kota Bandung", "Jawa Barat"),
+            ("D-3", "", "", "", "1", "", "")]
+    spark.createDataFrame(rows, "idartbdt string, nik_art string, nama_art string, tanggal_lahir string, "
+                                "jnskel string, kabkot string, prov string").write.parquet(str(data))
+    (conf / "base" / "sources" / "dtks.yml").write_text(f"""
+description: DTKS social welfare register extract
+format: parquet
+path: {data}
+record_key: idartbdt
+columns:
+  record_key: idartbdt
+  nik: nik_art
+  name: nama_art
+  birth_date: tanggal_lahir
+  sex: jnskel
+  kabupaten: kabkot
+  provinsi: prov
+required: [record_key, name, birth_date]
+date_formats:
+  birth_date: [yyyy/MM/dd]
+value_maps:
+  sex: {{"1": L, "2": P}}
+""")
+    cfg = config.load(env="base", conf_dir=conf, overrides={"lake": {"root": str(tmp_path / "lake")}})
+    ctx = Ctx.create(spark, cfg, run_date="2026-11-28")
+    r = run_ingest(ctx, "dtks")
+    assert (r.rows_read, r.rows_standardised, r.rows_rejected) == (3, 2, 1)
+    got = {x.unique_id: x for x in ctx.lake.read("silver.persons").collect()}
+    assert got["dtks:D-1"].name_clean == "SITI AMINAH" and got["dtks:D-1"].sex == "P"
+    assert got["dtks:D-1"].nik_valid and got["dtks:D-1"].province_code == "32"
+    assert got["dtks:D-2"].name_clean == "MUHAMMAD RIZKI" and got["dtks:D-2"].dob_placeholder
+    assert got["dtks:D-2"].kabupaten == "KOTA BANDUNG"
+    line = ctx.lake.read("ops.rejects").first()
+    assert line.source == "dtks" and line.line is not None and "no_name" in line.reasons

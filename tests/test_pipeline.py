@@ -118,3 +118,59 @@ def test_forced_relink_reproduces_pairs_and_clusters(run):
     run_cluster(forced, result.run_id)
     after = {t: sorted(map(repr, ctx.lake.read(t).collect())) for t in tables}
     assert after == before
+
+
+def test_m_above_u_for_every_agreeing_level(run):
+    ctx, result, _ = run
+    params = ctx.lake.read("gold.model_params").where(F.col("model_version") == result.model_version).collect()
+    assert params, "model parameters were saved"
+    # the top level of every comparison is agreement; it must be evidence for a match
+    top = {}
+    for p in params:
+        if p.level >= 0 and (p.comparison not in top or p.level > top[p.comparison].level):
+            top[p.comparison] = p
+    for comp, p in top.items():
+        assert p.m_probability > p.u_probability, (comp, p.label, p.m_probability, p.u_probability)
+    assert {"name", "birth_date", "nik", "sex"} <= set(top)
+
+
+def test_saved_model_round_trips(run):
+    from padan.model.store import load_model
+
+    ctx, result, _ = run
+    settings = load_model(ctx.lake, result.model_version)
+    rows = {(p.comparison, p.level): (p.m_probability, p.u_probability) for p in
+            ctx.lake.read("gold.model_params").where(F.col("model_version") == result.model_version).collect()}
+    for comp in settings["comparisons"]:
+        levels = [lvl for lvl in comp["comparison_levels"] if not lvl.get("is_null_level")]
+        for i, lvl in enumerate(levels):
+            m, u = rows[(comp["output_column_name"], len(levels) - 1 - i)]
+            assert m == pytest.approx(lvl["m_probability"]) and u == pytest.approx(lvl["u_probability"])
+
+
+def test_true_pairs_rank_above_non_pairs(run):
+    """Average precision of the scored pairs ranked by match weight, against the truth."""
+    ctx, result, truth = run
+    t = truth.withColumnRenamed("unique_id", "u").withColumnRenamed("true_id", "t")
+    scored = (ctx.lake.read("gold.pairs").where(F.col("run_id") == result.run_id)
+              .join(t.withColumnRenamed("u", "unique_id_l").withColumnRenamed("t", "t_l"), "unique_id_l")
+              .join(t.withColumnRenamed("u", "unique_id_r").withColumnRenamed("t", "t_r"), "unique_id_r")
+              .select("match_weight", (F.col("t_l") == F.col("t_r")).alias("y")).collect())
+    ranked = sorted(scored, key=lambda r: -r.match_weight)
+    hits, ap = 0, 0.0
+    for i, r in enumerate(ranked, 1):
+        if r.y:
+            hits += 1
+            ap += hits / i
+    ap /= max(hits, 1)
+    assert hits > 100 and ap >= 0.95, ap
+
+
+def test_explain_prints_the_waterfall(run):
+    from padan.explain import explain_pair
+
+    ctx, result, _ = run
+    pair = ctx.lake.read("gold.pairs").where(F.col("run_id") == result.run_id).orderBy(F.desc("match_weight")).first()
+    text = explain_pair(ctx.lake, pair.unique_id_r, pair.unique_id_l)
+    assert pair.unique_id_l in text and "prior" in text and "name" in text and "nik" in text
+    assert f"{pair.match_weight:+.2f}" in text
