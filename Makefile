@@ -16,7 +16,7 @@ export SPARK_LOCAL_IP ?= 127.0.0.1
 export PYSPARK_PYTHON ?= $(abspath $(PY))
 export PADAN_JARS_DIR ?= $(abspath $(JARS_DIR))
 
-.PHONY: setup run test test-all test-fast bench notebooks package submit cluster-up cluster-down lint clean help
+.PHONY: setup run test test-fast bench notebooks package submit cluster-up cluster-down clean help
 
 help:
 	@echo "make run      - generate demo data and run the whole pipeline into ./lake"
@@ -83,3 +83,10 @@ submit: package
 	  --conf spark.sql.extensions=io.delta.sql.DeltaSparkSessionExtension \
 	  --conf spark.sql.catalog.spark_catalog=org.apache.spark.sql.delta.catalog.DeltaCatalog \
 	  --py-files dist/padan_pyfiles.zip jobs/$(SUBMIT_JOB).py --env $(ENV) $(ARGS)
+
+WORKERS ?= 2
+cluster-up: setup
+	VENV=$(VENV) scripts/cluster.sh up $(WORKERS)
+
+cluster-down:
+	VENV=$(VENV) scripts/cluster.sh down

@@ -201,6 +201,7 @@ def run_train(ctx: Ctx, *, m_method: str | None = None) -> str:
     from padan.model.train import train_model
 
     model_cfg = ctx.cfg.model
+    m_method = m_method or model_cfg.training.m_method
     key_src = json.dumps({"batches": silver_batches(ctx), "model": model_cfg.model_dump(mode="json"),
                           "m_method": m_method}, sort_keys=True)
     run_id = "train-" + hashlib.sha256(key_src.encode()).hexdigest()[:16]

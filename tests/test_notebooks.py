@@ -1,0 +1,40 @@
+"""Every tuning notebook runs headless on a small generated sample, in order, sharing one lake."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
+pytestmark = pytest.mark.notebooks
+
+
+def test_notebooks_are_committed_without_outputs():
+    import nbformat
+
+    assert len(NOTEBOOKS) == 5
+    for path in NOTEBOOKS:
+        nb = nbformat.read(path, as_version=4)
+        for cell in nb.cells:
+            if cell.cell_type == "code":
+                assert not cell.outputs and cell.execution_count is None, path.name
+
+
+def test_notebooks_execute(tmp_path, monkeypatch):
+    import nbformat
+    from nbclient import NotebookClient
+
+    monkeypatch.setenv("PADAN_NB_ROOT", str(tmp_path / "nb"))
+    monkeypatch.setenv("SPARK_LOCAL_IP", "127.0.0.1")
+    monkeypatch.chdir(REPO)
+    for path in NOTEBOOKS:
+        nb = nbformat.read(path, as_version=4)
+        params = nb.cells[1]
+        assert params.source.startswith("# Parameters")
+        params.source = "P3KE_ROWS = 1200\nPRAKERJA_ROWS = 800\nENV = 'base'\n"
+        NotebookClient(nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(REPO)}}).execute()
+        errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+        assert not errors, (path.name, errors)
