@@ -174,3 +174,20 @@ def test_explain_prints_the_waterfall(run):
     text = explain_pair(ctx.lake, pair.unique_id_r, pair.unique_id_l)
     assert pair.unique_id_l in text and "prior" in text and "name" in text and "nik" in text
     assert f"{pair.match_weight:+.2f}" in text
+
+
+def test_evaluate_writes_curve_and_cluster_metrics(run, tmp_path_factory):
+    from padan.runs import run_evaluate
+
+    ctx, result, _ = run
+    truth_path = str(Path(ctx.cfg.sources["p3ke"].path).parent / "truth")
+    rows = run_evaluate(ctx, result.run_id, truth_path)
+    stored = ctx.lake.read("ops.evaluations").where(F.col("run_id") == result.run_id).collect()
+    assert len(stored) == len(rows)
+    assert sum(r.is_best_f1 for r in stored) == 1
+    configured = [r for r in stored if r.kind == "pairwise" and r.is_configured_threshold]
+    assert len(configured) == 1 and configured[0].threshold == ctx.cfg.link.threshold_match_probability
+    recalls = [r.recall for r in sorted((r for r in stored if r.kind == "pairwise"), key=lambda r: r.threshold)]
+    assert recalls == sorted(recalls, reverse=True)        # recall never rises with the threshold
+    bcubed = [r for r in stored if r.kind == "cluster_bcubed"][0]
+    assert 0.9 < bcubed.f1 <= 1.0

@@ -69,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run-id", default=None)
 
     add("blocking", "count the comparisons each prediction blocking rule generates")
+
+    p = add("evaluate", "precision, recall and F1 of the current run against a truth table")
+    p.add_argument("--truth", required=True, help="Parquet truth: source, record_id, person_id")
     return parser
 
 
@@ -225,9 +228,26 @@ def cmd_blocking(args) -> int:
     return 0
 
 
+def cmd_evaluate(args) -> int:
+    from padan.model.store import resolve_version
+    from padan.runs import link_run_id, run_evaluate
+
+    cfg = _load(args)
+    ctx = _ctx(cfg, args, "evaluate")
+    run_id = link_run_id(ctx, resolve_version(ctx.lake, cfg.link.model_version))
+    rows = run_evaluate(ctx, run_id, args.truth)
+    print(f"evaluation of run {run_id}")
+    print(f"  {'kind':<17}{'threshold':>10}{'precision':>11}{'recall':>9}{'f1':>8}")
+    for r in rows:
+        mark = " <- best F1" if r["is_best_f1"] else (" <- configured" if r["is_configured_threshold"] and r["kind"] == "pairwise" else "")
+        print(f"  {r['kind']:<17}{r['threshold']:>10.3f}{r['precision']:>11.4f}{r['recall']:>9.4f}{r['f1']:>8.4f}{mark}")
+    return 0
+
+
 COMMANDS: dict[str, Callable] = {
     "ingest": cmd_ingest, "train": cmd_train, "link": cmd_link, "report": cmd_report, "pipeline": cmd_pipeline,
     "demo": cmd_demo, "synth": cmd_synth, "explain": cmd_explain, "blocking": cmd_blocking,
+    "evaluate": cmd_evaluate,
 }
 
 

@@ -319,6 +319,40 @@ def run_marts(ctx: Ctx, run_id: str) -> dict[str, int]:
     return rec.row_counts
 
 
+# ---------------------------------------------------------------- evaluation
+
+def run_evaluate(ctx: Ctx, run_id: str, truth_path: str, thresholds: list[float] | None = None) -> list[dict]:
+    """Accuracy of a run against a truth table (source, record_id, person_id; Parquet):
+    pairwise at many thresholds with the best-F1 one marked, and cluster (pairwise and B-cubed)."""
+    from padan.evaluate.metrics import cluster_metrics, pair_metrics_by_threshold, truth_as_unique_ids
+    from padan.tables import EVALUATIONS
+
+    configured = ctx.cfg.link.threshold_match_probability
+    thresholds = sorted({*(thresholds or [0.01, 0.1, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.99, 0.999]), configured})
+    truth = truth_as_unique_ids(ctx.spark.read.parquet(truth_path)).cache()
+    pairs = ctx.lake.read(PAIRS.name).where(F.col("run_id") == run_id)
+    curve = pair_metrics_by_threshold(pairs, truth, thresholds)
+    best = max(curve, key=lambda r: r["f1"])
+    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    rows = [dict(run_id=run_id, evaluated_at=now, truth_path=truth_path, kind="pairwise", threshold=r["threshold"],
+                 precision=r["precision"], recall=r["recall"], f1=r["f1"], predicted_pairs=r["predicted_pairs"],
+                 true_pairs=r["true_pairs"], true_positive_pairs=r["true_positive_pairs"],
+                 is_configured_threshold=r["threshold"] == configured, is_best_f1=r is best) for r in curve]
+    clusters = ctx.lake.read(CLUSTERS.name).where(F.col("run_id") == run_id)
+    cm = cluster_metrics(clusters, truth)
+    rows.append(dict(run_id=run_id, evaluated_at=now, truth_path=truth_path, kind="cluster_pairwise", threshold=configured,
+                     precision=cm.pairwise_precision, recall=cm.pairwise_recall, f1=cm.pairwise_f1,
+                     predicted_pairs=cm.predicted_pairs, true_pairs=cm.true_pairs,
+                     true_positive_pairs=cm.true_positive_pairs, is_configured_threshold=True, is_best_f1=False))
+    rows.append(dict(run_id=run_id, evaluated_at=now, truth_path=truth_path, kind="cluster_bcubed", threshold=configured,
+                     precision=cm.bcubed_precision, recall=cm.bcubed_recall, f1=cm.bcubed_f1, predicted_pairs=None,
+                     true_pairs=None, true_positive_pairs=None, is_configured_threshold=True, is_best_f1=False))
+    truth.unpersist()
+    ctx.lake.overwrite(ctx.spark.createDataFrame(rows, EVALUATIONS.ddl), EVALUATIONS,
+                       replace_where=f"run_id = '{run_id}'")
+    return rows
+
+
 # ---------------------------------------------------------------- pipeline
 
 @dataclass

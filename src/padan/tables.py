@@ -127,7 +127,17 @@ QUALITY = TableSpec(
     "quality profile per source batch: rows, rejects by reason, null shares, valid-NIK share, placeholders",
 )
 
-ALL_FIXED = (REJECTS, PERSONS, PAIRS, CLUSTERS, ID_CHANGES, MODEL_PARAMS, OVERLAP_BY_REGION, TARGETING, RUNS, QUALITY)
+EVALUATIONS = TableSpec(
+    "ops.evaluations",
+    "run_id STRING, evaluated_at TIMESTAMP, truth_path STRING, kind STRING, threshold DOUBLE, precision DOUBLE, "
+    "recall DOUBLE, f1 DOUBLE, predicted_pairs BIGINT, true_pairs BIGINT, true_positive_pairs BIGINT, "
+    "is_configured_threshold BOOLEAN, is_best_f1 BOOLEAN",
+    (),
+    "one accuracy measurement of one run (pairwise at a threshold, or cluster B-cubed)",
+    "accuracy against ground truth: pairwise precision/recall/F1 across thresholds, cluster and B-cubed metrics",
+)
+
+ALL_FIXED = (REJECTS, PERSONS, PAIRS, CLUSTERS, ID_CHANGES, MODEL_PARAMS, OVERLAP_BY_REGION, TARGETING, RUNS, QUALITY, EVALUATIONS)
 
 
 def bronze_spec(source: str, raw_columns: list[str]) -> TableSpec:

@@ -92,7 +92,7 @@ STREETS = ("MAWAR MELATI KENANGA ANGGREK FLAMBOYAN CEMPAKA NANGKA MANGGA DURIAN 
            "PERINTIS MERDEKA PAHLAWAN PEMUDA KELAPA BERINGIN CENDANA TERATAI DAHLIA SERUNI BOUGENVILLE "
            "SEMANGKA DELIMA KAMBOJA AKASIA BAKUNG PERMATA ASRI DAMAI SEJAHTERA BAHAGIA KEMUNING").split()
 HAMLET_WORD = {"java": "DUSUN", "sunda": "KP.", "sumatra": "DUSUN", "bali": "BANJAR",
-               "kalimantan": "RT", "sulawesi": "DUSUN", "east": "DUSUN"}
+               "kalimantan": "DUSUN", "sulawesi": "DUSUN", "east": "DUSUN"}
 
 
 @dataclass(frozen=True)
@@ -201,7 +201,7 @@ def geography() -> Geography:
         prov_codes=prov_codes, prov_names=prov_names, prov_group=prov_group,
         reg_prov_idx=reg_prov_idx, reg_code=reg_code, reg_is_kota=reg_kota, reg_ndist=reg_ndist,
         reg_name=reg_name, reg_base=reg_base, prov_reg_start=start, prov_reg_count=count,
-        pop_table=_quantize(pop_w, 16384), pov_table=_quantize(pov_w, 16384), trad_table=trad,
+        pop_table=_quantize(pop_w, 4096), pov_table=_quantize(pov_w, 4096), trad_table=trad,
         place_prefix=pre_all, place_suffix=suf_all, prefix_off=pre_off, prefix_len=pre_len,
         suffix_off=suf_off, suffix_len=suf_len, joiner=joiner,
     )

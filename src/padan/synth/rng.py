@@ -11,21 +11,28 @@ from __future__ import annotations
 import hashlib
 from typing import Sequence
 
-from pyspark.sql import Column
-from pyspark.sql import functions as F
+from padan.synth import sqlx as F
+from padan.synth.sqlx import X
 
 _TWO53 = float(1 << 53)
+_ARRAYS: dict[int, tuple[Sequence, X]] = {}
 
 
-def lit_array(values: Sequence) -> Column:
-    """One array literal (not an array of literals): compact in plans and generated code."""
-    return F.lit(list(values))
+def lit_array(values: Sequence) -> X:
+    """A constant array (cached per Python list object)."""
+    hit = _ARRAYS.get(id(values))
+    if hit is not None and hit[0] is values:
+        return hit[1]
+    arr = F.array_literal(values)
+    if isinstance(values, (list, tuple)):
+        _ARRAYS[id(values)] = (values, arr)
+    return arr
 
 
-def at(values: Sequence | Column, index: Column) -> Column:
+def at(values: Sequence | X, index: X) -> X:
     """values[index] (0-based), null when out of range."""
-    arr = values if isinstance(values, Column) else lit_array(values)
-    return F.get(arr, index.cast("int"))
+    arr = values if isinstance(values, X) else lit_array(values)
+    return F.get(arr, index.cast("INT"))
 
 
 class Rng:
@@ -37,34 +44,32 @@ class Rng:
         digest = hashlib.blake2b(f"{self.seed}|{self.stream}|{purpose}".encode(), digest_size=8).digest()
         return int.from_bytes(digest, "little", signed=True)
 
-    def hash(self, purpose: str, *keys: Column) -> Column:
-        return F.xxhash64(F.lit(self.tag(purpose)).cast("long"), *keys)
+    def hash(self, purpose: str, *keys: X) -> X:
+        return F.xxhash64(X(f"{self.tag(purpose)}L"), *keys)
 
-    def u(self, purpose: str, *keys: Column) -> Column:
+    def u(self, purpose: str, *keys: X) -> X:
         """Uniform double in [0, 1)."""
-        return F.shiftrightunsigned(self.hash(purpose, *keys), 11).cast("double") / F.lit(_TWO53)
+        return X(f"(CAST(shiftrightunsigned({self.hash(purpose, *keys).sql}, 11) AS DOUBLE) / {_TWO53!r}D)")
 
-    def int(self, purpose: str, n: int | Column, *keys: Column) -> Column:
+    def int(self, purpose: str, n: int | X, *keys: X) -> X:
         """Uniform int in [0, n)."""
-        n_col = n if isinstance(n, Column) else F.lit(int(n))
-        return F.floor(self.u(purpose, *keys) * n_col).cast("int")
+        n_sql = n.sql if isinstance(n, X) else str(int(n))
+        return X(f"CAST(FLOOR({self.u(purpose, *keys).sql} * {n_sql}) AS INT)")
 
-    def pick(self, values: Sequence, purpose: str, *keys: Column) -> Column:
+    def pick(self, values: Sequence, purpose: str, *keys: X) -> X:
         """A uniformly random element (lists expanded by weight pick by frequency)."""
         return at(values, self.int(purpose, len(values), *keys))
 
-    def chance(self, p: float | Column, purpose: str, *keys: Column) -> Column:
-        p_col = p if isinstance(p, Column) else F.lit(float(p))
-        return self.u(purpose, *keys) < p_col
+    def chance(self, p: float | X, purpose: str, *keys: X) -> X:
+        return self.u(purpose, *keys) < p
 
-    def category(self, weights: Sequence[tuple[object, float]], purpose: str, *keys: Column) -> Column:
-        """A value drawn with the given (value, probability) pairs (probabilities need not sum to 1:
-        the last value takes the rest)."""
+    def category(self, weights: Sequence[tuple[object, float]], purpose: str, *keys: X) -> X:
+        """A value drawn with the given (value, probability) pairs (the last value takes the rest)."""
         u = self.u(purpose, *keys)
         cum = 0.0
         expr = None
         for value, p in weights[:-1]:
             cum += p
-            expr = (F.when(u < cum, F.lit(value)) if expr is None else expr.when(u < cum, F.lit(value)))
+            expr = F.when(u < cum, value) if expr is None else expr.when(u < cum, value)
         last = F.lit(weights[-1][0])
         return last if expr is None else expr.otherwise(last)

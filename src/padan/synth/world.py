@@ -19,10 +19,14 @@ from __future__ import annotations
 
 import math
 import random
+import re
 from dataclasses import dataclass
 
-from pyspark.sql import Column
-from pyspark.sql import functions as F
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as PF
+
+from padan.synth import sqlx as F
+from padan.synth.sqlx import X as Column
 
 from padan.synth import names as N
 from padan.synth.profiles import Profile
@@ -31,7 +35,7 @@ from padan.synth.rng import Rng, at, lit_array
 
 BLOCK = 64
 BLOCK_BITS = 6
-N_TEMPLATES = 1024
+N_TEMPLATES = 256
 NP_BASE = 100_000_000_000
 NP_ADULT_BASE = 200_000_000_000
 REF_DATE = "2022-06-30"          # P3KE reference date: ages are ages on this day
@@ -138,6 +142,119 @@ class Ctx:
         self.acct_codes = lit_array(_account_templates(self.seed, self.profile.prakerja.duplicate))
 
 
+_REF = re.compile(r"`([^`]+)`")
+BARRIER_EVERY = 4
+
+
+def codegen_barrier(sql: str) -> str:
+    """The same value through an identity lambda. Higher-order functions are not whole-stage code
+    generated, so the projection holding this one runs on its own (with Spark's per-expression
+    method splitting) and ends the whole-stage chain below it. Without such breaks the generator's
+    long chain of projections is compiled into one Java method that exceeds the JVM's 64 KB limit
+    (Spark then logs a compile error and falls back to slower interpretation)."""
+    return f"element_at(transform(array({sql}), barrier_v -> barrier_v), 1)"
+
+
+class Plan:
+    """A query under construction: `spark.range`, then named SQL expressions, rendered as one nested
+    SELECT and analysed once (adding ~100 stages with DataFrame.withColumns costs seconds of driver
+    time, each re-analysing the growing plan). Each column goes to the lowest SELECT level above
+    the columns it refers to, which keeps the nesting shallow."""
+
+    def __init__(self, spark: SparkSession, rows: int, partitions: int, id_name: str):
+        self.spark = spark
+        self._rows, self._partitions, self._id = int(rows), int(partitions), id_name
+        self._base = f"SELECT id AS `{id_name}` FROM range(0, {int(rows)}, 1, {int(partitions)})"
+        self._levels: list[list[tuple[str, str]] | list[str]] = []   # stage levels: (name, sql); keep levels: names
+        self._keep_at: set[int] = set()
+        self._floor = 0                      # new columns go above this level (after a keep)
+        self._level_of: dict[str, int] = {id_name: -1}
+        self.columns: list[str] = [id_name]
+
+    def stage(self, cols: dict[str, Column]) -> None:
+        for name, expr in cols.items():
+            if name in self._level_of:
+                raise ValueError(f"column staged twice: {name}")
+            refs = [self._level_of[r] for r in _REF.findall(expr.sql) if r in self._level_of]
+            level = max([self._floor - 1, *refs]) + 1
+            while level in self._keep_at or level >= len(self._levels):
+                if level >= len(self._levels):
+                    self._levels.append([])
+                    break
+                level += 1
+            self._levels[level].append((name, expr.sql))
+            self._level_of[name] = level
+            self.columns.append(name)
+
+    def keep(self, names: list[str]) -> None:
+        self._levels.append(list(names))
+        level = len(self._levels) - 1
+        self._keep_at.add(level)
+        self._floor = level + 1
+        self._level_of = {n: level for n in names}
+        self.columns = list(names)
+
+    def sql(self, final: dict[str, Column] | None = None) -> str:
+        text = self._base
+        for i, level in enumerate(self._levels):
+            if i in self._keep_at:
+                select_list = ", ".join(f"`{n}`" for n in level)
+            elif level:
+                select_list = "*, " + ", ".join(f"{sql} AS `{name}`" for name, sql in level)
+            else:
+                continue
+            text = f"SELECT {select_list} FROM ({text}) AS q{i}"
+        if final is not None:
+            text = f"SELECT {', '.join(f'{e.sql} AS `{n}`' for n, e in final.items())} FROM ({text}) AS qf"
+        return text
+
+    def depth(self) -> int:
+        return len(self._levels)
+
+    def select(self, final: dict[str, Column]) -> DataFrame:
+        """The DataFrame: one selectExpr per level on top of the already analysed levels below
+        (one nested SQL text would make the analyser iterate over the whole tree once per level)."""
+        df = self.spark.range(0, self._rows, 1, self._partitions).withColumnRenamed("id", self._id)
+        later_refs = self._later_refs(final)
+        since_barrier = 0
+        for i, level in enumerate(self._levels):
+            if i in self._keep_at:
+                df = df.select(*level)
+                continue
+            if not level:
+                continue
+            exprs = dict(level)
+            since_barrier += 1
+            if since_barrier >= BARRIER_EVERY:
+                used = [name for name, _ in level if name in later_refs[i]]
+                if used:
+                    exprs[used[0]] = codegen_barrier(exprs[used[0]])
+                    since_barrier = 0
+            df = df.selectExpr("*", *[f"{sql} AS `{name}`" for name, sql in exprs.items()])
+        return df.selectExpr(*[f"{e.sql} AS `{n}`" for n, e in final.items()])
+
+    def _later_refs(self, final: dict[str, Column]) -> list[set[str]]:
+        """Per level: the column names referred to by any later level or by the final select."""
+        out: list[set[str]] = [set() for _ in self._levels]
+        acc = set(_REF.findall(" ".join(e.sql for e in final.values())))
+        for i in range(len(self._levels) - 1, -1, -1):
+            out[i] = set(acc)
+            level = self._levels[i]
+            if i in self._keep_at:
+                acc |= set(level)
+            else:
+                for _, sql in level:
+                    acc |= set(_REF.findall(sql))
+        return out
+
+
+def stage(df: Plan, cols: dict[str, Column]) -> tuple[Plan, dict[str, Column]]:
+    """Add the columns and hand back references to them: later expressions refer to the column by
+    name instead of repeating its expression."""
+    df.stage(cols)
+    return df, {name: F.col(name) for name in cols}
+
+
 def _s(col: Column, width: int) -> Column:
     return F.lpad(col.cast("string"), width, "0")
 
@@ -202,95 +319,88 @@ def street_address(ctx: Ctx, rng: Rng, purpose: str, group: Column, kota: Column
     word = at([HAMLET_WORD[g] for g in GROUPS], group)
     street = F.concat(F.lit("JL. "), rng.pick(STREETS, purpose + ":st", *keys), F.lit(" NO. "),
                       (1 + rng.int(purpose + ":no", 150, *keys)).cast("string"))
-    rural = F.when(word == "RT", F.concat(F.lit("RT "), hamlet)).otherwise(F.concat(word, F.lit(" "), hamlet))
+    rural = F.concat(word, F.lit(" "), hamlet)
     urban_share = F.when(kota, F.lit(0.85)).otherwise(F.lit(0.15))
     return F.when(rng.u(purpose + ":urb", *keys) < urban_share, street).otherwise(rural)
 
 
 # ---------------------------------------------------------------- households
 
-def household(ctx: Ctx, hh: Column, p: str) -> dict[str, Column]:
-    """Household columns, named with prefix `p` (e.g. 'h_')."""
+def household(df: DataFrame, ctx: Ctx, hh: Column, p: str) -> tuple[DataFrame, dict[str, Column]]:
+    """Household columns for id column `hh`, named with prefix `p` (e.g. 'h_')."""
     w = ctx.world
     is_np = hh >= NP_BASE
     block = F.shiftright(hh, BLOCK_BITS)
-    slot = (hh.bitwiseAND(BLOCK - 1)).cast("int")
     key = F.when(is_np, hh).otherwise(block)  # P3KE: one village per block
-    reg = F.when(is_np, pick_regency(ctx, "pop", "reg_np", key)).otherwise(pick_regency(ctx, "pov", "reg", key))
-    ndist = at(ctx.geo.reg_ndist, reg)
-    dist = 1 + w.int("dist", ndist, key)
-    kota = at(ctx.geo.reg_is_kota, reg)
-    vnum = w.int("vil", n_villages(ctx, reg, dist, kota), key)
-    tpl = Rng(ctx.seed, "p3ke").int("tpl", N_TEMPLATES, block)
-    size = (F.when(hh >= NP_ADULT_BASE, 1 + w.int("npsize", 5, hh))
-            .when(is_np, 2 + w.int("npsize", 5, hh))
-            .otherwise(at(ctx.tpl_sizes, tpl * BLOCK + slot)))
-    cols = {
-        f"{p}hh": hh,
+    first = {} if hh.sql == f"`{p}hh`" else {f"{p}hh": hh}
+    df, A = stage(df, {
+        **first,
         f"{p}is_np": is_np,
-        f"{p}reg": reg,
-        f"{p}dist0": dist,
-        f"{p}vnum": vnum,
+        f"{p}reg": F.when(is_np, pick_regency(ctx, "pop", "reg_np", key)).otherwise(pick_regency(ctx, "pov", "reg", key)),
+        f"{p}key": key,
+    })
+    hh, reg, key = F.col(f"{p}hh"), A[f"{p}reg"], A[f"{p}key"]
+    tpl = Rng(ctx.seed, "p3ke").int("tpl", N_TEMPLATES, block)
+    slot = (hh.bitwiseAND(BLOCK - 1)).cast("int")
+    size = (F.when(hh >= NP_ADULT_BASE, 1 + w.int("npsize", 5, hh))
+            .when(A[f"{p}is_np"], 2 + w.int("npsize", 5, hh))
+            .otherwise(at(ctx.tpl_sizes, tpl * BLOCK + slot)))
+    df, B = stage(df, {
+        f"{p}dist0": 1 + w.int("dist", at(ctx.geo.reg_ndist, reg), key),
+        f"{p}kota0": at(ctx.geo.reg_is_kota, reg),
         f"{p}size": size,
-    }
-    return cols
-
-
-def household_more(ctx: Ctx, H: dict[str, Column], p: str) -> dict[str, Column]:
-    """Second stage of household columns (needs the staged region ids)."""
-    w = ctx.world
-    hh = H[f"{p}hh"]
-    R = region(ctx, H[f"{p}reg"], H[f"{p}dist0"], H[f"{p}vnum"], p)
+    })
+    df, Cc = stage(df, {f"{p}vnum": w.int("vil", n_villages(ctx, reg, B[f"{p}dist0"], B[f"{p}kota0"]), key)})
+    df, R = stage(df, region(ctx, reg, B[f"{p}dist0"], Cc[f"{p}vnum"], p))
     poor_east = R[f"{p}group"] == GROUPS.index("east")
     u_desil = w.u("desil", hh)
-    desil = (F.when(H[f"{p}is_np"], F.lit(None).cast("int"))
+    desil = (F.when(A[f"{p}is_np"], F.lit(None).cast("int"))
              .when(u_desil < F.when(poor_east, 0.40).otherwise(0.27), 1)
              .when(u_desil < F.when(poor_east, 0.66).otherwise(0.53), 2)
              .when(u_desil < F.when(poor_east, 0.85).otherwise(0.77), 3)
              .otherwise(4))
-    pkh = at([0.45, 0.35, 0.22, 0.12], desil - 1)
-    bpnt = at([0.62, 0.47, 0.33, 0.22], desil - 1)
-    trad = at(ctx.geo.trad_table, R[f"{p}pidx"] * 100 + w.int("trad", 100, hh))
-    size = H[f"{p}size"]
     head_sex = F.when(w.u("hsex", hh) < 0.86, "L").otherwise("P")
-    has_spouse = (size >= 2) & F.when(head_sex == "L", w.u("hsp", hh) < 0.92).otherwise(w.u("hsp", hh) < 0.08)
     tri = (w.u("hage1", hh) + w.u("hage2", hh)) / 2
     head_age = (F.when(hh >= NP_ADULT_BASE, 22 + w.int("hage_a", 38, hh))
                 .when(w.u("hage_t", hh) < 0.04, 80 + w.int("hage_o", 15, hh))
                 .otherwise(20 + F.floor(tri * 62).cast("int")))
+    extra_kind = w.category(EXTRA_ROLES, "extra_kind", hh)
+    df, D = stage(df, {
+        f"{p}desil": desil,
+        f"{p}trad": at(ctx.geo.trad_table, R[f"{p}pidx"] * 100 + w.int("trad", 100, hh)),
+        f"{p}head_sex": head_sex,
+        f"{p}head_age": head_age,
+        f"{p}extra_kind0": extra_kind,
+    })
+    desil, trad, head_sex, head_age = D[f"{p}desil"], D[f"{p}trad"], D[f"{p}head_sex"], D[f"{p}head_age"]
+    size = B[f"{p}size"]
+    has_spouse = (size >= 2) & F.when(head_sex == "L", w.u("hsp", hh) < 0.92).otherwise(w.u("hsp", hh) < 0.08)
     spouse_age = F.least(F.lit(94), F.greatest(F.lit(17), F.when(
         head_sex == "L", head_age - w.int("sage", 10, hh) + 2).otherwise(head_age + w.int("sage", 9, hh) - 1)))
-    mother_age = F.when((head_sex == "L") & has_spouse, spouse_age).otherwise(head_age)
-    extra = (size >= 3) & (w.u("extra", hh) < 0.20)
-    extra_kind = w.category(EXTRA_ROLES, "extra_kind", hh)
-    extra_kind = F.when((extra_kind == "CUCU") & (head_age < 45), F.lit("FAMILI LAIN")).otherwise(extra_kind)
+    df, E = stage(df, {f"{p}has_spouse": has_spouse, f"{p}spouse_age": spouse_age})
+    mother_age = F.when((head_sex == "L") & E[f"{p}has_spouse"], E[f"{p}spouse_age"]).otherwise(head_age)
+    ek = D[f"{p}extra_kind0"]
     family_lists = {N.BATAK: "BATAK_MARGA", N.CHINESE: "CHINESE_FAMILY", N.EAST: "EAST_FAMILY"}
 
     def family(purpose: str) -> Column:
         expr = None
-        for tid, key in family_lists.items():
-            val = w.pick(N.token_list(key), purpose, hh)
+        for tid, key_ in family_lists.items():
+            val = w.pick(N.token_list(key_), purpose, hh)
             expr = F.when(trad == tid, val) if expr is None else expr.when(trad == tid, val)
         return expr
 
     kk_date = F.date_add(F.lit("2005-01-01").cast("date"), w.int("kkdate", 6000, hh))
     region6 = F.concat(_s(R[f"{p}prov"], 2), _s(R[f"{p}rcode"], 2), _s(R[f"{p}dist"], 2))
     no_kk = F.concat(region6, F.date_format(kk_date, "ddMMyy"), _s(1 + w.int("kkser", 9999, hh), 4))
-    addr = street_address(ctx, w, "addr", R[f"{p}group"], R[f"{p}kota"], H[f"{p}reg"], R[f"{p}dist"],
-                          R[f"{p}vcode"], hh)
-    cols = dict(R)
-    cols.update({
-        f"{p}desil": desil,
+    addr = street_address(ctx, w, "addr", R[f"{p}group"], R[f"{p}kota"], reg, R[f"{p}dist"], R[f"{p}vcode"], hh)
+    pkh = at([0.45, 0.35, 0.22, 0.12], desil - 1)
+    bpnt = at([0.62, 0.47, 0.33, 0.22], desil - 1)
+    df, G = stage(df, {
         f"{p}pkh": F.when(desil.isNull(), False).otherwise(w.u("pkh", hh) < pkh),
         f"{p}bpnt": F.when(desil.isNull(), False).otherwise(w.u("bpnt", hh) < bpnt),
-        f"{p}trad": trad,
-        f"{p}head_sex": head_sex,
-        f"{p}has_spouse": has_spouse,
-        f"{p}head_age": head_age,
-        f"{p}spouse_age": spouse_age,
         f"{p}first_child_age": mother_age - 19 - w.int("fca", 13, hh),
-        f"{p}extra": extra,
-        f"{p}extra_kind": extra_kind,
+        f"{p}extra": (size >= 3) & (w.u("extra", hh) < 0.20),
+        f"{p}extra_kind": F.when((ek == "CUCU") & (head_age < 45), F.lit("FAMILI LAIN")).otherwise(ek),
         f"{p}family": family("fam"),
         f"{p}wife_family": family("wfam"),
         f"{p}other_family": family("ofam"),
@@ -301,12 +411,13 @@ def household_more(ctx: Ctx, H: dict[str, Column], p: str) -> dict[str, Column]:
         f"{p}rt": _s(1 + w.int("rt", 14, hh), 3),
         f"{p}rw": _s(1 + w.int("rw", 8, hh), 3),
     })
-    return cols
+    return df, {**A, **B, **Cc, **R, **D, **E, **G}
 
 
 # ---------------------------------------------------------------- members
 
-def member(ctx: Ctx, hh: Column, k: Column, H: dict[str, Column], p: str, m: str) -> dict[str, Column]:
+def member(df: DataFrame, ctx: Ctx, hh: Column, k: Column, H: dict[str, Column], p: str, m: str
+           ) -> tuple[DataFrame, dict[str, Column]]:
     """Role, sex, age and birth date of member k of household hh (household columns H with prefix p);
     columns named with prefix m."""
     w = ctx.world
@@ -314,19 +425,20 @@ def member(ctx: Ctx, hh: Column, k: Column, H: dict[str, Column], p: str, m: str
     size = H[f"{p}size"]
     has_sp = H[f"{p}has_spouse"]
     head_sex = H[f"{p}head_sex"]
-    sp = F.when(has_sp, 1).otherwise(0)
-    is_head = k == 0
-    is_sp = (k == 1) & has_sp
-    is_extra = H[f"{p}extra"] & (k == size - 1) & (k >= 2)
     extra_kind = H[f"{p}extra_kind"]
-    role = (F.when(is_head, ROLE_HEAD)
-            .when(is_sp, F.when(head_sex == "L", ROLE_WIFE).otherwise(ROLE_HUSBAND))
-            .when(is_extra, extra_kind)
-            .otherwise(ROLE_CHILD))
+    is_extra_c = H[f"{p}extra"] & (k == size - 1) & (k >= 2)
+    df, A = stage(df, {
+        f"{m}is_head": k == 0,
+        f"{m}is_spouse": (k == 1) & has_sp,
+        f"{m}is_extra": is_extra_c,
+        f"{m}child_order": k - F.when(has_sp, 1).otherwise(0),
+    })
+    is_head, is_sp, is_extra = A[f"{m}is_head"], A[f"{m}is_spouse"], A[f"{m}is_extra"]
     is_child = ~is_head & ~is_sp & ~is_extra
-    child_order = k - sp
-    twin = is_child & (child_order >= 2) & (w.u("twin", hh, k) < prof.twin_rate)
-    bk = F.when(twin, k - 1).otherwise(k)
+    twin = is_child & (A[f"{m}child_order"] >= 2) & (w.u("twin", hh, k) < prof.twin_rate)
+    df, B = stage(df, {f"{m}is_child": is_child, f"{m}bk": F.when(twin, k - 1).otherwise(k)})
+    bk = B[f"{m}bk"]
+    sp = F.when(has_sp, 1).otherwise(0)
     child_age_raw = H[f"{p}first_child_age"] - (bk - sp - 1) * 2 - w.int("cjit", 3, hh, bk)
     child_age = F.when(child_age_raw < 0, w.int("cyoung", 5, hh, k)).otherwise(child_age_raw)
     head_age = H[f"{p}head_age"]
@@ -336,12 +448,18 @@ def member(ctx: Ctx, hh: Column, k: Column, H: dict[str, Column], p: str, m: str
                  .otherwise(5 + w.int("xage", 60, hh)))
     age = (F.when(is_head, head_age).when(is_sp, H[f"{p}spouse_age"]).when(is_extra, extra_age)
            .otherwise(child_age))
-    age = F.least(F.lit(94), F.greatest(F.lit(0), age))
     other = F.when(head_sex == "L", "P").otherwise("L")
     sex = (F.when(is_head, head_sex).when(is_sp, other)
            .when(is_extra & extra_kind.isin("ORANG TUA", "MERTUA"), F.when(w.u("sex", hh, k) < 0.7, "P").otherwise("L"))
            .otherwise(F.when(w.u("sex", hh, k) < 0.5, "L").otherwise("P")))
-    dob = F.date_sub(F.add_months(F.lit(REF_DATE).cast("date"), -12 * age), w.int("doy", 365, hh, bk))
+    role = (F.when(is_head, ROLE_HEAD)
+            .when(is_sp, F.when(head_sex == "L", ROLE_WIFE).otherwise(ROLE_HUSBAND))
+            .when(is_extra, extra_kind)
+            .otherwise(ROLE_CHILD))
+    df, Cc = stage(df, {f"{m}age": F.least(F.lit(94), F.greatest(F.lit(0), age)), f"{m}sex": sex, f"{m}role": role})
+    df, D = stage(df, {f"{m}dob0": F.date_sub(F.add_months(F.lit(REF_DATE).cast("date"), -12 * Cc[f"{m}age"]),
+                                             w.int("doy", 365, hh, bk))})
+    dob = D[f"{m}dob0"]
     by = F.year(dob)
     placeholder = (by < 2010) & (w.u("regph", hh, k) < F.when(by < 1975, prof.registry_placeholder_dob)
                                  .otherwise(prof.registry_placeholder_dob / 6))
@@ -349,44 +467,45 @@ def member(ctx: Ctx, hh: Column, k: Column, H: dict[str, Column], p: str, m: str
     dob_reg = F.when(placeholder, F.when(ph_kind < 0.55, F.make_date(by, F.lit(7), F.lit(1)))
                      .when(ph_kind < 0.85, F.make_date(by, F.lit(12), F.lit(31)))
                      .otherwise(F.make_date(by, F.lit(1), F.lit(1)))).otherwise(dob)
-    return {
-        f"{m}role": role,
-        f"{m}is_head": is_head,
-        f"{m}is_spouse": is_sp,
-        f"{m}is_child": is_child,
-        f"{m}child_order": child_order,
-        f"{m}sex": sex,
-        f"{m}age": age,
-        f"{m}dob": dob_reg,
-    }
+    df, E = stage(df, {f"{m}dob": dob_reg})
+    return df, {**A, **B, **Cc, **E}
 
 
-def person_nik(ctx: Ctx, hh: Column, k: Column, H: dict[str, Column], p: str, role: Column, sex: Column,
-               dob: Column) -> tuple[Column, Column, Column]:
-    """(NIK as issued, 6-digit region of first registration, NIK-birth-date-mismatch flag)."""
+def person_nik(df: DataFrame, ctx: Ctx, hh: Column, k: Column, H: dict[str, Column], p: str,
+               M: dict[str, Column], m: str, q: str) -> tuple[DataFrame, dict[str, Column]]:
+    """Columns {q}nik (as issued), {q}nik_region (6-digit region of first registration) and
+    {q}nik_mismatch (NIK issued with a wrong birth date)."""
     w = ctx.world
     prof = ctx.profile
+    role, sex, dob = M[f"{m}role"], M[f"{m}sex"], M[f"{m}dob"]
     factor = (F.when(role == ROLE_HEAD, 1.2).when(role.isin(ROLE_WIFE, ROLE_HUSBAND), 2.0)
               .when(role == ROLE_CHILD, 0.25).otherwise(2.5))
-    mover = w.u("mover", hh, k) < F.least(F.lit(0.9), factor * prof.mover_rate)
     pidx = H[f"{p}pidx"]
     same_prov = w.u("mv_same", hh, k) < 0.6
     oreg = F.when(same_prov, at(ctx.geo.prov_reg_start, pidx) + w.int("mv_reg", at(ctx.geo.prov_reg_count, pidx), hh, k)
                   ).otherwise(pick_regency(ctx, "pop", "mv_reg2", hh, k))
+    df, A = stage(df, {
+        f"{q}mover": w.u("mover", hh, k) < F.least(F.lit(0.9), factor * prof.mover_rate),
+        f"{q}oreg": oreg,
+        f"{q}nik_mismatch": w.u("nik_mm", hh, k) < prof.nik_birth_mismatch,
+    })
+    mover, oreg = A[f"{q}mover"], A[f"{q}oreg"]
     odist = 1 + w.int("mv_dist", at(ctx.geo.reg_ndist, oreg), hh, k)
     prov = F.when(mover, at(ctx.geo.prov_codes, at(ctx.geo.reg_prov_idx, oreg))).otherwise(H[f"{p}prov"])
     rcode = F.when(mover, at(ctx.geo.reg_code, oreg)).otherwise(H[f"{p}rcode"])
     dist = F.when(mover, odist).otherwise(H[f"{p}dist"])
-    mismatch = w.u("nik_mm", hh, k) < prof.nik_birth_mismatch
     mm_kind = w.int("nik_mm_k", 3, hh, k)
-    nik_date = F.when(mismatch, F.when(mm_kind == 0, F.date_add(dob, 1 + w.int("nik_mm_d", 27, hh, k)))
+    nik_date = F.when(A[f"{q}nik_mismatch"], F.when(mm_kind == 0, F.date_add(dob, 1 + w.int("nik_mm_d", 27, hh, k)))
                       .when(mm_kind == 1, F.add_months(dob, 12))
                       .otherwise(F.make_date(F.year(dob), F.lit(1), F.lit(1)))).otherwise(dob)
-    day = F.dayofmonth(nik_date) + F.when(sex == "P", 40).otherwise(0)
-    region6 = F.concat(_s(prov, 2), _s(rcode, 2), _s(dist, 2))
-    nik = F.concat(region6, _s(day, 2), _s(F.month(nik_date), 2), _s(F.year(nik_date) % 100, 2),
+    df, B = stage(df, {f"{q}nik_region": F.concat(_s(prov, 2), _s(rcode, 2), _s(dist, 2)), f"{q}nik_date": nik_date})
+    nd = B[f"{q}nik_date"]
+    day = F.dayofmonth(nd) + F.when(sex == "P", 40).otherwise(0)
+    nik = F.concat(B[f"{q}nik_region"], _s(day, 2), _s(F.month(nd), 2), _s(F.year(nd) % 100, 2),
                    _s(1 + w.int("serial", 9999, hh, k), 4))
-    return nik, region6, mismatch
+    df, Cc = stage(df, {f"{q}nik": nik})
+    return df, {f"{q}nik": Cc[f"{q}nik"], f"{q}nik_region": B[f"{q}nik_region"],
+                f"{q}nik_mismatch": A[f"{q}nik_mismatch"]}
 
 
 # ---------------------------------------------------------------- names
@@ -395,23 +514,25 @@ def _pick(ctx: Ctx, key: str, purpose: str, hh: Column, k: Column) -> Column:
     return ctx.world.pick(N.token_list(key), purpose, hh, k)
 
 
-def person_name(ctx: Ctx, hh: Column, k: Column, H: dict[str, Column], p: str, M: dict[str, Column],
-                m: str) -> Column:
-    """The person's name as the civil registry has it (no titles), upper case."""
+def person_name(df: DataFrame, ctx: Ctx, hh: Column, k: Column, H: dict[str, Column], p: str,
+                M: dict[str, Column], m: str, q: str) -> tuple[DataFrame, dict[str, Column]]:
+    """Column {q}name: the person's name as the civil registry has it (no titles), upper case."""
     w = ctx.world
     trad = H[f"{p}trad"]
-    male = M[f"{m}sex"] == "L"
     by = F.year(M[f"{m}dob"])
     cohort = F.when(by < 1970, 0).when(by < 1990, 1).otherwise(2)
     mono_share = at([s for t in range(9) for s in N.MONONYM_SHARE[t]], trad * 3 + cohort)
-    is_mono = w.u("mono", hh, k) < mono_share
     arab_share = at([N.ARABIC_SHARE[t] for t in range(9)], trad)
-    is_arab = ~is_mono & (w.u("arab", hh, k) < arab_share)
-    three = w.u("three", hh, k) < F.when(cohort == 2, 0.35).otherwise(0.08)
     is_head, is_sp, is_child = M[f"{m}is_head"], M[f"{m}is_spouse"], M[f"{m}is_child"]
+    male_c = M[f"{m}sex"] == "L"
     # family names: children and a male head carry the household's; a wife (or a widow head) her own
-    own_family = F.when(is_sp | (is_head & ~male), H[f"{p}wife_family"]).when(
+    own_family_c = F.when(is_sp | (is_head & ~male_c), H[f"{p}wife_family"]).when(
         is_head | is_child, H[f"{p}family"]).otherwise(H[f"{p}other_family"])
+    df, A = stage(df, {f"{q}male": male_c, f"{q}is_mono": w.u("mono", hh, k) < mono_share,
+                       f"{q}three": w.u("three", hh, k) < F.when(cohort == 2, 0.35).otherwise(0.08),
+                       f"{q}own_family": own_family_c})
+    male, is_mono, three, own_family = A[f"{q}male"], A[f"{q}is_mono"], A[f"{q}three"], A[f"{q}own_family"]
+    is_arab = ~is_mono & (w.u("arab", hh, k) < arab_share)
 
     def pk(key_m: str, key_f: str, purpose: str) -> Column:
         return F.when(male, _pick(ctx, key_m, purpose, hh, k)).otherwise(_pick(ctx, key_f, purpose, hh, k))
@@ -458,8 +579,10 @@ def person_name(ctx: Ctx, hh: Column, k: Column, H: dict[str, Column], p: str, M
                        F.when(w.u("b2", hh, k) < 0.3, pk("EAST_M_FIRST", "EAST_F_FIRST", "g2")),
                        F.when(~is_mono, own_family))
     # Arabic-derived names: MUHAMMAD/AHMAD/ABDUL or SITI/NUR/NURUL first
-    lead = pk("ARAB_M_LEAD", "ARAB_F_LEAD", "alead")
-    lead = F.when((trad == N.BUGIS) & (lead == "SITI") & (w.u("sitti", hh, k) < 0.5), F.lit("SITTI")).otherwise(lead)
+    lead0 = pk("ARAB_M_LEAD", "ARAB_F_LEAD", "alead")
+    df, L = stage(df, {f"{q}lead": F.when((trad == N.BUGIS) & (lead0 == "SITI") & (w.u("sitti", hh, k) < 0.5),
+                                          F.lit("SITTI")).otherwise(lead0)})
+    lead = L[f"{q}lead"]
     second = F.when(lead == "ABDUL", _pick(ctx, "ABDUL_NEXT", "a2", hh, k)).otherwise(
         F.when(w.u("a2k", hh, k) < 0.5, pk("ARAB_M", "ARAB_F", "a2")).otherwise(
             F.when(trad == N.SUNDA, pk("SUNDA_M_FIRST", "SUNDA_F_LAST", "a2b"))
@@ -473,7 +596,8 @@ def person_name(ctx: Ctx, hh: Column, k: Column, H: dict[str, Column], p: str, M
     native = (F.when(trad == N.JAVA, java).when(trad == N.SUNDA, sunda).when(trad == N.BATAK, batak)
               .when(trad == N.MINANG, minang).when(trad == N.BALI, bali).when(trad == N.BUGIS, bugis)
               .when(trad == N.MELAYU, melayu).when(trad == N.CHINESE, chinese).otherwise(east))
-    return F.when(is_arab, arab).otherwise(native)
+    df, Z = stage(df, {f"{q}name": F.when(is_arab, arab).otherwise(native)})
+    return df, Z
 
 
 # ---------------------------------------------------------------- education, work, titles
@@ -495,7 +619,7 @@ def education(ctx: Ctx, hh: Column, k: Column, age: Column, by: Column, is_np: C
 def occupation(ctx: Ctx, hh: Column, k: Column, age: Column, sex: Column, edu: Column, kota: Column) -> Column:
     w = ctx.world
     working_m = F.when(kota, w.pick(JOBS_URBAN_M, "job", hh, k)).otherwise(w.pick(JOBS_RURAL_M, "job", hh, k))
-    return (F.when(age < 5, "BELUM/TIDAK BEKERJA")
+    return (F.when(age < 7, "BELUM/TIDAK BEKERJA")
             .when(age < 19, F.when(w.u("school", hh, k) < 0.85, "PELAJAR/MAHASISWA").otherwise("BELUM/TIDAK BEKERJA"))
             .when((age < 24) & (edu >= 5), "PELAJAR/MAHASISWA")
             .when(age >= 66, w.pick(JOBS_OLD, "job", hh, k))

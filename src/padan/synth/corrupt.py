@@ -1,0 +1,202 @@
+"""Record-level damage as Spark SQL expressions.
+
+Each function takes the clean value, the source's `SourceRates`, an `Rng` stream for the source and
+the record's key, and returns (damaged value, flags) where flags are boolean/str columns saying what
+was done -- the generator keeps them in debug output so tests can check the realised rates.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as PF
+
+from padan.synth import sqlx as F
+from padan.synth.sqlx import X as Column
+
+from padan.synth import names as N
+from padan.synth.profiles import SourceRates
+from padan.synth.rng import Rng
+from padan.synth.world import stage
+
+ARABIC_LEADS = ["MUHAMMAD", "AHMAD", "ABDUL", "SITI", "SITTI", "NUR", "NURUL", "I", "NI", "IDA", "ANAK", "DESAK",
+                "ANDI", "LA", "WA", "TEUKU", "CUT", "LALU", "BAIQ"]
+
+NIK_PLACEHOLDERS = N.expand("9999999999999999*5 0000000000000000*2 9999*2 1234567890123456 0 "
+                            "99999999999999999 -")
+NIK_KINDS = ("missing", "placeholder", "wrong_length", "letters", "transposed", "family", "digit_typo")
+DOB_KINDS = ("missing", "placeholder", "day_month_swap", "year_off")
+
+
+def _sub(s: Column, start: Column | int, length: Column | int) -> Column:
+    start_c = start if isinstance(start, Column) else F.lit(start)
+    len_c = length if isinstance(length, Column) else F.lit(length)
+    return s.substr(start_c, len_c)
+
+
+def old_spelling(name: Column) -> Column:
+    """Modern -> pre-1972 spelling: KH->CH, SY->SJ, NY->NJ, J->DJ, Y->J, C->TJ, U->OE."""
+    out = F.regexp_replace(name, "KH", "CH")
+    out = F.regexp_replace(out, "SY", "SJ")
+    out = F.regexp_replace(out, "NY", "NJ")
+    out = F.regexp_replace(out, "(?<![SN])J", "DJ")
+    out = F.regexp_replace(out, "Y", "J")
+    out = F.regexp_replace(out, "C(?!H)", "TJ")
+    out = F.regexp_replace(out, "U", "OE")
+    return out
+
+
+def typo(s: Column, rng: Rng, purpose: str, key: Column) -> Column:
+    """One keying slip: substitute, drop, double a letter, or swap two neighbours."""
+    n = F.length(s)
+    p = 1 + rng.int(purpose + ":pos", n, key)
+    kind = rng.int(purpose + ":kind", 4, key)
+    letter = rng.pick(list(N.TYPO_LETTERS), purpose + ":ch", key)
+    rest = n  # substr past the end is fine
+    sub = F.concat(_sub(s, 1, p - 1), letter, _sub(s, p + 1, rest))
+    drop = F.concat(_sub(s, 1, p - 1), _sub(s, p + 1, rest))
+    dup = F.concat(_sub(s, 1, p), _sub(s, p, rest))
+    swap = F.concat(_sub(s, 1, p - 1), _sub(s, p + 1, 1), _sub(s, p, 1), _sub(s, p + 2, rest))
+    return (F.when(kind == 0, sub).when(kind == 1, F.when(n > 3, drop).otherwise(dup))
+            .when(kind == 2, dup).otherwise(F.when(p < n, swap).otherwise(sub)))
+
+
+def name(df: DataFrame, clean: Column, r: SourceRates, rng: Rng, key: Column, *, sex: Column, title_pre: Column,
+         title_suf: Column, generic_pre: Column, generic_suf: Column, father: Column,
+         allow_case: bool, q: str = "nm_") -> tuple[DataFrame, Column, dict[str, Column]]:
+    """The name as this record shows it, one damage step per stage; flags say which steps applied."""
+    toks = F.split(clean, " ")
+    n = F.size(toks)
+    df, A = stage(df, {f"{q}f_mono": rng.u("n_mono", key) < r.name_mononym,
+                       f"{q}first_lead": F.element_at(toks, 1).isin(*ARABIC_LEADS),
+                       f"{q}n0": n})
+    f_mono, n0 = A[f"{q}f_mono"], A[f"{q}n0"]
+    shortened = F.when(A[f"{q}first_lead"], F.element_at(toks, -1)).otherwise(F.element_at(toks, 1))
+    s1 = (F.when(f_mono & (n0 >= 2), shortened)
+          .when(f_mono & (n0 == 1), F.concat(clean, F.when(sex == "L", " BIN ").otherwise(" BINTI "), father))
+          .otherwise(clean))
+    df, B = stage(df, {f"{q}s1": s1})
+    toks = F.split(B[f"{q}s1"], " ")
+    df, Bt = stage(df, {f"{q}t1": toks})
+    toks = Bt[f"{q}t1"]
+    f_drop = (F.size(toks) >= 3) & (rng.u("n_drop", key) < r.name_drop_middle)
+    s2 = F.when(f_drop, F.concat(F.slice(toks, 1, 1), F.slice(toks, 3, 64))).otherwise(toks)
+    df, Cc = stage(df, {f"{q}f_drop": f_drop, f"{q}t2": s2})
+    toks = Cc[f"{q}t2"]
+    f_muh = F.array_contains(toks, "MUHAMMAD") & (rng.u("n_muh", key) < r.name_muhammad_variant)
+    f_abd = F.array_contains(toks, "ABDUL") & (rng.u("n_abd", key) < r.name_abdul_abbrev)
+    df, D = stage(df, {f"{q}f_muh": f_muh, f"{q}f_abd": f_abd,
+                       f"{q}muh": rng.pick(N.MUHAMMAD_VARIANTS, "n_muh_v", key),
+                       f"{q}abd": rng.pick(N.ABDUL_VARIANTS, "n_abd_v", key)})
+    f_muh, f_abd, muh, abd = D[f"{q}f_muh"], D[f"{q}f_abd"], D[f"{q}muh"], D[f"{q}abd"]
+    s3 = F.array_join(F.when(f_muh | f_abd, F.transform(
+        toks, lambda t: F.when(f_muh & (t == "MUHAMMAD"), muh).when(f_abd & (t == "ABDUL"), abd).otherwise(t))
+    ).otherwise(toks), " ")
+    f_old = rng.u("n_old", key) < r.name_old_spelling
+    df, E = stage(df, {f"{q}s3": s3, f"{q}f_old": f_old})
+    s4 = F.when(E[f"{q}f_old"], old_spelling(E[f"{q}s3"])).otherwise(E[f"{q}s3"])
+    df, G = stage(df, {f"{q}t4": F.split(s4, " ")})
+    toks = G[f"{q}t4"]
+    f_swap = (F.size(toks) >= 2) & (rng.u("n_swap", key) < r.name_token_swap)
+    df, H = stage(df, {f"{q}f_swap": f_swap,
+                       f"{q}s5": F.array_join(F.when(f_swap, F.concat(F.slice(toks, 2, 64), F.slice(toks, 1, 1)))
+                                              .otherwise(toks), " ")})
+    s5 = H[f"{q}s5"]
+    f_typo = rng.u("n_typo", key) < r.name_typo
+    f_title = rng.u("n_title", key) < r.name_title
+    df, I = stage(df, {f"{q}f_typo": f_typo, f"{q}f_title": f_title,
+                       f"{q}s6": F.when(f_typo, typo(s5, rng, "n_typo", key)).otherwise(s5)})
+    s6 = I[f"{q}s6"]
+    has_own = title_pre.isNotNull() | title_suf.isNotNull()
+    pre = F.when(has_own, title_pre).otherwise(generic_pre)
+    suf = F.when(has_own, title_suf).otherwise(generic_suf)
+    df, J = stage(df, {f"{q}pre": pre, f"{q}suf": suf})
+    pre, suf = J[f"{q}pre"], J[f"{q}suf"]
+    titled = F.concat(F.when(pre.isNotNull(), F.concat(pre, F.lit(" "))).otherwise(F.lit("")), s6,
+                      F.when(suf.isNotNull(), F.concat(F.lit(", "), suf)).otherwise(F.lit("")))
+    s7 = F.when(I[f"{q}f_title"], titled).otherwise(s6)
+    flags = {"f_mono": f_mono, "f_drop": Cc[f"{q}f_drop"], "f_muh": f_muh, "f_abd": f_abd, "f_old": E[f"{q}f_old"],
+             "f_swap": H[f"{q}f_swap"], "f_typo": I[f"{q}f_typo"], "f_title": I[f"{q}f_title"]}
+    if allow_case:
+        df, K = stage(df, {f"{q}s7": s7, f"{q}f_case": rng.u("n_case", key) < r.name_case})
+        s7 = K[f"{q}s7"]
+        s7 = F.when(K[f"{q}f_case"], F.when(rng.u("n_case_k", key) < 0.7, F.initcap(F.lower(s7))).otherwise(F.lower(s7))
+                    ).otherwise(s7)
+        flags["f_case"] = K[f"{q}f_case"]
+    df, Z = stage(df, {f"{q}out": s7})
+    return df, Z[f"{q}out"], flags
+
+
+def nik_kind(r: SourceRates, rng: Rng, key: Column, family_ok: Column) -> Column:
+    """Which damage (if any) a record's NIK gets; exclusive kinds by cumulative rate."""
+    u = rng.u("nik_kind", key)
+    cum = 0.0
+    expr = None
+    for kind in NIK_KINDS:
+        rate = getattr(r, f"nik_{kind}")
+        if rate <= 0:
+            continue
+        lo = cum
+        cum += rate
+        cond = (u >= lo) & (u < cum)
+        if kind == "family":
+            cond = cond & family_ok
+        expr = F.when(cond, F.lit(kind)) if expr is None else expr.when(cond, F.lit(kind))
+    return F.lit(None).cast("string") if expr is None else expr
+
+
+def nik(clean: Column, kind: Column, family_nik: Column, rng: Rng, key: Column) -> Column:
+    p16 = 1 + rng.int("nik_pos", 16, key)
+    p15a = 1 + rng.int("nik_pos_a", 15, key)
+    p15b = 1 + rng.int("nik_pos_b", 15, key)
+    digit = rng.int("nik_digit", 10, key).cast("string")
+    wrong_len = F.when(rng.u("nik_wl", key) < 0.6, F.concat(_sub(clean, 1, p16 - 1), _sub(clean, p16 + 1, 16))
+                       ).otherwise(F.concat(_sub(clean, 1, p16), digit, _sub(clean, p16 + 1, 16)))
+    lk = rng.int("nik_letters", 3, key)
+    letters = (F.when(lk == 0, F.regexp_replace(clean, "0", "O"))
+               .when(lk == 1, F.regexp_replace(clean, "1", "I"))
+               .otherwise(F.concat(_sub(clean, 1, 1), F.lit("."), _sub(clean, 2, 5), F.lit("E+15"))))
+    pp = F.when(_sub(clean, p15a, 1) != _sub(clean, p15a + 1, 1), p15a).otherwise(p15b)
+    transposed = F.concat(_sub(clean, 1, pp - 1), _sub(clean, pp + 1, 1), _sub(clean, pp, 1), _sub(clean, pp + 2, 16))
+    old_digit = _sub(clean, p16, 1).cast("int")
+    new_digit = ((old_digit + 1 + rng.int("nik_typo_d", 9, key)) % 10).cast("string")
+    digit_typo = F.concat(_sub(clean, 1, p16 - 1), new_digit, _sub(clean, p16 + 1, 16))
+    return (F.when(kind.isNull(), clean)
+            .when(kind == "missing", F.lit(None).cast("string"))
+            .when(kind == "placeholder", rng.pick(NIK_PLACEHOLDERS, "nik_ph", key))
+            .when(kind == "wrong_length", wrong_len)
+            .when(kind == "letters", letters)
+            .when(kind == "transposed", transposed)
+            .when(kind == "family", family_nik)
+            .otherwise(digit_typo))
+
+
+def dob_kind(r: SourceRates, rng: Rng, key: Column, dob: Column) -> Column:
+    u = rng.u("dob_kind", key)
+    swappable = (F.dayofmonth(dob) <= 12) & (F.dayofmonth(dob) != F.month(dob))
+    cum = 0.0
+    expr = None
+    for kind in DOB_KINDS:
+        rate = getattr(r, f"dob_{kind}")
+        if rate <= 0:
+            continue
+        lo = cum
+        cum += rate
+        cond = (u >= lo) & (u < cum)
+        if kind == "day_month_swap":
+            cond = cond & swappable
+        expr = F.when(cond, F.lit(kind)) if expr is None else expr.when(cond, F.lit(kind))
+    return F.lit(None).cast("string") if expr is None else expr
+
+
+def dob(clean: Column, kind: Column, rng: Rng, key: Column) -> Column:
+    y, m, d = F.year(clean), F.month(clean), F.dayofmonth(clean)
+    pk = rng.int("dob_ph", 10, key)
+    placeholder = (F.when(pk < 4, F.make_date(y, F.lit(7), F.lit(1)))
+                   .when(pk < 6, F.make_date(y, F.lit(12), F.lit(31)))
+                   .when(pk < 8, F.make_date(y, F.lit(1), F.lit(1)))
+                   .otherwise(F.make_date(y, m, F.lit(15))))
+    return (F.when(kind.isNull(), clean)
+            .when(kind == "missing", F.lit(None).cast("date"))
+            .when(kind == "placeholder", placeholder)
+            .when(kind == "day_month_swap", F.make_date(y, d, m))
+            .otherwise(F.add_months(clean, F.when(rng.u("dob_y", key) < 0.5, -12).otherwise(12))))
