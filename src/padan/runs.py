@@ -23,7 +23,7 @@ from padan.errors import InvariantError
 from padan.ingest.read import InputFile, batch_fingerprint, list_files, read_source
 from padan.lake import Lake
 from padan.standardise.persons import split_accepted_rejected, standardise_rows, with_record_keys
-from padan.tables import (CLUSTERS, ID_CHANGES, OVERLAP_BY_REGION, PAIRS, PERSONS, QUALITY, REJECTS, RUNS,
+from padan.tables import (ALL_FIXED, CLUSTERS, ID_CHANGES, OVERLAP_BY_REGION, PAIRS, PERSONS, QUALITY, REJECTS, RUNS,
                           TARGETING, bronze_spec)
 
 logger = logging.getLogger(__name__)
@@ -44,7 +44,8 @@ class Ctx:
             ctx.run_date = run_date
         if spark.sparkContext.getCheckpointDir() is None:
             spark.sparkContext.setCheckpointDir(cfg.lake.checkpoint_path)
-        ctx.lake.ensure_table(RUNS)
+        for spec in ALL_FIXED:          # every table exists, with its schema, from the first run on
+            ctx.lake.ensure_table(spec)
         return ctx
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from padan.config import ModelConfig
 from padan.model.settings import model_columns, untrained_settings
 from padan.model.splink_io import spark_api
@@ -18,7 +20,7 @@ def count_comparisons(ctx, model: ModelConfig, sample: float = 1.0) -> list[tupl
     db_api = spark_api(ctx.spark, ctx.cfg.spark.break_lineage_method)
     sources = sorted(r[0] for r in persons.select("source_dataset").distinct().collect())
     tables = [db_api.register(persons.where(F.col("source_dataset") == s).select(*cols), dataset_display_name=s,
-                              table_name=f"__padan_blocking_{s}") for s in sources]
+                              table_name=f"__padan_blocking_{s}_{uuid.uuid4().hex[:8]}") for s in sources]
     records = count_comparisons_from_blocking_rules(
         tables, blocking_rules=list(model.blocking_rules), link_type=model.link_type,
         unique_id_column_name="unique_id", source_dataset_column_name="source_dataset",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from typing import Any, Sequence
 
 from pyspark.sql import DataFrame, SparkSession
@@ -32,6 +33,7 @@ def make_linker(spark: SparkSession, persons: DataFrame, settings: dict[str, Any
     if sources is None:
         sources = sorted(r[0] for r in persons.select("source_dataset").distinct().collect())
     keep = [c for c in columns if c != "source_dataset"]
+    tag = f"{tag}_{uuid.uuid4().hex[:8]}"   # registered names must be unique within the Spark session
     tables = []
     for src in sources:
         part = persons.where(F.col("source_dataset") == src).select(*keep)

@@ -60,8 +60,10 @@ def _pairs_on(anchors: DataFrame, keys: list[str], max_pairs: int, seed: int) ->
     return pairs.withColumn("clerical_match_score", F.lit(1.0))
 
 
-def _floor_m(settings: dict[str, Any]) -> None:
-    """m of 0 (a level never seen among labelled matches) would make its weight -inf."""
+def _smooth(settings: dict[str, Any], u_pairs: int) -> None:
+    """Give every level an m and a u. A level never seen among labelled matches gets m = M_FLOOR
+    (not 0, whose weight is -inf); a level never seen among the sampled random pairs gets u = 3/n,
+    the rule-of-three upper bound for an event not seen in n trials."""
     for comp in settings["comparisons"]:
         for lvl in comp["comparison_levels"]:
             if lvl.get("is_null_level"):
@@ -69,6 +71,8 @@ def _floor_m(settings: dict[str, Any]) -> None:
             m = lvl.get("m_probability")
             if m is None or m < M_FLOOR:
                 lvl["m_probability"] = M_FLOOR
+            if lvl.get("u_probability") is None:
+                lvl["u_probability"] = 3.0 / u_pairs
 
 
 def train_model(spark, persons: DataFrame, model: ModelConfig, *, break_lineage_method: str = "parquet",
@@ -88,7 +92,8 @@ def train_model(spark, persons: DataFrame, model: ModelConfig, *, break_lineage_
                                     < int(1000 * tr.em_sample_rows / n) + 1)
     persons = persons.cache()
     result = TrainingResult(settings={}, m_method=m_method)
-    linker, db_api = make_linker(spark, persons, settings, cols, break_lineage_method=break_lineage_method, tag="train")
+    linker, db_api = make_linker(spark, persons, settings, cols, break_lineage_method=break_lineage_method,
+                                 tag="train")
 
     t = time.monotonic()
     linker.training.estimate_probability_two_random_records_match(list(tr.prior_rules), recall=tr.prior_recall)
@@ -105,7 +110,7 @@ def train_model(spark, persons: DataFrame, model: ModelConfig, *, break_lineage_
         result.label_pairs["nik_anchored"] = labels.count()
         if result.label_pairs["nik_anchored"] == 0:
             raise_no_labels()
-        sdf = db_api.register(labels, table_name="__padan_labels_nik")
+        sdf = db_api.register(labels)
         linker.training.estimate_m_from_pairwise_labels(sdf)
         trained = linker.misc.save_model_to_json()
         labels.unpersist()
@@ -113,7 +118,7 @@ def train_model(spark, persons: DataFrame, model: ModelConfig, *, break_lineage_
         labels_b = agreement_anchored_labels(persons, tr.max_label_pairs, tr.u_seed).cache()
         result.label_pairs["agreement_anchored"] = labels_b.count()
         if result.label_pairs["agreement_anchored"] > 0:
-            sdf_b = db_api.register(labels_b, table_name="__padan_labels_agree")
+            sdf_b = db_api.register(labels_b)
             linker.training.estimate_m_from_pairwise_labels(sdf_b)
             trained_b = linker.misc.save_model_to_json()
             by_name = {c["output_column_name"]: c for c in trained_b["comparisons"]}
@@ -126,7 +131,7 @@ def train_model(spark, persons: DataFrame, model: ModelConfig, *, break_lineage_
             linker.training.estimate_parameters_using_expectation_maximisation(rule)
         trained = linker.misc.save_model_to_json()
     result.seconds["m"] = time.monotonic() - t
-    _floor_m(trained)
+    _smooth(trained, tr.u_max_pairs)
     persons.unpersist()
     result.settings = trained
     logger.info("trained model (m by %s) in %s", m_method,

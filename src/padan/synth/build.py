@@ -13,7 +13,7 @@ from padan.synth.sqlx import X as Column
 from padan.synth import corrupt as C
 from padan.synth import names as N
 from padan.synth import world as W
-from padan.synth.rng import Rng, at
+from padan.synth.rng import SEED_COLUMN, Rng, at
 from padan.synth.world import BLOCK, BLOCK_BITS, N_TEMPLATES, NP_ADULT_BASE, NP_BASE, Ctx
 
 P3KE_COLUMNS = ["id_individu", "id_keluarga", "no_kk", "nik", "nama", "tgl_lahir", "jenis_kelamin",
@@ -53,7 +53,7 @@ def person_id(hh: Column, k: Column) -> Column:
 def p3ke_person_at(ctx: Ctx, row: Column) -> dict[str, Column]:
     """Who is on P3KE row `row`: (hh, k) of the person shown, the household the row sits in, and
     whether the row repeats a person shown elsewhere (a within-source duplicate)."""
-    rng = Rng(ctx.seed, "p3ke")
+    rng = Rng("p3ke")
     block = F.shiftright(row, BLOCK_BITS)
     pos = row.bitwiseAND(BLOCK - 1).cast("int")
     tpl = rng.int("tpl", N_TEMPLATES, block)
@@ -70,10 +70,18 @@ def p3ke_person_at(ctx: Ctx, row: Column) -> dict[str, Column]:
     }
 
 
-def _permute(x: Column, n: int, salt: int) -> Column:
-    a = W.permutation_multiplier(n, salt)
-    c = (salt * 7919) % max(n, 1)
-    return (x * F.lit(a).cast("long") + F.lit(c).cast("long")) % F.lit(n).cast("long")
+def _perm_params(prefix: str, n: int, salt: int) -> dict[str, int]:
+    """Parameters of the bijection x -> (x * a + c) mod n of [0, n)."""
+    n = max(int(n), 1)
+    return {f"{prefix}_n": n, f"{prefix}_a": W.permutation_multiplier(n, salt), f"{prefix}_c": (salt * 7919) % n}
+
+
+def _permute(x: Column, prefix: str) -> Column:
+    return (x * F.col(f"{prefix}_a") + F.col(f"{prefix}_c")) % F.col(f"{prefix}_n")
+
+
+def _params(ctx: Ctx, **extra: int | float) -> dict[str, int | float]:
+    return {SEED_COLUMN: ctx.seed, **_perm_params("pp", ctx.p3ke_rows, 11), **extra}
 
 
 def _household_full(df: DataFrame, ctx: Ctx, hh: Column, p: str) -> tuple[DataFrame, dict[str, Column]]:
@@ -93,13 +101,13 @@ def _overlap_candidate(df: DataFrame, ctx: Ctx, j: Column, reg_date: Column) -> 
     if P <= 0:
         return df, {"c_hh": F.lit(None).cast("long"), "c_k": F.lit(None).cast("int"),
                     "c_ok": F.lit(False), "c_w": F.lit(0.0), "c_desil": F.lit(None).cast("int")}
-    cand = _permute(j % F.lit(P).cast("long"), P, 11)
+    cand = _permute(j % F.col("pp_n"), "pp")
     sel = p3ke_person_at(ctx, cand)
     df, S = _stage(df, {"c_hh": sel["hh"], "c_k": sel["k"]})
     df, H = _household_full(df, ctx, S["c_hh"], "c_")
     df, M = W.member(df, ctx, S["c_hh"], S["c_k"], H, "c_", "cm_")
     weight = at(list(prof.overlap_desil_weights), H["c_desil"] - 1) * F.when(H["c_pkh"], prof.overlap_pkh_factor).otherwise(1.0)
-    df, R = _stage(df, {"c_ok": (j < P) & _age_ok(reg_date, M["cm_dob"]), "c_w": weight})
+    df, R = _stage(df, {"c_ok": (j < F.col("pp_n")) & _age_ok(reg_date, M["cm_dob"]), "c_w": weight})
     return df, {**S, **R, "c_desil": H["c_desil"]}
 
 
@@ -127,8 +135,8 @@ def calibrate_overlap(spark: SparkSession, ctx: Ctx) -> float:
     if P <= 0 or R <= 0 or prof.overlap <= 0:
         return 0.0
     n = min(CALIBRATION_SAMPLE, R, P)
-    rng = Rng(ctx.seed, "prakerja")
-    df = W.Plan(spark, n, 1, "j")
+    rng = Rng("prakerja")
+    df = W.Plan(spark, n, 1, "j", _params(ctx))
     df, C_ = _overlap_candidate(df, ctx, F.col("j"), _reg_date(rng, F.col("j")))
     micro = F.when(C_["c_ok"], F.round(C_["c_w"] * 1_000_000).cast("long")).otherwise(F.lit(0).cast("long"))
     total = df.select({"s": F.sum(micro)}).collect()[0]["s"] or 0
@@ -176,9 +184,9 @@ def _name_and_damage(df: DataFrame, ctx: Ctx, rng: Rng, rates, key: Column, X: d
 
 def p3ke(spark: SparkSession, ctx: Ctx, partitions: int | None = None) -> DataFrame:
     rates = ctx.profile.p3ke
-    rng = Rng(ctx.seed, "p3ke")
+    rng = Rng("p3ke")
     n = ctx.p3ke_rows
-    df = W.Plan(spark, n, partitions_for(spark, n, partitions), "r")
+    df = W.Plan(spark, n, partitions_for(spark, n, partitions), "r", _params(ctx))
     r = F.col("r")
     df, A = _stage(df, p3ke_person_at(ctx, r))
     df, X = _person(df, ctx, A["hh"], A["k"])
@@ -262,9 +270,10 @@ def _np_member(df: DataFrame, ctx: Ctx, rng: Rng, j: Column, slot: Column, reg_d
 def prakerja(spark: SparkSession, ctx: Ctx, scale: float, partitions: int | None = None) -> DataFrame:
     prof = ctx.profile
     rates = prof.prakerja
-    rng = Rng(ctx.seed, "prakerja")
+    rng = Rng("prakerja")
     n = ctx.prakerja_rows
-    df = W.Plan(spark, n, partitions_for(spark, n, partitions), "r")
+    df = W.Plan(spark, n, partitions_for(spark, n, partitions), "r",
+                _params(ctx, ov_scale=float(scale), **_perm_params("pk", n, 29)))
     r = F.col("r")
     df, A = _stage(df, _registrant(rng, r, ctx))
     j = A["j"]
@@ -274,13 +283,14 @@ def prakerja(spark: SparkSession, ctx: Ctx, scale: float, partitions: int | None
                         "acct_date": F.least(F.date_add(reg_date, acct_shift), F.lit("2022-12-31").cast("date"))})
     df, Cn = _overlap_candidate(df, ctx, j, T["reg_date"])
     df, Nn = _np_member(df, ctx, rng, j, A["slot"], T["reg_date"])
-    ov = Cn["c_ok"] & (rng.u("ov", j) < F.lit(scale) * Cn["c_w"])
+    ov = Cn["c_ok"] & (rng.u("ov", j) < F.col("ov_scale") * Cn["c_w"])
     hh = (F.when(ov, Cn["c_hh"]).when(Nn["n_k"].isNotNull(), F.col("n_hh0"))
           .otherwise(F.lit(NP_ADULT_BASE).cast("long") + j))
     k = F.when(ov, Cn["c_k"]).when(Nn["n_k"].isNotNull(), Nn["n_k"]).otherwise(F.lit(0))
     df, S = _stage(df, {"hh": hh, "k": k.cast("int"), "ov": ov})
     # keep only what later stages use, so the candidate columns do not travel further
-    df.keep(["r", "slot", "acct", "j", "reg_date", "acct_date", "hh", "k", "ov", "c_desil"])
+    df.keep(["r", SEED_COLUMN, "pk_n", "pk_a", "pk_c", "slot", "acct", "j", "reg_date", "acct_date", "hh", "k", "ov",
+             "c_desil"])
     df, X = _person(df, ctx, S["hh"], S["k"])
     df, fam_nik, fam_ok = _family_nik(df, ctx, S["hh"], S["k"], X)
     df, D = _stage(df, {"nik_kind": C.nik_kind(rates, rng, r, fam_ok),
@@ -354,7 +364,7 @@ def prakerja(spark: SparkSession, ctx: Ctx, scale: float, partitions: int | None
               .otherwise("Tidak Lolos"))
     gelombang = F.least(F.lit(50), 1 + F.floor(F.datediff(T["acct_date"], F.lit(REG_START).cast("date")) / 20).cast("int"))
     public = {
-        "id_pendaftar": F.concat(F.lit("PK-"), F.lpad((_permute(r, max(n, 1), 29) + 1).cast("string"), 10, "0")),
+        "id_pendaftar": F.concat(F.lit("PK-"), F.lpad((_permute(r, "pk") + 1).cast("string"), 10, "0")),
         "nik": nik,
         "no_kk": no_kk,
         "nama_lengkap": nama,

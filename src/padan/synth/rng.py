@@ -35,17 +35,24 @@ def at(values: Sequence | X, index: X) -> X:
     return F.get(arr, index.cast("INT"))
 
 
+SEED_COLUMN = "p_seed"
+
+
 class Rng:
-    def __init__(self, seed: int, stream: str):
-        self.seed = int(seed)
+    """Random values for one stream ('world', 'p3ke', ...). The seed enters as a column (see
+    `world.Plan`), not as a literal, so the generated code is the same for every seed and Spark's
+    code cache compiles it once per JVM; `fixed_seed` makes a stream independent of the seed."""
+
+    def __init__(self, stream: str, fixed_seed: int | None = None):
         self.stream = stream
+        self.seed_sql = F.col(SEED_COLUMN) if fixed_seed is None else X(f"{int(fixed_seed)}L")
 
     def tag(self, purpose: str) -> int:
-        digest = hashlib.blake2b(f"{self.seed}|{self.stream}|{purpose}".encode(), digest_size=8).digest()
+        digest = hashlib.blake2b(f"{self.stream}|{purpose}".encode(), digest_size=8).digest()
         return int.from_bytes(digest, "little", signed=True)
 
     def hash(self, purpose: str, *keys: X) -> X:
-        return F.xxhash64(X(f"{self.tag(purpose)}L"), *keys)
+        return F.xxhash64(self.seed_sql, X(f"{self.tag(purpose)}L"), *keys)
 
     def u(self, purpose: str, *keys: X) -> X:
         """Uniform double in [0, 1)."""

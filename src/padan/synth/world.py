@@ -134,8 +134,8 @@ class Ctx:
 
     def __post_init__(self) -> None:
         self.geo: Geography = geography()
-        self.world = Rng(self.seed, "world")
-        self.geo_rng = Rng(GEO_SEED, "geo")
+        self.world = Rng("world")
+        self.geo_rng = Rng("geo", fixed_seed=GEO_SEED)
         tpl_codes, tpl_sizes = _p3ke_templates(self.seed)
         self.tpl_codes = lit_array(tpl_codes)
         self.tpl_sizes = lit_array(tpl_sizes)
@@ -143,15 +143,17 @@ class Ctx:
 
 
 _REF = re.compile(r"`([^`]+)`")
-BARRIER_EVERY = 4
+BARRIER_EVERY = 1
 
 
 def codegen_barrier(sql: str) -> str:
     """The same value through an identity lambda. Higher-order functions are not whole-stage code
-    generated, so the projection holding this one runs on its own (with Spark's per-expression
-    method splitting) and ends the whole-stage chain below it. Without such breaks the generator's
-    long chain of projections is compiled into one Java method that exceeds the JVM's 64 KB limit
-    (Spark then logs a compile error and falls back to slower interpretation)."""
+    generated, so a projection holding one is compiled on its own, with Spark's per-expression
+    method splitting. The generator's expressions are too big for whole-stage code generation:
+    fused, a chain of them becomes one Java method beyond the JVM's 64 KB limit (Spark logs a
+    compile error and interprets) or, smaller, beyond HotSpot's 8 KB limit for JIT compilation
+    (the method then runs in the bytecode interpreter, ~20x slower). One barrier per level keeps
+    every projection on the split, JIT-compiled path."""
     return f"element_at(transform(array({sql}), barrier_v -> barrier_v), 1)"
 
 
@@ -161,15 +163,18 @@ class Plan:
     time, each re-analysing the growing plan). Each column goes to the lowest SELECT level above
     the columns it refers to, which keeps the nesting shallow."""
 
-    def __init__(self, spark: SparkSession, rows: int, partitions: int, id_name: str):
+    def __init__(self, spark: SparkSession, rows: int, partitions: int, id_name: str,
+                 params: dict[str, int | float]):
+        """`params` (the seed, row counts, ...) become columns rather than literals, so that the
+        generated Java code does not depend on them and is compiled once per JVM."""
         self.spark = spark
         self._rows, self._partitions, self._id = int(rows), int(partitions), id_name
-        self._base = f"SELECT id AS `{id_name}` FROM range(0, {int(rows)}, 1, {int(partitions)})"
+        self._params = dict(params)
         self._levels: list[list[tuple[str, str]] | list[str]] = []   # stage levels: (name, sql); keep levels: names
         self._keep_at: set[int] = set()
         self._floor = 0                      # new columns go above this level (after a keep)
-        self._level_of: dict[str, int] = {id_name: -1}
-        self.columns: list[str] = [id_name]
+        self._level_of: dict[str, int] = {id_name: -1, **{n: -1 for n in params}}
+        self.columns: list[str] = [id_name, *params]
 
     def stage(self, cols: dict[str, Column]) -> None:
         for name, expr in cols.items():
@@ -194,20 +199,6 @@ class Plan:
         self._level_of = {n: level for n in names}
         self.columns = list(names)
 
-    def sql(self, final: dict[str, Column] | None = None) -> str:
-        text = self._base
-        for i, level in enumerate(self._levels):
-            if i in self._keep_at:
-                select_list = ", ".join(f"`{n}`" for n in level)
-            elif level:
-                select_list = "*, " + ", ".join(f"{sql} AS `{name}`" for name, sql in level)
-            else:
-                continue
-            text = f"SELECT {select_list} FROM ({text}) AS q{i}"
-        if final is not None:
-            text = f"SELECT {', '.join(f'{e.sql} AS `{n}`' for n, e in final.items())} FROM ({text}) AS qf"
-        return text
-
     def depth(self) -> int:
         return len(self._levels)
 
@@ -215,6 +206,13 @@ class Plan:
         """The DataFrame: one selectExpr per level on top of the already analysed levels below
         (one nested SQL text would make the analyser iterate over the whole tree once per level)."""
         df = self.spark.range(0, self._rows, 1, self._partitions).withColumnRenamed("id", self._id)
+        zero = f"shiftright(`{self._id}`, 62)"   # 0 for every row, but not a constant to the optimizer
+        params = []
+        for name, value in self._params.items():
+            base = f"CAST({zero} AS DOUBLE) + {float(value)!r}D" if isinstance(value, float) else f"{zero} + {int(value)}L"
+            params.append(f"{codegen_barrier(base)} AS `{name}`")
+        if params:
+            df = df.selectExpr("*", *params)
         later_refs = self._later_refs(final)
         since_barrier = 0
         for i, level in enumerate(self._levels):
@@ -231,7 +229,8 @@ class Plan:
                     exprs[used[0]] = codegen_barrier(exprs[used[0]])
                     since_barrier = 0
             df = df.selectExpr("*", *[f"{sql} AS `{name}`" for name, sql in exprs.items()])
-        return df.selectExpr(*[f"{e.sql} AS `{n}`" for n, e in final.items()])
+        return df.selectExpr(*[f"{e.sql if _REF.fullmatch(e.sql) else codegen_barrier(e.sql)} AS `{n}`"
+                               for n, e in final.items()])
 
     def _later_refs(self, final: dict[str, Column]) -> list[set[str]]:
         """Per level: the column names referred to by any later level or by the final select."""
@@ -340,7 +339,7 @@ def household(df: DataFrame, ctx: Ctx, hh: Column, p: str) -> tuple[DataFrame, d
         f"{p}key": key,
     })
     hh, reg, key = F.col(f"{p}hh"), A[f"{p}reg"], A[f"{p}key"]
-    tpl = Rng(ctx.seed, "p3ke").int("tpl", N_TEMPLATES, block)
+    tpl = Rng("p3ke").int("tpl", N_TEMPLATES, block)
     slot = (hh.bitwiseAND(BLOCK - 1)).cast("int")
     size = (F.when(hh >= NP_ADULT_BASE, 1 + w.int("npsize", 5, hh))
             .when(A[f"{p}is_np"], 2 + w.int("npsize", 5, hh))
