@@ -139,7 +139,7 @@ def calibrate_overlap(spark: SparkSession, ctx: Ctx) -> float:
     df = W.Plan(spark, n, 1, "j", _params(ctx))
     df, C_ = _overlap_candidate(df, ctx, F.col("j"), _reg_date(rng, F.col("j")))
     micro = F.when(C_["c_ok"], F.round(C_["c_w"] * 1_000_000).cast("long")).otherwise(F.lit(0).cast("long"))
-    total = df.select({"s": F.sum(micro)}).collect()[0]["s"] or 0
+    total = df.select({"micro": micro}).agg(PF.sum("micro").alias("s")).collect()[0]["s"] or 0
     mean_w = total / 1_000_000 / n
     if mean_w <= 0:
         return 0.0

@@ -143,17 +143,9 @@ class Ctx:
 
 
 _REF = re.compile(r"`([^`]+)`")
-BARRIER_EVERY = 1
 
 
-def codegen_barrier(sql: str) -> str:
-    """The same value through an identity lambda. Higher-order functions are not whole-stage code
-    generated, so a projection holding one is compiled on its own, with Spark's per-expression
-    method splitting. The generator's expressions are too big for whole-stage code generation:
-    fused, a chain of them becomes one Java method beyond the JVM's 64 KB limit (Spark logs a
-    compile error and interprets) or, smaller, beyond HotSpot's 8 KB limit for JIT compilation
-    (the method then runs in the bytecode interpreter, ~20x slower). One barrier per level keeps
-    every projection on the split, JIT-compiled path."""
+def _hof_identity(sql: str) -> str:
     return f"element_at(transform(array({sql}), barrier_v -> barrier_v), 1)"
 
 
@@ -199,52 +191,48 @@ class Plan:
         self._level_of = {n: level for n in names}
         self.columns = list(names)
 
-    def depth(self) -> int:
-        return len(self._levels)
-
     def select(self, final: dict[str, Column]) -> DataFrame:
-        """The DataFrame: one selectExpr per level on top of the already analysed levels below
-        (one nested SQL text would make the analyser iterate over the whole tree once per level)."""
+        """The DataFrame: one `selectExpr` per level on top of the already analysed levels below
+        (one nested SQL text instead makes the analyser iterate over the whole tree per level).
+
+        Code generation: the generator's expressions are too big for Spark's whole-stage code
+        generation, which fuses a chain of projections into one Java method -- beyond the JVM's
+        64 KB limit (Spark logs a compile error and interprets) or beyond HotSpot's 8 KB limit for
+        JIT compilation (the method then runs in the bytecode interpreter, many times slower). So
+        every level also computes a barrier column `_bN`: a number passed through an identity
+        lambda (higher-order functions are not whole-stage generated), computed from the previous
+        level's barrier used twice (so the optimizer neither prunes it nor merges two levels). Each
+        level then runs as its own projection, compiled with Spark's per-expression method
+        splitting. The chain is anchored in the final string columns by an empty suffix."""
         df = self.spark.range(0, self._rows, 1, self._partitions).withColumnRenamed("id", self._id)
         zero = f"shiftright(`{self._id}`, 62)"   # 0 for every row, but not a constant to the optimizer
         params = []
         for name, value in self._params.items():
             base = f"CAST({zero} AS DOUBLE) + {float(value)!r}D" if isinstance(value, float) else f"{zero} + {int(value)}L"
-            params.append(f"{codegen_barrier(base)} AS `{name}`")
-        if params:
-            df = df.selectExpr("*", *params)
-        later_refs = self._later_refs(final)
-        since_barrier = 0
-        for i, level in enumerate(self._levels):
-            if i in self._keep_at:
-                df = df.select(*level)
+            params.append(f"{_hof_identity(base)} AS `{name}`")
+        prev = "_b0"
+        df = df.selectExpr("*", *params, f"{_hof_identity(zero)} AS `{prev}`")
+        levels = [lvl for i, lvl in enumerate(self._levels) if lvl or i in self._keep_at]
+        keep_idx = {id(self._levels[i]) for i in self._keep_at}
+        out_names = {name: f"_o_{name}" for name in final}
+        levels.append([(out_names[n], e.sql) for n, e in final.items()])
+        for n, level in enumerate(levels, start=1):
+            if id(level) in keep_idx:
+                df = df.select(*level, prev)
                 continue
-            if not level:
-                continue
-            exprs = dict(level)
-            since_barrier += 1
-            if since_barrier >= BARRIER_EVERY:
-                used = [name for name, _ in level if name in later_refs[i]]
-                if used:
-                    exprs[used[0]] = codegen_barrier(exprs[used[0]])
-                    since_barrier = 0
-            df = df.selectExpr("*", *[f"{sql} AS `{name}`" for name, sql in exprs.items()])
-        return df.selectExpr(*[f"{e.sql if _REF.fullmatch(e.sql) else codegen_barrier(e.sql)} AS `{n}`"
-                               for n, e in final.items()])
+            barrier = f"_b{n}"
+            df = df.selectExpr("*", *[f"{sql} AS `{name}`" for name, sql in level],
+                               f"{_hof_identity(f'`{prev}` + `{prev}`')} AS `{barrier}`")
+            prev = barrier
+        anchor = f"substring(CAST(`{prev}` + `{prev}` AS STRING), 1, 0)"
+        types = dict(df.dtypes)
+        return df.selectExpr(*[
+            (f"concat(`{out_names[n]}`, {anchor}) AS `{n}`" if types[out_names[n]] == "string"
+             else f"`{out_names[n]}` AS `{n}`")
+            for n in final])
 
-    def _later_refs(self, final: dict[str, Column]) -> list[set[str]]:
-        """Per level: the column names referred to by any later level or by the final select."""
-        out: list[set[str]] = [set() for _ in self._levels]
-        acc = set(_REF.findall(" ".join(e.sql for e in final.values())))
-        for i in range(len(self._levels) - 1, -1, -1):
-            out[i] = set(acc)
-            level = self._levels[i]
-            if i in self._keep_at:
-                acc |= set(level)
-            else:
-                for _, sql in level:
-                    acc |= set(_REF.findall(sql))
-        return out
+    def depth(self) -> int:
+        return len(self._levels)
 
 
 def stage(df: Plan, cols: dict[str, Column]) -> tuple[Plan, dict[str, Column]]:
