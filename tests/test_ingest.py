@@ -92,11 +92,13 @@ def test_rerun_of_same_batch_is_skipped_and_changes_nothing(ctx, tmp_path):
 def test_missing_required_column_stops_before_writing(ctx, tmp_path):
     header = HEADER.replace(",nama,", ",nama_x,")
     path = write(tmp_path, "p3ke", header + "\n" + row("R1") + "\n")
+    versions = {t: ctx.lake.version(t) for t in ("silver.persons", "ops.rejects", "ops.runs")}
     with pytest.raises(ContractError) as err:
         run_ingest(ctx, "p3ke", path=str(path))
     msg = str(err.value)
     assert "p3ke" in msg and "nama" in msg and "part-0.csv" in msg
-    assert not ctx.lake.exists("silver.persons") and not ctx.lake.exists("bronze.p3ke")
+    assert not ctx.lake.exists("bronze.p3ke")
+    assert {t: ctx.lake.version(t) for t in versions} == versions      # nothing was written anywhere
 
 
 def test_wrong_delimiter_is_named(ctx, tmp_path):

@@ -191,3 +191,14 @@ def test_evaluate_writes_curve_and_cluster_metrics(run, tmp_path_factory):
     assert recalls == sorted(recalls, reverse=True)        # recall never rises with the threshold
     bcubed = [r for r in stored if r.kind == "cluster_bcubed"][0]
     assert 0.9 < bcubed.f1 <= 1.0
+
+
+def test_blocking_budget_counts_each_rule(run):
+    from padan.model.blocking import count_comparisons
+
+    ctx, result, _ = run
+    budget = count_comparisons(ctx, ctx.cfg.model)
+    assert [r for r, _ in budget] == list(ctx.cfg.model.blocking_rules)
+    assert all(n >= 0 for _, n in budget) and budget[0][1] > 0
+    # every scored pair came from some rule, so the budget covers at least the pairs written
+    assert sum(n for _, n in budget) >= result.pairs
