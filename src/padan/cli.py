@@ -93,6 +93,17 @@ def _ctx(cfg, args, app: str):
     return Ctx.create(spark, cfg, force=args.force, run_date=args.run_date)
 
 
+def _current_run(args, app: str):
+    """(cfg, ctx, model version, run id) of the run linking the current silver state with the pinned model."""
+    from padan.model.store import resolve_version
+    from padan.runs import link_run_id
+
+    cfg = _load(args)
+    ctx = _ctx(cfg, args, app)
+    version = resolve_version(ctx.lake, cfg.link.model_version)
+    return cfg, ctx, version, link_run_id(ctx, version)
+
+
 def cmd_ingest(args) -> int:
     from padan.runs import run_ingest
 
@@ -121,13 +132,9 @@ def cmd_train(args) -> int:
 
 
 def cmd_link(args) -> int:
-    from padan.model.store import resolve_version
-    from padan.runs import link_run_id, run_cluster, run_predict
+    from padan.runs import run_cluster, run_predict
 
-    cfg = _load(args)
-    ctx = _ctx(cfg, args, "link")
-    version = resolve_version(ctx.lake, cfg.link.model_version)
-    run_id = link_run_id(ctx, version)
+    _, ctx, version, run_id = _current_run(args, "link")
     pairs = run_predict(ctx, run_id, version)
     counts = run_cluster(ctx, run_id)
     print(f"link run {run_id}: pairs={pairs} persons={counts.get('persons')} records={counts.get('records')}")
@@ -135,12 +142,9 @@ def cmd_link(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from padan.model.store import resolve_version
-    from padan.runs import link_run_id, run_marts
+    from padan.runs import run_marts
 
-    cfg = _load(args)
-    ctx = _ctx(cfg, args, "report")
-    run_id = link_run_id(ctx, resolve_version(ctx.lake, cfg.link.model_version))
+    _, ctx, _, run_id = _current_run(args, "report")
     counts = run_marts(ctx, run_id)
     print(json.dumps({"run_id": run_id, **counts}, indent=2))
     return 0
@@ -229,12 +233,9 @@ def cmd_blocking(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from padan.model.store import resolve_version
-    from padan.runs import link_run_id, run_evaluate
+    from padan.runs import run_evaluate
 
-    cfg = _load(args)
-    ctx = _ctx(cfg, args, "evaluate")
-    run_id = link_run_id(ctx, resolve_version(ctx.lake, cfg.link.model_version))
+    _, ctx, _, run_id = _current_run(args, "evaluate")
     rows = run_evaluate(ctx, run_id, args.truth)
     print(f"evaluation of run {run_id}")
     print(f"  {'kind':<17}{'threshold':>10}{'precision':>11}{'recall':>9}{'f1':>8}")
