@@ -13,6 +13,7 @@ from padan.synth.sqlx import X as Column
 from padan.synth import corrupt as C
 from padan.synth import names as N
 from padan.synth import world as W
+from padan.synth.profiles import Profile
 from padan.synth.rng import SEED_COLUMN, Rng, at
 from padan.synth.world import BLOCK, BLOCK_BITS, N_TEMPLATES, NP_ADULT_BASE, NP_BASE, Ctx
 
@@ -126,21 +127,42 @@ def _reg_date(rng: Rng, j: Column) -> Column:
     return F.date_add(F.lit(REG_START).cast("date"), rng.int("regday", REG_SPAN_DAYS, j))
 
 
-def calibrate_overlap(spark: SparkSession, ctx: Ctx) -> float:
-    """The acceptance scale that makes about `profile.overlap` of registrants P3KE people.
+_MEAN_WEIGHT: dict[Profile, float] = {}
+# Measured with `_mean_weight` for the default desil weights and PKH factor (the built-in profiles;
+# the other profile settings move it by < 0.001). Re-measure when the population model changes --
+# test_synth checks that the realised overlap stays near the configured one.
+MODEL_MEAN_WEIGHT = {((0.35, 0.6, 0.9, 1.0), 0.5): 0.3989}
 
-    Measured on a fixed sample with integer sums, so it is the same number on any cluster."""
+
+def mean_weight(spark: SparkSession, profile: Profile) -> float:
+    known = MODEL_MEAN_WEIGHT.get((tuple(profile.overlap_desil_weights), profile.overlap_pkh_factor))
+    return known if known is not None else _mean_weight(spark, profile)
+
+
+def _mean_weight(spark: SparkSession, profile: Profile) -> float:
+    """Mean acceptance weight (eligible age x desil/PKH weight) of a P3KE candidate, measured once
+    per profile and process on a fixed sample (seed 0, 20,000 registrants) with integer sums -- a
+    property of the population model, not of a run, so every run and cluster gets the same number."""
+    if profile not in _MEAN_WEIGHT:
+        n = CALIBRATION_SAMPLE
+        ctx = Ctx(seed=0, profile=profile, p3ke_rows=n, prakerja_rows=n)
+        rng = Rng("prakerja")
+        df = W.Plan(spark, n, 1, "j", _params(ctx))
+        df, C_ = _overlap_candidate(df, ctx, F.col("j"), _reg_date(rng, F.col("j")))
+        micro = F.when(C_["c_ok"], F.round(C_["c_w"] * 1_000_000).cast("long")).otherwise(F.lit(0).cast("long"))
+        total = df.select({"micro": micro}).agg(PF.sum("micro").alias("s")).collect()[0]["s"] or 0
+        _MEAN_WEIGHT[profile] = total / 1_000_000 / n
+    return _MEAN_WEIGHT[profile]
+
+
+def calibrate_overlap(spark: SparkSession, ctx: Ctx) -> float:
+    """The acceptance scale that makes about `profile.overlap` of registrants P3KE people (capped:
+    with few P3KE rows per registrant the overlap comes out lower)."""
     prof = ctx.profile
     P, R = ctx.p3ke_rows, ctx.prakerja_rows
     if P <= 0 or R <= 0 or prof.overlap <= 0:
         return 0.0
-    n = min(CALIBRATION_SAMPLE, R, P)
-    rng = Rng("prakerja")
-    df = W.Plan(spark, n, 1, "j", _params(ctx))
-    df, C_ = _overlap_candidate(df, ctx, F.col("j"), _reg_date(rng, F.col("j")))
-    micro = F.when(C_["c_ok"], F.round(C_["c_w"] * 1_000_000).cast("long")).otherwise(F.lit(0).cast("long"))
-    total = df.select({"micro": micro}).agg(PF.sum("micro").alias("s")).collect()[0]["s"] or 0
-    mean_w = total / 1_000_000 / n
+    mean_w = mean_weight(spark, prof)
     if mean_w <= 0:
         return 0.0
     frac_in = min(1.0, P / R)
@@ -155,7 +177,7 @@ def _person(df: DataFrame, ctx: Ctx, hh: Column, k: Column) -> tuple[DataFrame, 
     df, K = W.person_nik(df, ctx, hh, k, H, "h_", M, "m_", "p_")
     df, NM = W.person_name(df, ctx, hh, k, H, "h_", M, "m_", "p_")
     by = F.year(M["m_dob"])
-    df, P1 = _stage(df, {"p_edu": W.education(ctx, hh, k, M["m_age"], by, H["h_is_np"])})
+    df, P1 = _stage(df, {"p_edu": W.education(ctx, hh, k, M["m_age"], by, H["h_is_np"])}, inline=True)
     pre, suf = W.titles(ctx, hh, k, M["m_sex"], M["m_age"], by, P1["p_edu"], H["h_trad"])
     df, P2 = _stage(df, {"p_title_pre": pre, "p_title_suf": suf,
                          "p_job": W.occupation(ctx, hh, k, M["m_age"], M["m_sex"], P1["p_edu"], H["h_kota"])})
@@ -193,7 +215,7 @@ def p3ke(spark: SparkSession, ctx: Ctx, partitions: int | None = None) -> DataFr
     df, O = _household_full(df, ctx, A["host_hh"], "o_")
     df, fam_nik, fam_ok = _family_nik(df, ctx, A["hh"], A["k"], X)
     df, D = _stage(df, {"nik_kind": C.nik_kind(rates, rng, r, fam_ok),
-                        "dob_kind": C.dob_kind(rates, rng, r, X["m_dob"])})
+                        "dob_kind": C.dob_kind(rates, rng, r, X["m_dob"])}, inline=True)
     df, nama, flags = _name_and_damage(df, ctx, rng, rates, r, X, allow_case=False)
     nik = C.nik(X["p_nik"], D["nik_kind"], fam_nik, rng, r)
     nik = F.when(nik.isNotNull() & (rng.u("nik_apos", r) < 0.01), F.concat(F.lit("'"), nik)).otherwise(nik)
@@ -294,7 +316,7 @@ def prakerja(spark: SparkSession, ctx: Ctx, scale: float, partitions: int | None
     df, X = _person(df, ctx, S["hh"], S["k"])
     df, fam_nik, fam_ok = _family_nik(df, ctx, S["hh"], S["k"], X)
     df, D = _stage(df, {"nik_kind": C.nik_kind(rates, rng, r, fam_ok),
-                        "dob_kind": C.dob_kind(rates, rng, r, X["m_dob"])})
+                        "dob_kind": C.dob_kind(rates, rng, r, X["m_dob"])}, inline=True)
     df, nama, flags = _name_and_damage(df, ctx, rng, rates, r, X, allow_case=True)
     nik = C.nik(X["p_nik"], D["nik_kind"], fam_nik, rng, r)
     nik = F.when(nik.isNotNull() & (F.length(nik) == 16) & (rng.u("nik_sp", r) < 0.02),
@@ -306,9 +328,12 @@ def prakerja(spark: SparkSession, ctx: Ctx, scale: float, partitions: int | None
     # family card: sometimes a newer one (moved, married) -- a property of the registrant, not the row
     kk_changed = rng.u("kk_changed", j) < rates.kk_changed
     kk_missing = rng.u("kk_missing", r) < rates.kk_missing
+    kk_date = F.date_add(F.lit("2019-01-01").cast("date"), rng.int("kk_new_d", 1300, j))
+    kk_ddmmyy = F.dayofmonth(kk_date) * 10_000 + F.month(kk_date) * 100 + F.year(kk_date) % 100
+    # region6 of the household's card, then DDMMYY and a serial: 16 digits (leading 1 dropped)
     new_kk = F.concat(F.substring(X["h_no_kk"], 1, 6),
-                      F.date_format(F.date_add(F.lit("2019-01-01").cast("date"), rng.int("kk_new_d", 1300, j)), "ddMMyy"),
-                      F.lpad((1 + rng.int("kk_new_s", 9999, j)).cast("string"), 4, "0"))
+                      F.substring((kk_ddmmyy.cast("long") * 10_000 + 1 + rng.int("kk_new_s", 9999, j)
+                                   + 10_000_000_000).cast("string"), 2, 10))
     no_kk = F.when(kk_missing, F.lit(None).cast("string")).when(kk_changed, new_kk).otherwise(X["h_no_kk"])
     # domicile: the household's village, or (moved) another village of the same regency
     moved = rng.u("moved", j) < rates.addr_moved
@@ -319,7 +344,9 @@ def prakerja(spark: SparkSession, ctx: Ctx, scale: float, partitions: int | None
     new_v = rng.int("moved_vil", nvil, j)
     new_v = F.when((d_dist == X["h_dist"]) & (new_v == X["h_vnum"]), (new_v + 1) % nvil).otherwise(new_v)
     d_vnum = F.when(moved, new_v).otherwise(X["h_vnum"])
-    df, Dm = _stage(df, {"moved": moved, "dm_dist": d_dist, "dm_vnum": d_vnum})
+    df, Dm = _stage(df, {"moved": moved, "dm_dist": d_dist}, inline=True)
+    df, Dm2 = _stage(df, {"dm_vnum": F.when(moved, new_v).otherwise(X["h_vnum"])})
+    Dm = {**Dm, **Dm2}
     Rg = W.region(ctx, X["h_reg"], Dm["dm_dist"], Dm["dm_vnum"], "d_")
     df, Rg = _stage(df, Rg)
     street = F.when(Dm["moved"], W.street_address(ctx, rng, "dom", Rg["d_group"], Rg["d_kota"], X["h_reg"],
@@ -336,7 +363,7 @@ def prakerja(spark: SparkSession, ctx: Ctx, scale: float, partitions: int | None
                                               F.lit(" "), Rg["d_desa"], F.lit(" "), Rg["d_kec"]))
               .otherwise(F.concat(street, F.lit(", "), Rg["d_desa"])))
     typed_case = rng.u("addr_case", r) < 0.4
-    df, Al = _stage(df, {"alamat0": alamat})
+    df, Al = _stage(df, {"alamat0": alamat}, inline=True)
     alamat = F.when(typed_case, F.initcap(F.lower(Al["alamat0"]))).otherwise(Al["alamat0"])
     reg_style = rng.int("reg_style", 4, r)
     kab = F.when(X["h_kota"], F.concat(F.lit("KOTA "), X["h_reg_base"])).otherwise(
@@ -347,11 +374,11 @@ def prakerja(spark: SparkSession, ctx: Ctx, scale: float, partitions: int | None
     acct = A["acct"]
     nat = F.when((acct > 0) & (rng.u("ph_new", j, acct) < 0.4),
                  W.phone_national(ctx, S["hh"], S["k"], acct)).otherwise(W.phone_national(ctx, S["hh"], S["k"], F.lit(0)))
-    df, Ph = _stage(df, {"ph_nat": nat, "ph_u": rng.u("ph_fmt", r)})
+    df, Ph = _stage(df, {"ph_nat": nat, "ph_u": rng.u("ph_fmt", r)}, inline=True)
     nat, ph_u = Ph["ph_nat"], Ph["ph_u"]
     phone = F.when(ph_u < rates.phone_intl * 0.55, F.concat(F.lit("+62"), nat)).when(
         ph_u < rates.phone_intl, F.concat(F.lit("62"), nat)).otherwise(F.concat(F.lit("0"), nat))
-    df, Ph2 = _stage(df, {"phone0": phone})
+    df, Ph2 = _stage(df, {"phone0": phone}, inline=True)
     phone = F.when(rng.u("ph_sep", r) < 0.04, F.regexp_replace(Ph2["phone0"], r"^(\+?[0-9]{4})([0-9]{4})", "$1-$2-")
                    ).otherwise(Ph2["phone0"])
     df, email = _email(df, ctx, rng, r, j, acct, S["hh"], S["k"], X, rates.email_variant)
@@ -397,7 +424,7 @@ def prakerja(spark: SparkSession, ctx: Ctx, scale: float, partitions: int | None
 def _email(df: DataFrame, ctx: Ctx, rng: Rng, r: Column, j: Column, acct: Column, hh: Column, k: Column,
            X: dict[str, Column], variant_rate: float) -> tuple[DataFrame, Column]:
     w = ctx.world
-    df, T0 = _stage(df, {"em_toks": F.split(F.lower(F.regexp_replace(X["p_name"], "[^A-Z ]", "")), " ")})
+    df, T0 = _stage(df, {"em_toks": F.split(F.lower(F.regexp_replace(X["p_name"], "[^A-Z ]", "")), " ")}, inline=True)
     toks = T0["em_toks"]
     t1 = F.element_at(toks, 1)
     tl = F.when(F.size(toks) > 1, F.element_at(toks, -1)).otherwise(F.lit(""))

@@ -60,67 +60,61 @@ def typo(s: Column, rng: Rng, purpose: str, key: Column) -> Column:
             .when(kind == 2, dup).otherwise(F.when(p < n, swap).otherwise(sub)))
 
 
-def name(df: DataFrame, clean: Column, r: SourceRates, rng: Rng, key: Column, *, sex: Column, title_pre: Column,
+def name(df, clean: Column, r: SourceRates, rng: Rng, key: Column, *, sex: Column, title_pre: Column,
          title_suf: Column, generic_pre: Column, generic_suf: Column, father: Column,
-         allow_case: bool, q: str = "nm_") -> tuple[DataFrame, Column, dict[str, Column]]:
-    """The name as this record shows it, one damage step per stage; flags say which steps applied."""
+         allow_case: bool, q: str = "nm_") -> tuple[object, Column, dict[str, Column]]:
+    """The name as this record shows it, one damage step after the other; flags say which applied.
+    Order: mononym/patronymic, middle token dropped, MUHAMMAD/ABDUL variants, old spelling, token
+    order, typo, titles, case."""
     toks = F.split(clean, " ")
-    n = F.size(toks)
-    df, A = stage(df, {f"{q}f_mono": rng.u("n_mono", key) < r.name_mononym,
-                       f"{q}first_lead": F.element_at(toks, 1).isin(*ARABIC_LEADS),
-                       f"{q}n0": n})
-    f_mono, n0 = A[f"{q}f_mono"], A[f"{q}n0"]
-    shortened = F.when(A[f"{q}first_lead"], F.element_at(toks, -1)).otherwise(F.element_at(toks, 1))
-    s1 = (F.when(f_mono & (n0 >= 2), shortened)
-          .when(f_mono & (n0 == 1), F.concat(clean, F.when(sex == "L", " BIN ").otherwise(" BINTI "), father))
+    df, A = stage(df, {f"{q}f_mono": rng.u("n_mono", key) < r.name_mononym}, inline=True)
+    f_mono = A[f"{q}f_mono"]
+    shortened = F.when(F.element_at(toks, 1).isin(*ARABIC_LEADS), F.element_at(toks, -1)).otherwise(F.element_at(toks, 1))
+    s1 = (F.when(f_mono & (F.size(toks) >= 2), shortened)
+          .when(f_mono & (F.size(toks) == 1), F.concat(clean, F.when(sex == "L", " BIN ").otherwise(" BINTI "), father))
           .otherwise(clean))
-    df, B = stage(df, {f"{q}s1": s1})
-    toks = F.split(B[f"{q}s1"], " ")
-    df, Bt = stage(df, {f"{q}t1": toks})
-    toks = Bt[f"{q}t1"]
-    f_drop = (F.size(toks) >= 3) & (rng.u("n_drop", key) < r.name_drop_middle)
-    s2 = F.when(f_drop, F.concat(F.slice(toks, 1, 1), F.slice(toks, 3, 64))).otherwise(toks)
-    df, Cc = stage(df, {f"{q}f_drop": f_drop, f"{q}t2": s2})
+    df, B = stage(df, {f"{q}t1": F.split(s1, " ")}, inline=True)
+    t1 = B[f"{q}t1"]
+    df, Cf = stage(df, {f"{q}f_drop": (F.size(t1) >= 3) & (rng.u("n_drop", key) < r.name_drop_middle)}, inline=True)
+    f_drop = Cf[f"{q}f_drop"]
+    df, Cc = stage(df, {f"{q}t2": F.when(f_drop, F.concat(F.slice(t1, 1, 1), F.slice(t1, 3, 64))).otherwise(t1)})
     toks = Cc[f"{q}t2"]
-    f_muh = F.array_contains(toks, "MUHAMMAD") & (rng.u("n_muh", key) < r.name_muhammad_variant)
-    f_abd = F.array_contains(toks, "ABDUL") & (rng.u("n_abd", key) < r.name_abdul_abbrev)
-    df, D = stage(df, {f"{q}f_muh": f_muh, f"{q}f_abd": f_abd,
-                       f"{q}muh": rng.pick(N.MUHAMMAD_VARIANTS, "n_muh_v", key),
-                       f"{q}abd": rng.pick(N.ABDUL_VARIANTS, "n_abd_v", key)})
+    df, D = stage(df, {
+        f"{q}f_muh": F.array_contains(toks, "MUHAMMAD") & (rng.u("n_muh", key) < r.name_muhammad_variant),
+        f"{q}f_abd": F.array_contains(toks, "ABDUL") & (rng.u("n_abd", key) < r.name_abdul_abbrev),
+        f"{q}muh": rng.pick(N.MUHAMMAD_VARIANTS, "n_muh_v", key),
+        f"{q}abd": rng.pick(N.ABDUL_VARIANTS, "n_abd_v", key)}, inline=True)
     f_muh, f_abd, muh, abd = D[f"{q}f_muh"], D[f"{q}f_abd"], D[f"{q}muh"], D[f"{q}abd"]
     s3 = F.array_join(F.when(f_muh | f_abd, F.transform(
         toks, lambda t: F.when(f_muh & (t == "MUHAMMAD"), muh).when(f_abd & (t == "ABDUL"), abd).otherwise(t))
     ).otherwise(toks), " ")
-    f_old = rng.u("n_old", key) < r.name_old_spelling
-    df, E = stage(df, {f"{q}s3": s3, f"{q}f_old": f_old})
-    s4 = F.when(E[f"{q}f_old"], old_spelling(E[f"{q}s3"])).otherwise(E[f"{q}s3"])
-    df, G = stage(df, {f"{q}t4": F.split(s4, " ")})
-    toks = G[f"{q}t4"]
-    f_swap = (F.size(toks) >= 2) & (rng.u("n_swap", key) < r.name_token_swap)
-    df, H = stage(df, {f"{q}f_swap": f_swap,
-                       f"{q}s5": F.array_join(F.when(f_swap, F.concat(F.slice(toks, 2, 64), F.slice(toks, 1, 1)))
-                                              .otherwise(toks), " ")})
+    df, E = stage(df, {f"{q}s3": s3})
+    df, E2 = stage(df, {f"{q}f_old": rng.u("n_old", key) < r.name_old_spelling}, inline=True)
+    df, G = stage(df, {f"{q}s4": F.when(E2[f"{q}f_old"], old_spelling(E[f"{q}s3"])).otherwise(E[f"{q}s3"])}, inline=True)
+    df, G2 = stage(df, {f"{q}t4": F.split(G[f"{q}s4"], " ")}, inline=True)
+    t4 = G2[f"{q}t4"]
+    df, H0 = stage(df, {f"{q}f_swap": (F.size(t4) >= 2) & (rng.u("n_swap", key) < r.name_token_swap)}, inline=True)
+    f_swap = H0[f"{q}f_swap"]
+    df, H = stage(df, {f"{q}s5": F.when(f_swap, F.array_join(F.concat(F.slice(t4, 2, 64), F.slice(t4, 1, 1)), " "))
+                       .otherwise(G[f"{q}s4"])})
     s5 = H[f"{q}s5"]
-    f_typo = rng.u("n_typo", key) < r.name_typo
-    f_title = rng.u("n_title", key) < r.name_title
-    df, I = stage(df, {f"{q}f_typo": f_typo, f"{q}f_title": f_title,
-                       f"{q}s6": F.when(f_typo, typo(s5, rng, "n_typo", key)).otherwise(s5)})
+    df, I0 = stage(df, {f"{q}f_typo": rng.u("n_typo", key) < r.name_typo,
+                        f"{q}f_title": rng.u("n_title", key) < r.name_title}, inline=True)
+    df, I = stage(df, {f"{q}s6": F.when(I0[f"{q}f_typo"], typo(s5, rng, "n_typo", key)).otherwise(s5)})
     s6 = I[f"{q}s6"]
     has_own = title_pre.isNotNull() | title_suf.isNotNull()
-    pre = F.when(has_own, title_pre).otherwise(generic_pre)
-    suf = F.when(has_own, title_suf).otherwise(generic_suf)
-    df, J = stage(df, {f"{q}pre": pre, f"{q}suf": suf})
+    df, J = stage(df, {f"{q}pre": F.when(has_own, title_pre).otherwise(generic_pre),
+                       f"{q}suf": F.when(has_own, title_suf).otherwise(generic_suf)}, inline=True)
     pre, suf = J[f"{q}pre"], J[f"{q}suf"]
     titled = F.concat(F.when(pre.isNotNull(), F.concat(pre, F.lit(" "))).otherwise(F.lit("")), s6,
                       F.when(suf.isNotNull(), F.concat(F.lit(", "), suf)).otherwise(F.lit("")))
-    s7 = F.when(I[f"{q}f_title"], titled).otherwise(s6)
-    flags = {"f_mono": f_mono, "f_drop": Cc[f"{q}f_drop"], "f_muh": f_muh, "f_abd": f_abd, "f_old": E[f"{q}f_old"],
-             "f_swap": H[f"{q}f_swap"], "f_typo": I[f"{q}f_typo"], "f_title": I[f"{q}f_title"]}
+    s7 = F.when(I0[f"{q}f_title"], titled).otherwise(s6)
+    flags = {"f_mono": f_mono, "f_drop": f_drop, "f_muh": f_muh, "f_abd": f_abd, "f_old": E2[f"{q}f_old"],
+             "f_swap": f_swap, "f_typo": I0[f"{q}f_typo"], "f_title": I0[f"{q}f_title"]}
     if allow_case:
-        df, K = stage(df, {f"{q}s7": s7, f"{q}f_case": rng.u("n_case", key) < r.name_case})
-        s7 = K[f"{q}s7"]
-        s7 = F.when(K[f"{q}f_case"], F.when(rng.u("n_case_k", key) < 0.7, F.initcap(F.lower(s7))).otherwise(F.lower(s7))
-                    ).otherwise(s7)
+        df, K = stage(df, {f"{q}f_case": rng.u("n_case", key) < r.name_case}, inline=True)
+        lower_k = rng.u("n_case_k", key) < 0.7
+        s7 = F.when(K[f"{q}f_case"], F.when(lower_k, F.initcap(F.lower(s7))).otherwise(F.lower(s7))).otherwise(s7)
         flags["f_case"] = K[f"{q}f_case"]
     df, Z = stage(df, {f"{q}out": s7})
     return df, Z[f"{q}out"], flags
@@ -146,8 +140,7 @@ def nik_kind(r: SourceRates, rng: Rng, key: Column, family_ok: Column) -> Column
 
 def nik(clean: Column, kind: Column, family_nik: Column, rng: Rng, key: Column) -> Column:
     p16 = 1 + rng.int("nik_pos", 16, key)
-    p15a = 1 + rng.int("nik_pos_a", 15, key)
-    p15b = 1 + rng.int("nik_pos_b", 15, key)
+    cands = [1 + rng.int(f"nik_pos_{i}", 15, key) for i in range(4)]
     digit = rng.int("nik_digit", 10, key).cast("string")
     wrong_len = F.when(rng.u("nik_wl", key) < 0.6, F.concat(_sub(clean, 1, p16 - 1), _sub(clean, p16 + 1, 16))
                        ).otherwise(F.concat(_sub(clean, 1, p16), digit, _sub(clean, p16 + 1, 16)))
@@ -155,7 +148,11 @@ def nik(clean: Column, kind: Column, family_nik: Column, rng: Rng, key: Column) 
     letters = (F.when(lk == 0, F.regexp_replace(clean, "0", "O"))
                .when(lk == 1, F.regexp_replace(clean, "1", "I"))
                .otherwise(F.concat(_sub(clean, 1, 1), F.lit("."), _sub(clean, 2, 5), F.lit("E+15"))))
-    pp = F.when(_sub(clean, p15a, 1) != _sub(clean, p15a + 1, 1), p15a).otherwise(p15b)
+    pp = None
+    for c in cands[:-1]:  # the first of a few random positions whose two digits differ
+        cond = _sub(clean, c, 1) != _sub(clean, c + 1, 1)
+        pp = F.when(cond, c) if pp is None else pp.when(cond, c)
+    pp = pp.otherwise(cands[-1])
     transposed = F.concat(_sub(clean, 1, pp - 1), _sub(clean, pp + 1, 1), _sub(clean, pp, 1), _sub(clean, pp + 2, 16))
     old_digit = _sub(clean, p16, 1).cast("int")
     new_digit = ((old_digit + 1 + rng.int("nik_typo_d", 9, key)) % 10).cast("string")

@@ -9,23 +9,40 @@ the number of cores -- and no Python runs on the executors.
 from __future__ import annotations
 
 import hashlib
+from collections import OrderedDict
 from typing import Sequence
 
 from padan.synth import sqlx as F
 from padan.synth.sqlx import X
 
 _TWO53 = float(1 << 53)
-_ARRAYS: dict[int, tuple[Sequence, X]] = {}
+_ARRAYS: "OrderedDict[int, tuple[Sequence, X]]" = OrderedDict()
+_MAX_CACHED = 512   # per-run arrays (block templates) would otherwise pile up in a long session
+
+
+CONSTANTS: "OrderedDict[str, str]" = OrderedDict()   # column name -> SQL of a constant array
 
 
 def lit_array(values: Sequence) -> X:
-    """A constant array (cached per Python list object)."""
+    """A constant array, as a reference to a constant column `_k_<digest>` (see `world.Plan`, which
+    defines the column once per query; the optimizer folds it into every use). Writing the array
+    itself at every use would repeat kilobytes of SQL text for the parser and analyser."""
     hit = _ARRAYS.get(id(values))
-    if hit is not None and hit[0] is values:
+    if hit is not None and hit[0] is values and hit[1].sql.strip("`") in CONSTANTS:
+        _ARRAYS.move_to_end(id(values))
+        CONSTANTS.move_to_end(hit[1].sql.strip("`"))
         return hit[1]
-    arr = F.array_literal(values)
+    sql = F.array_literal(values).sql
+    name = "_k_" + hashlib.blake2b(sql.encode(), digest_size=8).hexdigest()
+    CONSTANTS[name] = sql
+    CONSTANTS.move_to_end(name)
+    arr = F.col(name)
     if isinstance(values, (list, tuple)):
         _ARRAYS[id(values)] = (values, arr)
+    while len(_ARRAYS) > _MAX_CACHED:
+        _ARRAYS.popitem(last=False)
+    while len(CONSTANTS) > _MAX_CACHED:
+        CONSTANTS.popitem(last=False)
     return arr
 
 

@@ -31,7 +31,7 @@ from padan.synth.sqlx import X as Column
 from padan.synth import names as N
 from padan.synth.profiles import Profile
 from padan.synth.regions import GEO_SEED, Geography, STREETS, HAMLET_WORD, GROUPS, geography
-from padan.synth.rng import Rng, at, lit_array
+from padan.synth.rng import CONSTANTS, Rng, at, lit_array
 
 BLOCK = 64
 BLOCK_BITS = 6
@@ -61,7 +61,8 @@ JOBS_URBAN_M = N.expand("BURUH_HARIAN_LEPAS*22 WIRASWASTA*16 PEDAGANG*12 KARYAWA
                         "TUKANG_BATU*5 TUKANG_KAYU*3 PETANI/PEKEBUN*3 BELUM/TIDAK_BEKERJA*10 JASA_LAINNYA*5")
 JOBS_F = N.expand("MENGURUS_RUMAH_TANGGA*45 PETANI/PEKEBUN*12 BURUH_HARIAN_LEPAS*10 PEDAGANG*10 WIRASWASTA*7 "
                   "KARYAWAN_SWASTA*6 BURUH_TANI/PERKEBUNAN*4 BELUM/TIDAK_BEKERJA*6")
-JOBS_OLD = N.expand("BELUM/TIDAK_BEKERJA*50 PETANI/PEKEBUN*25 MENGURUS_RUMAH_TANGGA*15 PEDAGANG*5 PENSIUNAN*5")
+JOBS_OLD_M = N.expand("BELUM/TIDAK_BEKERJA*55 PETANI/PEKEBUN*30 PEDAGANG*8 PENSIUNAN*7")
+JOBS_OLD_F = N.expand("BELUM/TIDAK_BEKERJA*40 MENGURUS_RUMAH_TANGGA*35 PETANI/PEKEBUN*15 PEDAGANG*7 PENSIUNAN*3")
 
 PHONE_PREFIXES = ["812", "813", "821", "822", "823", "852", "853", "811", "851", "857", "856", "858",
                   "878", "877", "817", "818", "819", "859", "838", "831", "832", "895", "896", "897",
@@ -149,6 +150,12 @@ def _hof_identity(sql: str) -> str:
     return f"element_at(transform(array({sql}), barrier_v -> barrier_v), 1)"
 
 
+def _barrier(prev: str) -> str:
+    """0 again, from the previous barrier used twice, through a higher-order function whose lambda
+    is a constant (the interpreted part is as small as it gets)."""
+    return f"(`{prev}` + `{prev}`) + CASE WHEN exists(array(`{prev}`), barrier_v -> false) THEN 1L ELSE 0L END"
+
+
 class Plan:
     """A query under construction: `spark.range`, then named SQL expressions, rendered as one nested
     SELECT and analysed once (adding ~100 stages with DataFrame.withColumns costs seconds of driver
@@ -166,20 +173,34 @@ class Plan:
         self._keep_at: set[int] = set()
         self._floor = 0                      # new columns go above this level (after a keep)
         self._level_of: dict[str, int] = {id_name: -1, **{n: -1 for n in params}}
+        self._inline: dict[str, str] = {}
         self.columns: list[str] = [id_name, *params]
 
-    def stage(self, cols: dict[str, Column]) -> None:
+    def _expand(self, sql: str) -> str:
+        """Replace references to inline columns by their (already expanded) expressions."""
+        if not self._inline:
+            return sql
+        return _REF.sub(lambda m: self._inline.get(m.group(1), m.group(0)), sql)
+
+    def stage(self, cols: dict[str, Column], inline: bool = False) -> None:
+        """Add columns. `inline` ones are not materialised: later expressions get their SQL in
+        place of the reference (Spark evaluates a repeated subexpression once per projection), which
+        saves a projection level -- use it for cheap expressions."""
         for name, expr in cols.items():
-            if name in self._level_of:
+            if name in self._level_of or name in self._inline:
                 raise ValueError(f"column staged twice: {name}")
-            refs = [self._level_of[r] for r in _REF.findall(expr.sql) if r in self._level_of]
+            sql = self._expand(expr.sql)
+            if inline:
+                self._inline[name] = f"({sql})"
+                continue
+            refs = [self._level_of[r] for r in _REF.findall(sql) if r in self._level_of]
             level = max([self._floor - 1, *refs]) + 1
             while level in self._keep_at or level >= len(self._levels):
                 if level >= len(self._levels):
                     self._levels.append([])
                     break
                 level += 1
-            self._levels[level].append((name, expr.sql))
+            self._levels[level].append((name, sql))
             self._level_of[name] = level
             self.columns.append(name)
 
@@ -189,6 +210,7 @@ class Plan:
         self._keep_at.add(level)
         self._floor = level + 1
         self._level_of = {n: level for n in names}
+        self._inline = {n: sql for n, sql in self._inline.items() if set(_REF.findall(sql)) <= set(names)}
         self.columns = list(names)
 
     def select(self, final: dict[str, Column]) -> DataFrame:
@@ -212,17 +234,27 @@ class Plan:
             params.append(f"{_hof_identity(base)} AS `{name}`")
         prev = "_b0"
         df = df.selectExpr("*", *params, f"{_hof_identity(zero)} AS `{prev}`")
+        used_consts = sorted(set(_REF.findall(" ".join(sql for lvl in self._levels if lvl and isinstance(lvl[0], tuple)
+                                                        for _, sql in lvl)
+                                           + " " + " ".join(self._expand(e.sql) for e in final.values())))
+                             & set(CONSTANTS))
+        const_exprs = [f"{CONSTANTS[c]} AS `{c}`" for c in used_consts]
+        if const_exprs:
+            df = df.selectExpr("*", *const_exprs)
+        self._place_late(final)
         levels = [lvl for i, lvl in enumerate(self._levels) if lvl or i in self._keep_at]
         keep_idx = {id(self._levels[i]) for i in self._keep_at}
         out_names = {name: f"_o_{name}" for name in final}
-        levels.append([(out_names[n], e.sql) for n, e in final.items()])
+        levels.append([(out_names[n], self._expand(e.sql)) for n, e in final.items()])
         for n, level in enumerate(levels, start=1):
             if id(level) in keep_idx:
                 df = df.select(*level, prev)
+                if const_exprs:
+                    df = df.selectExpr("*", *const_exprs)
                 continue
             barrier = f"_b{n}"
             df = df.selectExpr("*", *[f"{sql} AS `{name}`" for name, sql in level],
-                               f"{_hof_identity(f'`{prev}` + `{prev}`')} AS `{barrier}`")
+                               f"{_barrier(prev)} AS `{barrier}`")
             prev = barrier
         anchor = f"substring(CAST(`{prev}` + `{prev}` AS STRING), 1, 0)"
         types = dict(df.dtypes)
@@ -231,14 +263,45 @@ class Plan:
              else f"`{out_names[n]}` AS `{n}`")
             for n in final])
 
+    def _place_late(self, final: dict[str, Column]) -> None:
+        """Move every column to the last level before its first use (columns are placed as early
+        as their inputs allow while staging): a column computed early and used late would be
+        copied through every projection in between."""
+        n = len(self._levels)
+        final_refs = set(_REF.findall(" ".join(self._expand(e.sql) for e in final.values())))
+        # consumer level of each name; the final select counts as level n
+        first_use: dict[str, int] = {r: n for r in final_refs}
+        for i in range(n - 1, -1, -1):
+            level = self._levels[i]
+            if i in self._keep_at:
+                for name in level:
+                    first_use[name] = min(first_use.get(name, n), i)
+                continue
+            moved = []
+            for name, sql in list(level):
+                target = first_use.get(name, i + 1) - 1
+                nxt_keep = min([k for k in self._keep_at if k > i], default=n)
+                target = min(target, nxt_keep - 1)
+                if target > i:
+                    moved.append((name, sql, target))
+            for name, sql, target in moved:
+                level.remove((name, sql))
+                self._levels[target].append((name, sql))
+            for name, sql in self._levels[i]:
+                for r in _REF.findall(sql):
+                    first_use[r] = min(first_use.get(r, n), i)
+            for name, sql, target in moved:
+                for r in _REF.findall(sql):
+                    first_use[r] = min(first_use.get(r, n), target)
+
     def depth(self) -> int:
         return len(self._levels)
 
 
-def stage(df: Plan, cols: dict[str, Column]) -> tuple[Plan, dict[str, Column]]:
+def stage(df: Plan, cols: dict[str, Column], inline: bool = False) -> tuple[Plan, dict[str, Column]]:
     """Add the columns and hand back references to them: later expressions refer to the column by
-    name instead of repeating its expression."""
-    df.stage(cols)
+    name instead of repeating its expression (see `Plan.stage` for `inline`)."""
+    df.stage(cols, inline=inline)
     return df, {name: F.col(name) for name in cols}
 
 
@@ -282,7 +345,7 @@ def region(ctx: Ctx, reg: Column, dist: Column, vnum: Column, prefix: str) -> di
         f"{prefix}rcode": rcode,
         f"{prefix}dist": dist,
         f"{prefix}vcode": vcode,
-        f"{prefix}kode": F.concat(_s(prov, 2), _s(rcode, 2), _s(dist, 2), _s(vcode, 4)),
+        f"{prefix}kode": (prov.cast("long") * 100_000_000 + rcode * 1_000_000 + dist * 10_000 + vcode).cast("string"),
         f"{prefix}prov_name": at(g.prov_names, pidx),
         f"{prefix}reg_name": at(g.reg_name, reg),
         f"{prefix}reg_base": at(g.reg_base, reg),
@@ -319,14 +382,17 @@ def household(df: DataFrame, ctx: Ctx, hh: Column, p: str) -> tuple[DataFrame, d
     is_np = hh >= NP_BASE
     block = F.shiftright(hh, BLOCK_BITS)
     key = F.when(is_np, hh).otherwise(block)  # P3KE: one village per block
-    first = {} if hh.sql == f"`{p}hh`" else {f"{p}hh": hh}
+    if hh.sql != f"`{p}hh`":
+        df, _ = stage(df, {f"{p}hh": hh})
+    hh = F.col(f"{p}hh")
+    df, A0 = stage(df, {f"{p}is_np": hh >= NP_BASE,
+                        f"{p}key": F.when(hh >= NP_BASE, hh).otherwise(F.shiftright(hh, BLOCK_BITS))}, inline=True)
+    is_np, key = A0[f"{p}is_np"], A0[f"{p}key"]
     df, A = stage(df, {
-        **first,
-        f"{p}is_np": is_np,
         f"{p}reg": F.when(is_np, pick_regency(ctx, "pop", "reg_np", key)).otherwise(pick_regency(ctx, "pov", "reg", key)),
-        f"{p}key": key,
     })
-    hh, reg, key = F.col(f"{p}hh"), A[f"{p}reg"], A[f"{p}key"]
+    A = {**A0, **A}
+    reg = A[f"{p}reg"]
     tpl = Rng("p3ke").int("tpl", N_TEMPLATES, block)
     slot = (hh.bitwiseAND(BLOCK - 1)).cast("int")
     size = (F.when(hh >= NP_ADULT_BASE, 1 + w.int("npsize", 5, hh))
@@ -334,11 +400,16 @@ def household(df: DataFrame, ctx: Ctx, hh: Column, p: str) -> tuple[DataFrame, d
             .otherwise(at(ctx.tpl_sizes, tpl * BLOCK + slot)))
     df, B = stage(df, {
         f"{p}dist0": 1 + w.int("dist", at(ctx.geo.reg_ndist, reg), key),
-        f"{p}kota0": at(ctx.geo.reg_is_kota, reg),
         f"{p}size": size,
     })
-    df, Cc = stage(df, {f"{p}vnum": w.int("vil", n_villages(ctx, reg, B[f"{p}dist0"], B[f"{p}kota0"]), key)})
-    df, R = stage(df, region(ctx, reg, B[f"{p}dist0"], Cc[f"{p}vnum"], p))
+    df, B2 = stage(df, {f"{p}kota0": at(ctx.geo.reg_is_kota, reg)}, inline=True)
+    B = {**B, **B2}
+    df, Cc = stage(df, {f"{p}vnum": w.int("vil", n_villages(ctx, reg, B[f"{p}dist0"], B[f"{p}kota0"]), key)}, inline=True)
+    R_all = region(ctx, reg, B[f"{p}dist0"], Cc[f"{p}vnum"], p)
+    cheap = {f"{p}pidx", f"{p}kota", f"{p}group", f"{p}prov", f"{p}rcode", f"{p}dist"}
+    df, R1 = stage(df, {k_: v for k_, v in R_all.items() if k_ in cheap}, inline=True)
+    df, R2 = stage(df, {k_: v for k_, v in R_all.items() if k_ not in cheap})
+    R = {**R1, **R2}
     poor_east = R[f"{p}group"] == GROUPS.index("east")
     u_desil = w.u("desil", hh)
     desil = (F.when(A[f"{p}is_np"], F.lit(None).cast("int"))
@@ -364,7 +435,7 @@ def household(df: DataFrame, ctx: Ctx, hh: Column, p: str) -> tuple[DataFrame, d
     has_spouse = (size >= 2) & F.when(head_sex == "L", w.u("hsp", hh) < 0.92).otherwise(w.u("hsp", hh) < 0.08)
     spouse_age = F.least(F.lit(94), F.greatest(F.lit(17), F.when(
         head_sex == "L", head_age - w.int("sage", 10, hh) + 2).otherwise(head_age + w.int("sage", 9, hh) - 1)))
-    df, E = stage(df, {f"{p}has_spouse": has_spouse, f"{p}spouse_age": spouse_age})
+    df, E = stage(df, {f"{p}has_spouse": has_spouse, f"{p}spouse_age": spouse_age}, inline=True)
     mother_age = F.when((head_sex == "L") & E[f"{p}has_spouse"], E[f"{p}spouse_age"]).otherwise(head_age)
     ek = D[f"{p}extra_kind0"]
     family_lists = {N.BATAK: "BATAK_MARGA", N.CHINESE: "CHINESE_FAMILY", N.EAST: "EAST_FAMILY"}
@@ -377,8 +448,9 @@ def household(df: DataFrame, ctx: Ctx, hh: Column, p: str) -> tuple[DataFrame, d
         return expr
 
     kk_date = F.date_add(F.lit("2005-01-01").cast("date"), w.int("kkdate", 6000, hh))
-    region6 = F.concat(_s(R[f"{p}prov"], 2), _s(R[f"{p}rcode"], 2), _s(R[f"{p}dist"], 2))
-    no_kk = F.concat(region6, F.date_format(kk_date, "ddMMyy"), _s(1 + w.int("kkser", 9999, hh), 4))
+    region6 = R[f"{p}prov"].cast("long") * 10_000 + R[f"{p}rcode"] * 100 + R[f"{p}dist"]
+    ddmmyy = F.dayofmonth(kk_date) * 10_000 + F.month(kk_date) * 100 + F.year(kk_date) % 100
+    no_kk = (region6 * 10_000_000_000 + ddmmyy.cast("long") * 10_000 + 1 + w.int("kkser", 9999, hh)).cast("string")
     addr = street_address(ctx, w, "addr", R[f"{p}group"], R[f"{p}kota"], reg, R[f"{p}dist"], R[f"{p}vcode"], hh)
     pkh = at([0.45, 0.35, 0.22, 0.12], desil - 1)
     bpnt = at([0.62, 0.47, 0.33, 0.22], desil - 1)
@@ -419,11 +491,11 @@ def member(df: DataFrame, ctx: Ctx, hh: Column, k: Column, H: dict[str, Column],
         f"{m}is_spouse": (k == 1) & has_sp,
         f"{m}is_extra": is_extra_c,
         f"{m}child_order": k - F.when(has_sp, 1).otherwise(0),
-    })
+    }, inline=True)
     is_head, is_sp, is_extra = A[f"{m}is_head"], A[f"{m}is_spouse"], A[f"{m}is_extra"]
     is_child = ~is_head & ~is_sp & ~is_extra
     twin = is_child & (A[f"{m}child_order"] >= 2) & (w.u("twin", hh, k) < prof.twin_rate)
-    df, B = stage(df, {f"{m}is_child": is_child, f"{m}bk": F.when(twin, k - 1).otherwise(k)})
+    df, B = stage(df, {f"{m}is_child": is_child, f"{m}bk": F.when(twin, k - 1).otherwise(k)}, inline=True)
     bk = B[f"{m}bk"]
     sp = F.when(has_sp, 1).otherwise(0)
     child_age_raw = H[f"{p}first_child_age"] - (bk - sp - 1) * 2 - w.int("cjit", 3, hh, bk)
@@ -445,7 +517,7 @@ def member(df: DataFrame, ctx: Ctx, hh: Column, k: Column, H: dict[str, Column],
             .otherwise(ROLE_CHILD))
     df, Cc = stage(df, {f"{m}age": F.least(F.lit(94), F.greatest(F.lit(0), age)), f"{m}sex": sex, f"{m}role": role})
     df, D = stage(df, {f"{m}dob0": F.date_sub(F.add_months(F.lit(REF_DATE).cast("date"), -12 * Cc[f"{m}age"]),
-                                             w.int("doy", 365, hh, bk))})
+                                             w.int("doy", 365, hh, bk))}, inline=True)
     dob = D[f"{m}dob0"]
     by = F.year(dob)
     placeholder = (by < 2010) & (w.u("regph", hh, k) < F.when(by < 1975, prof.registry_placeholder_dob)
@@ -474,8 +546,9 @@ def person_nik(df: DataFrame, ctx: Ctx, hh: Column, k: Column, H: dict[str, Colu
     df, A = stage(df, {
         f"{q}mover": w.u("mover", hh, k) < F.least(F.lit(0.9), factor * prof.mover_rate),
         f"{q}oreg": oreg,
-        f"{q}nik_mismatch": w.u("nik_mm", hh, k) < prof.nik_birth_mismatch,
     })
+    df, A2 = stage(df, {f"{q}nik_mismatch": w.u("nik_mm", hh, k) < prof.nik_birth_mismatch}, inline=True)
+    A = {**A, **A2}
     mover, oreg = A[f"{q}mover"], A[f"{q}oreg"]
     odist = 1 + w.int("mv_dist", at(ctx.geo.reg_ndist, oreg), hh, k)
     prov = F.when(mover, at(ctx.geo.prov_codes, at(ctx.geo.reg_prov_idx, oreg))).otherwise(H[f"{p}prov"])
@@ -485,11 +558,15 @@ def person_nik(df: DataFrame, ctx: Ctx, hh: Column, k: Column, H: dict[str, Colu
     nik_date = F.when(A[f"{q}nik_mismatch"], F.when(mm_kind == 0, F.date_add(dob, 1 + w.int("nik_mm_d", 27, hh, k)))
                       .when(mm_kind == 1, F.add_months(dob, 12))
                       .otherwise(F.make_date(F.year(dob), F.lit(1), F.lit(1)))).otherwise(dob)
-    df, B = stage(df, {f"{q}nik_region": F.concat(_s(prov, 2), _s(rcode, 2), _s(dist, 2)), f"{q}nik_date": nik_date})
+    df, B = stage(df, {f"{q}nik_date": nik_date}, inline=True)
+    region6 = prov.cast("long") * 10_000 + rcode * 100 + dist          # province codes >= 11: always 6 digits
+    df, B2 = stage(df, {f"{q}nik_region6": region6}, inline=True)
+    df, B3 = stage(df, {f"{q}nik_region": B2[f"{q}nik_region6"].cast("string")}, inline=True)
+    B = {**B, **B2, **B3}
     nd = B[f"{q}nik_date"]
     day = F.dayofmonth(nd) + F.when(sex == "P", 40).otherwise(0)
-    nik = F.concat(B[f"{q}nik_region"], _s(day, 2), _s(F.month(nd), 2), _s(F.year(nd) % 100, 2),
-                   _s(1 + w.int("serial", 9999, hh, k), 4))
+    ddmmyy = day * 10_000 + F.month(nd) * 100 + F.year(nd) % 100
+    nik = (B[f"{q}nik_region6"] * 10_000_000_000 + ddmmyy.cast("long") * 10_000 + 1 + w.int("serial", 9999, hh, k)).cast("string")
     df, Cc = stage(df, {f"{q}nik": nik})
     return df, {f"{q}nik": Cc[f"{q}nik"], f"{q}nik_region": B[f"{q}nik_region"],
                 f"{q}nik_mismatch": A[f"{q}nik_mismatch"]}
@@ -515,10 +592,11 @@ def person_name(df: DataFrame, ctx: Ctx, hh: Column, k: Column, H: dict[str, Col
     # family names: children and a male head carry the household's; a wife (or a widow head) her own
     own_family_c = F.when(is_sp | (is_head & ~male_c), H[f"{p}wife_family"]).when(
         is_head | is_child, H[f"{p}family"]).otherwise(H[f"{p}other_family"])
-    df, A = stage(df, {f"{q}male": male_c, f"{q}is_mono": w.u("mono", hh, k) < mono_share,
+    df, Am = stage(df, {f"{q}male": male_c})
+    df, A = stage(df, {f"{q}is_mono": w.u("mono", hh, k) < mono_share,
                        f"{q}three": w.u("three", hh, k) < F.when(cohort == 2, 0.35).otherwise(0.08),
-                       f"{q}own_family": own_family_c})
-    male, is_mono, three, own_family = A[f"{q}male"], A[f"{q}is_mono"], A[f"{q}three"], A[f"{q}own_family"]
+                       f"{q}own_family": own_family_c}, inline=True)
+    male, is_mono, three, own_family = Am[f"{q}male"], A[f"{q}is_mono"], A[f"{q}three"], A[f"{q}own_family"]
     is_arab = ~is_mono & (w.u("arab", hh, k) < arab_share)
 
     def pk(key_m: str, key_f: str, purpose: str) -> Column:
@@ -568,7 +646,7 @@ def person_name(df: DataFrame, ctx: Ctx, hh: Column, k: Column, H: dict[str, Col
     # Arabic-derived names: MUHAMMAD/AHMAD/ABDUL or SITI/NUR/NURUL first
     lead0 = pk("ARAB_M_LEAD", "ARAB_F_LEAD", "alead")
     df, L = stage(df, {f"{q}lead": F.when((trad == N.BUGIS) & (lead0 == "SITI") & (w.u("sitti", hh, k) < 0.5),
-                                          F.lit("SITTI")).otherwise(lead0)})
+                                          F.lit("SITTI")).otherwise(lead0)}, inline=True)
     lead = L[f"{q}lead"]
     second = F.when(lead == "ABDUL", _pick(ctx, "ABDUL_NEXT", "a2", hh, k)).otherwise(
         F.when(w.u("a2k", hh, k) < 0.5, pk("ARAB_M", "ARAB_F", "a2")).otherwise(
@@ -593,12 +671,15 @@ def education(ctx: Ctx, hh: Column, k: Column, age: Column, by: Column, is_np: C
     """Education level 0..8 (see EDU_P3KE)."""
     w = ctx.world
     u = w.u("edu", hh, k)
-    power = F.when(is_np, 0.55).otherwise(1.0) * F.when(by >= 1985, 0.75).when(by >= 1965, 1.0).otherwise(1.4)
-    v = F.pow(u, power)
+    # u ** power < cum  <=>  u < cum ** (1 / power): thresholds per (outside P3KE, cohort), no pow() per row
+    group = F.when(is_np, 3).otherwise(0) + F.when(by >= 1985, 0).when(by >= 1965, 1).otherwise(2)
+    table = [c ** (1 / (pn * pc)) for pn in (1.0, 0.55) for pc in (0.75, 1.0, 1.4) for c in EDU_ADULT_CUM[:-1]]
+    n_thr = len(EDU_ADULT_CUM) - 1
     adult = None
-    for level, cum in enumerate(EDU_ADULT_CUM[:-1]):
-        adult = F.when(v < cum, level) if adult is None else adult.when(v < cum, level)
-    adult = adult.otherwise(len(EDU_ADULT_CUM) - 1)
+    for level in range(n_thr):
+        cond = u < at(table, group * n_thr + level)
+        adult = F.when(cond, level) if adult is None else adult.when(cond, level)
+    adult = adult.otherwise(n_thr)
     return (F.when(age < 7, 0).when(age < 13, 1).when(age < 16, 2).when(age < 19, F.least(adult, F.lit(3)))
             .when(age < 23, F.least(adult, F.lit(5))).otherwise(adult))
 
@@ -609,7 +690,7 @@ def occupation(ctx: Ctx, hh: Column, k: Column, age: Column, sex: Column, edu: C
     return (F.when(age < 7, "BELUM/TIDAK BEKERJA")
             .when(age < 19, F.when(w.u("school", hh, k) < 0.85, "PELAJAR/MAHASISWA").otherwise("BELUM/TIDAK BEKERJA"))
             .when((age < 24) & (edu >= 5), "PELAJAR/MAHASISWA")
-            .when(age >= 66, w.pick(JOBS_OLD, "job", hh, k))
+            .when(age >= 66, F.when(sex == "L", w.pick(JOBS_OLD_M, "job", hh, k)).otherwise(w.pick(JOBS_OLD_F, "job", hh, k)))
             .when(sex == "L", working_m)
             .otherwise(w.pick(JOBS_F, "job", hh, k)))
 

@@ -1,0 +1,288 @@
+"""The synthetic data generator: contract columns, determinism, NIK structure, damage rates, truth."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+from pyspark.sql import functions as F
+
+from padan.standardise.columns import nik_birth_parts, nik_digits, nik_issue, nik_sex
+from padan.synth import (P3KE_COLUMNS, PRAKERJA_COLUMNS, PROFILES, TRUTH_COLUMNS, generate, generate_debug,
+                         write_extracts)
+from padan.synth.profiles import SourceRates
+
+P_ROWS, Q_ROWS, SEED = 4000, 4000, 11
+REF_YEAR = 2022
+
+
+@pytest.fixture(scope="module")
+def debug(spark):
+    p, q, scale = generate_debug(spark, p3ke_rows=P_ROWS, prakerja_rows=Q_ROWS, seed=SEED, profile="typical")
+    p, q = p.cache(), q.cache()
+    assert p.count() == P_ROWS and q.count() == Q_ROWS
+    yield p, q, scale
+    p.unpersist()
+    q.unpersist()
+
+
+@pytest.fixture(scope="module")
+def out(spark):
+    return generate(spark, p3ke_rows=P_ROWS, prakerja_rows=Q_ROWS, seed=SEED, profile="typical")
+
+
+@pytest.fixture(scope="module")
+def rows(debug):
+    p, q, _ = debug
+    return p.toPandas(), q.toPandas()
+
+
+def _tolerance(p: float, n: int) -> float:
+    return 4.5 * math.sqrt(max(p * (1 - p), 1e-4) / max(n, 1)) + 0.004
+
+
+def _close(measured: float, expected: float, n: int, what: str) -> None:
+    assert abs(measured - expected) <= _tolerance(expected, n), f"{what}: {measured:.4f} vs {expected:.4f} (n={n})"
+
+
+# ---------------------------------------------------------------- contract
+
+def test_profiles_named_and_rates_sane():
+    assert {"clean", "typical", "hard"} <= set(PROFILES)
+    assert PROFILES["clean"].p3ke.nik_bad == 0 and PROFILES["clean"].p3ke.name_typo == 0
+    assert 0.15 <= PROFILES["typical"].p3ke.nik_bad <= 0.25
+    assert PROFILES["hard"].p3ke.nik_bad > PROFILES["typical"].p3ke.nik_bad
+    assert PROFILES["typical"].overlap < 0.5
+    w = PROFILES["typical"].overlap_desil_weights
+    assert w[0] < w[2] <= w[3]
+    assert isinstance(PROFILES["typical"].p3ke, SourceRates)
+
+
+def test_columns_are_the_contract_and_all_strings(debug, out):
+    p, q, _ = debug
+    assert out.p3ke.columns == P3KE_COLUMNS
+    assert out.prakerja.columns == PRAKERJA_COLUMNS
+    assert out.truth.columns == TRUTH_COLUMNS
+    for df in (out.p3ke, out.prakerja, out.truth):
+        assert all(t == "string" for _, t in df.dtypes), df.dtypes
+    assert p.select(P3KE_COLUMNS).columns == P3KE_COLUMNS
+    assert q.select(PRAKERJA_COLUMNS).columns == PRAKERJA_COLUMNS
+
+
+def test_formats(rows):
+    P, Q = rows
+    assert P.id_individu.is_unique and Q.id_pendaftar.is_unique
+    assert P.id_individu.str.match(r"^P3KE-\d{10}$").all()
+    assert Q.id_pendaftar.str.match(r"^PK-\d{10}$").all()
+    assert P.tgl_lahir.dropna().str.match(r"^\d{2}-\d{2}-\d{4}$").all()
+    assert Q.tanggal_lahir.dropna().str.match(r"^\d{4}-\d{2}-\d{2}$").all()
+    assert Q.tanggal_daftar.str.match(r"^\d{4}-\d{2}-\d{2}$").all()
+    assert set(P.jenis_kelamin) == {"L", "P"} and set(Q.jenis_kelamin) == {"LAKI-LAKI", "PEREMPUAN"}
+    assert set(P.desil) <= {"1", "2", "3", "4"}
+    assert set(P.penerima_pkh) <= {"Ya", "Tidak"} and set(P.penerima_bpnt) <= {"Ya", "Tidak"}
+    assert P.kode_wilayah.str.match(r"^\d{10}$").all()
+    assert (P.kode_wilayah.str[:6] == P._home_region).all()
+    assert P.no_kk.dropna().str.match(r"^\d{16}$").all()
+    assert P.kabupaten_kota.str.match(r"^(KAB\. |KOTA )").all()
+    assert {"KEPALA KELUARGA", "ISTRI", "ANAK"} <= set(P.hubungan_keluarga)
+    assert Q.no_hp.str.match(r"^(\+62|62|0)8[0-9-]{8,14}$").all()
+    assert Q.email.str.match(r"^[A-Za-z0-9._]+@[a-z.]+$").all()
+    # Java-heavy population; households share a family card
+    assert P.provinsi.isin(["JAWA BARAT", "JAWA TENGAH", "JAWA TIMUR", "BANTEN", "DKI JAKARTA", "DI YOGYAKARTA"]).mean() > 0.3
+    assert P.groupby("id_keluarga").no_kk.nunique().max() <= 2
+
+
+# ---------------------------------------------------------------- NIK structure
+
+@pytest.mark.parametrize("source", ["p3ke", "prakerja"])
+def test_clean_nik_parses_back_to_region_birth_date_and_sex(debug, source):
+    p, q, _ = debug
+    df = p if source == "p3ke" else q
+    clean = df.where(F.col("_nik_kind").isNull() & ~F.col("_nik_mismatch"))
+    nik = nik_digits(F.col("nik"))
+    year, month, day = nik_birth_parts(nik, REF_YEAR)
+    checked = clean.select(
+        nik_issue(nik, REF_YEAR).alias("issue"),
+        (F.substring(nik, 1, 6) == F.col("_nik_region")).alias("region_ok"),
+        (F.make_date(year, month, day) == F.col("_dob_true")).alias("dob_ok"),
+        (nik_sex(nik) == F.col("_sex_true")).alias("sex_ok"),
+        (nik == F.col("_nik_true")).alias("same"),
+    )
+    stats = checked.agg(F.count("*").alias("n"), F.count("issue").alias("issues"),
+                        F.sum(F.col("region_ok").cast("int")).alias("region"),
+                        F.sum(F.col("dob_ok").cast("int")).alias("dob"),
+                        F.sum(F.col("sex_ok").cast("int")).alias("sex"),
+                        F.sum(F.col("same").cast("int")).alias("same")).first()
+    assert stats.n > 0.7 * df.count()
+    assert stats.issues == 0
+    assert stats.region == stats.dob == stats.sex == stats.same == stats.n
+
+
+def test_movers_keep_their_nik(rows):
+    P, _ = rows
+    moved = (P._nik_region != P._home_region).mean()
+    assert 0.03 < moved < 0.4
+
+
+def test_nik_is_unique_per_person(rows):
+    P, Q = rows
+    both = pd.concat([P[["_person_id", "_nik_true"]], Q[["_person_id", "_nik_true"]]]).drop_duplicates()
+    assert both._person_id.is_unique
+    assert both._nik_true.is_unique
+
+
+# ---------------------------------------------------------------- damage rates
+
+@pytest.mark.parametrize("source", ["p3ke", "prakerja"])
+def test_nik_damage_rates(rows, source):
+    P, Q = rows
+    df = P if source == "p3ke" else Q
+    rates = getattr(PROFILES["typical"], source)
+    n = len(df)
+    for kind in ("missing", "placeholder", "wrong_length", "letters", "transposed", "digit_typo"):
+        _close((df._nik_kind == kind).mean(), getattr(rates, f"nik_{kind}"), n, f"{source} nik {kind}")
+    ok = df[df._family_ok]
+    _close((ok._nik_kind == "family").mean(), rates.nik_family, len(ok), f"{source} nik family")
+    if source == "p3ke":
+        assert 0.15 <= df._nik_kind.notna().mean() <= 0.25
+    # what the damage looks like
+    bad = df[df._nik_kind == "missing"]
+    assert bad.nik.isna().all()
+    wl = df[df._nik_kind == "wrong_length"].nik.str.replace(r"\D", "", regex=True)
+    assert wl.str.len().isin([15, 17]).all()
+    tr = df[df._nik_kind == "transposed"]
+    assert (tr.nik.str.replace(r"\D", "", regex=True) != tr._nik_true).mean() > 0.95
+    assert (tr.nik.str.replace(r"\D", "", regex=True).apply(sorted) == tr._nik_true.apply(sorted)).all()
+
+
+@pytest.mark.parametrize("source", ["p3ke", "prakerja"])
+def test_name_and_birth_date_damage_rates(rows, source):
+    P, Q = rows
+    df = P if source == "p3ke" else Q
+    r = getattr(PROFILES["typical"], source)
+    n = len(df)
+    for flag, rate in (("_f_typo", r.name_typo), ("_f_old", r.name_old_spelling), ("_f_title", r.name_title),
+                       ("_f_mono", r.name_mononym)):
+        _close(df[flag].mean(), rate, n, f"{source} {flag}")
+    tokens = df._name_true.str.split().str.len()
+    muh = df[df._name_true.str.contains(r"\bMUHAMMAD\b") & ~df._f_mono & ~df._f_drop]
+    _close(muh._f_muh.mean(), r.name_muhammad_variant, len(muh), f"{source} muhammad")
+    three = df[(tokens >= 3) & ~df._f_mono]
+    _close(three._f_drop.mean(), r.name_drop_middle, len(three), f"{source} drop middle")
+    for kind in ("missing", "placeholder", "year_off"):
+        _close((df._dob_kind == kind).mean(), getattr(r, f"dob_{kind}"), n, f"{source} dob {kind}")
+    dob = df._dob_true.astype("datetime64[ns]")
+    swappable = df[(dob.dt.day <= 12) & (dob.dt.day != dob.dt.month)]
+    u_rate = (swappable._dob_kind == "day_month_swap").mean()
+    # the swap's share of the uniform draw sits after missing and placeholder
+    _close(u_rate, r.dob_day_month_swap, len(swappable), f"{source} day/month swap")
+    if source == "prakerja":
+        _close(df._f_case.mean(), r.name_case, n, "prakerja case")
+
+
+def test_damage_is_visible_in_the_values(rows):
+    P, Q = rows
+    old = P[P._f_old & ~P._f_mono & ~P._f_drop & ~P._f_typo & ~P._f_muh & ~P._f_abd & P._name_true.str.contains("U")]
+    assert old.nama.str.contains("OE").all()
+    muh = Q[Q._f_muh]
+    assert not muh.nama_lengkap.str.upper().str.contains(r"\bMUHAMMAD\b").any()
+    titled = P[P._f_title]
+    assert titled.nama.str.contains(r"(?:^(?:H|HJ|DRS|DRA|IR|DR|KH|R|R\.A)\. )|(?:, [A-Z]\.)").all()
+    ph = Q[Q._dob_kind == "placeholder"]
+    d = ph.tanggal_lahir.str[5:]
+    assert (d.isin(["01-01", "07-01", "12-31"]) | d.str.endswith("-15")).all()
+    assert P.nama.str.contains(r"\b(?:SITI|NUR|MUHAMMAD)\b").mean() > 0.05
+
+
+# ---------------------------------------------------------------- truth, overlap, duplicates
+
+def _expected_truth(p, q) -> set[tuple[str, str, str]]:
+    expected = {("p3ke", r.id_individu, r._person_id) for r in p.select("id_individu", "_person_id").collect()}
+    expected |= {("prakerja", r.id_pendaftar, r._person_id) for r in q.select("id_pendaftar", "_person_id").collect()}
+    return expected
+
+
+def test_truth_has_one_row_per_record(rows):
+    """Truth content is compared with the debug frames in the write test (written truth)."""
+    P, Q = rows
+    assert P._person_id.notna().all() and Q._person_id.notna().all()
+    assert P._person_id.str.match(r"^ORG-\d+-\d+$").all()
+
+
+def test_shared_people_are_the_same_people(rows):
+    P, Q = rows
+    cols = ["_person_id", "_nik_true", "_dob_true", "_sex_true", "_name_true"]
+    joined = P[cols].drop_duplicates().merge(Q[cols].drop_duplicates(), on="_person_id", suffixes=("_p", "_q"))
+    assert len(joined) > 100
+    for c in cols[1:]:
+        assert (joined[f"{c}_p"] == joined[f"{c}_q"]).all(), c
+    assert (Q._overlap == Q._person_id.isin(set(P._person_id))).all()
+
+
+def test_overlap_low_and_higher_in_richer_deciles(rows):
+    P, Q = rows
+    share = Q._overlap.mean()
+    assert abs(share - PROFILES["typical"].overlap) < 0.04
+    people = P.drop_duplicates("_person_id")
+    in_q = people._person_id.isin(set(Q._person_id))
+    by_desil = in_q.groupby(people._desil).mean()
+    assert by_desil[3] > by_desil[1] and by_desil[4] > by_desil[1]
+    assert (by_desil[3] + by_desil[4]) / 2 > 1.5 * by_desil[1]
+
+
+def test_prakerja_registrants_are_18_to_64(rows):
+    _, Q = rows
+    dob = Q._dob_true.astype("datetime64[ns]")
+    reg = Q.tanggal_daftar.astype("datetime64[ns]")
+    age = reg.dt.year - dob.dt.year - ((reg.dt.month * 100 + reg.dt.day) < (dob.dt.month * 100 + dob.dt.day))
+    assert age.between(18, 64).all(), age.describe()
+
+
+def test_within_source_duplicates(rows):
+    P, Q = rows
+    p_dup = P._person_id.duplicated().mean()
+    assert 0.005 < p_dup < 0.05
+    accounts = Q.groupby("_person_id").size()
+    assert (accounts >= 2).sum() > 0.02 * len(accounts)
+    # a registrant's second account needs another e-mail (the Gmail dot trick, a number, a provider)
+    per_registrant = Q.groupby("_j")
+    multi = per_registrant.email.nunique()[per_registrant.size() >= 2]
+    assert len(multi) > 0.02 * Q._j.nunique()
+    assert (multi == per_registrant.size()[per_registrant.size() >= 2]).mean() > 0.9
+
+
+def test_households_and_ages(rows):
+    P, _ = rows
+    heads = P[P._role == "KEPALA KELUARGA"]
+    assert heads._age.min() >= 18
+    assert 0.15 < (P._age < 15).mean() < 0.45
+    wives = P[P._role == "ISTRI"]
+    assert (wives._sex_true == "P").all()
+    assert P._trad.nunique() >= 6
+
+
+def test_write_extracts_csv_is_the_same_data_whatever_the_partitioning(debug, spark, tmp_path):
+    """Written with 3 partitions and another shuffle setting, read back from CSV: the same rows as the
+    fixture generated with the session's default partitioning."""
+    p, q, _ = debug
+    old = spark.conf.get("spark.sql.shuffle.partitions")
+    spark.conf.set("spark.sql.shuffle.partitions", "7")
+    try:
+        res = write_extracts(spark, str(tmp_path / "out"), p3ke_rows=P_ROWS, prakerja_rows=Q_ROWS, seed=SEED,
+                             fmt="csv", partitions=3)
+    finally:
+        spark.conf.set("spark.sql.shuffle.partitions", old)
+    assert (res["p3ke"], res["prakerja"], res["truth"]) == (P_ROWS, Q_ROWS, P_ROWS + Q_ROWS)
+    pc = spark.read.option("header", True).csv(res["paths"]["p3ke"])
+    qc = spark.read.option("header", True).csv(res["paths"]["prakerja"])
+    t = spark.read.parquet(res["paths"]["truth"])
+    assert pc.columns == P3KE_COLUMNS and qc.columns == PRAKERJA_COLUMNS and t.columns == TRUTH_COLUMNS
+    assert len(list((tmp_path / "out" / "p3ke").glob("part-*.csv"))) == 3
+    assert sorted(map(tuple, pc.collect())) == sorted(map(tuple, p.select(P3KE_COLUMNS).collect()))
+    assert sorted(map(tuple, qc.collect())) == sorted(map(tuple, q.select(PRAKERJA_COLUMNS).collect()))
+    truth = t.toPandas()
+    assert len(truth) == P_ROWS + Q_ROWS and truth.record_id.is_unique
+    assert set(map(tuple, truth[TRUTH_COLUMNS].values)) == _expected_truth(p, q)
+    with pytest.raises(ValueError):
+        write_extracts(spark, str(tmp_path / "x"), p3ke_rows=1, prakerja_rows=1, seed=1, fmt="json")
