@@ -260,16 +260,22 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args) or 0
     except PadanError as exc:
-        logging.getLogger("padan").error("%s", exc)
-        print(f"padan {args.command}: {exc}", file=sys.stderr)
-        return exc.exit_code
+        return _failed(args.command, exc.exit_code, str(exc))
     except Exception as exc:  # Spark's messages can quote data values: keep them out of the log line
         from padan.ledger import safe_message
 
-        print(f"padan {args.command}: failed: {safe_message(exc)} (see the Spark log for the stack trace)",
-              file=sys.stderr)
         logging.getLogger("padan").debug("failure", exc_info=True)
-        return 1
+        return _failed(args.command, 1, f"failed: {safe_message(exc)} (see the Spark log for the stack trace)")
+
+
+def _failed(command: str, code: int, message: str) -> int:
+    """The message once, last on stderr (`padan <command>: ...`); when logging is
+    configured, a status line before it for log search (not the message again)."""
+    log = logging.getLogger("padan")
+    if log.handlers:
+        log.error("command=%s status=failed exit=%d", command, code)
+    print(f"padan {command}: {message}", file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":

@@ -94,9 +94,16 @@ def stage(lake: Lake, run_id: str, name: str, *, batch_id: str | None = None,
             _write(lake, rec, "failed", started, dt.datetime.now(dt.timezone.utc).replace(tzinfo=None), seconds)
         except Exception:  # the ledger must never hide the original failure
             logger.exception("could not record the failure of stage %s in ops.runs", name)
-        logger.error("run=%s stage=%s status=failed seconds=%.1f", run_id, name, seconds)
+        logger.error("%s", stage_line(run_id, name, "failed", seconds, rec.row_counts))
         raise
     seconds = time.monotonic() - t0
     _write(lake, rec, "succeeded", started, dt.datetime.now(dt.timezone.utc).replace(tzinfo=None), seconds)
-    counts = " ".join(f"{k}={v}" for k, v in sorted(rec.row_counts.items()))
-    logger.info("run=%s stage=%s status=succeeded seconds=%.1f %s", run_id, name, seconds, counts)
+    logger.info("%s", stage_line(run_id, name, "succeeded", seconds, rec.row_counts))
+
+
+def stage_line(run_id: str, stage: str, status: str, seconds: float | None, rows: dict[str, int]) -> str:
+    """The one log line of a stage's end, for schedulers and log search:
+    `run=<id> stage=<name> status=<succeeded|failed|skipped> seconds=<s> rows=<k>:<n>,...` (`rows=-`: none)."""
+    counts = ",".join(f"{k}:{int(v)}" for k, v in sorted(rows.items()) if v is not None) or "-"
+    secs = f"{seconds:.1f}" if seconds is not None else "-"
+    return f"run={run_id} stage={stage} status={status} seconds={secs} rows={counts}"

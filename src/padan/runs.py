@@ -54,7 +54,8 @@ def _skip(ctx: Ctx, run_id: str, stage: str) -> dict | None:
         return None
     done = ledger.succeeded(ctx.lake, run_id, stage)
     if done:
-        logger.info("run=%s stage=%s already succeeded: skipped (use --force to redo)", run_id, stage)
+        logger.info("%s (already succeeded for these inputs; --force redoes it)",
+                    ledger.stage_line(run_id, stage, "skipped", None, done.get("row_counts") or {}))
     return done
 
 
