@@ -11,6 +11,7 @@ JARS_DIR    := .jars
 DELTA_COORD := io.delta:delta-spark_4.2_2.13:4.4.0
 ENV         ?= local
 SIZE        ?= 100k
+BENCH_DRIVER_MEMORY ?= 12g
 
 export SPARK_LOCAL_IP ?= 127.0.0.1
 export PYSPARK_PYTHON ?= $(abspath $(PY))
@@ -75,7 +76,7 @@ test-fast: setup
 	$(PY) -m pytest -q -m "not integration and not submit and not cluster and not notebooks"
 
 bench: setup
-	$(PADAN) bench --size $(SIZE)
+	$(PADAN) bench --size $(SIZE) --driver-memory $(BENCH_DRIVER_MEMORY) $(BENCH_ARGS)
 
 notebooks: setup
 	$(PY) -m pytest -q -m notebooks
