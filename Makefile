@@ -47,6 +47,17 @@ $(STAMPS)/jars: $(STAMPS)/venv Makefile scripts/stage_jars.py
 	$(PY) scripts/stage_jars.py $(JARS_DIR) $(DELTA_COORD)
 	@mkdir -p $(STAMPS) && touch $@
 
+# Headless Chromium renders the HTML run report in the tests: Debian's package, installed with
+# apt-get only when /usr/bin/chromium is missing and we are root (else the rendering test is skipped).
+$(STAMPS)/chromium:
+	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "padan setup: installing chromium (apt-get) for the report rendering test"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -qq >/dev/null && apt-get install -y -qq chromium >/dev/null 2>&1 \
+	    || { echo "padan setup: apt-get install chromium failed" >&2; exit 1; }; \
+	fi
+	@mkdir -p $(STAMPS) && touch $@
+
 # Airflow for the DAG tests (tests/test_airflow_dag.py), in its own environment because it pins many
 # packages padan shares: apache-airflow 3.3.2 with every dependency pinned in requirements-airflow.lock
 # (our constraints file; regenerate with `.venv-airflow/bin/pip freeze` after installing a new
@@ -62,7 +73,7 @@ $(STAMPS)/airflow: requirements-airflow.lock
 	$(AF_VENV)/bin/python -m pip install --quiet -r requirements-airflow.lock
 	@mkdir -p $(STAMPS) && touch $@
 
-$(STAMPS)/setup: $(STAMPS)/venv $(STAMPS)/jars
+$(STAMPS)/setup: $(STAMPS)/venv $(STAMPS)/jars $(STAMPS)/chromium
 	@$(PY) -c "import pyspark, delta, splink; print('padan setup ok: pyspark', pyspark.__version__, '| splink', splink.__version__)"
 	@touch $@
 

@@ -33,6 +33,33 @@ def spark(tmp_path_factory):
     session.stop()
 
 
+PIPELINE_P3KE_ROWS, PIPELINE_PRAKERJA_ROWS, PIPELINE_SEED = 2000, 1500, 7
+
+
+@pytest.fixture(scope="session")
+def pipeline_run(spark, tmp_path_factory):
+    """One whole pipeline on generated data into a temporary lake, shared by the integration
+    modules (test_pipeline, test_report_html): (ctx, result, truth)."""
+    from padan import config
+    from padan.evaluate.metrics import truth_as_unique_ids
+    from padan.runs import Ctx, run_pipeline
+    from padan.synth import write_extracts
+
+    root = tmp_path_factory.mktemp("pipeline")
+    data = root / "data"
+    write_extracts(spark, str(data), p3ke_rows=PIPELINE_P3KE_ROWS, prakerja_rows=PIPELINE_PRAKERJA_ROWS,
+                   seed=PIPELINE_SEED, profile="typical")
+    cfg = config.load(env="base", conf_dir=REPO / "conf", overrides={
+        "lake": {"root": str(root / "lake")},
+        "sources": {"p3ke": {"path": str(data / "p3ke")}, "prakerja": {"path": str(data / "prakerja")}},
+        "model": {"training": {"u_max_pairs": 200000}},
+    })
+    ctx = Ctx.create(spark, cfg, run_date="2026-11-28")
+    result = run_pipeline(ctx, train=True)
+    truth = truth_as_unique_ids(spark.read.parquet(str(data / "truth")))
+    return ctx, result, truth
+
+
 @pytest.fixture
 def cfg(tmp_path):
     """The base config with a temporary lake and demo folder."""

@@ -8,33 +8,21 @@ import pytest
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
-from padan import config
-from padan.evaluate.metrics import cluster_metrics, truth_as_unique_ids
+from padan.evaluate.metrics import cluster_metrics
 from padan.runs import Ctx, run_cluster, run_pipeline, run_predict
 from padan.tables import ALL_FIXED
+from tests.conftest import PIPELINE_P3KE_ROWS, PIPELINE_PRAKERJA_ROWS
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.integration
 
-P3KE_ROWS, PRAKERJA_ROWS, SEED = 2000, 1500, 7
+P3KE_ROWS, PRAKERJA_ROWS = PIPELINE_P3KE_ROWS, PIPELINE_PRAKERJA_ROWS
 
 
 @pytest.fixture(scope="module")
-def run(spark, tmp_path_factory):
-    from padan.synth import write_extracts
-
-    root = tmp_path_factory.mktemp("pipeline")
-    data = root / "data"
-    write_extracts(spark, str(data), p3ke_rows=P3KE_ROWS, prakerja_rows=PRAKERJA_ROWS, seed=SEED, profile="typical")
-    cfg = config.load(env="base", conf_dir=REPO / "conf", overrides={
-        "lake": {"root": str(root / "lake")},
-        "sources": {"p3ke": {"path": str(data / "p3ke")}, "prakerja": {"path": str(data / "prakerja")}},
-        "model": {"training": {"u_max_pairs": 200000}},
-    })
-    ctx = Ctx.create(spark, cfg, run_date="2026-11-28")
-    result = run_pipeline(ctx, train=True)
-    truth = truth_as_unique_ids(spark.read.parquet(str(data / "truth")))
-    return ctx, result, truth
+def run(pipeline_run):
+    """The session's pipeline lake (tests/conftest.py), shared with the report test."""
+    return pipeline_run
 
 
 def _snapshot(ctx):

@@ -151,7 +151,16 @@ def cmd_report(args) -> int:
     _, ctx, _, run_id = _current_run(args, "report")
     counts = run_marts(ctx, run_id)
     print(json.dumps({"run_id": run_id, **counts}, indent=2))
+    _print_report(ctx, run_id)
     return 0
+
+
+def _print_report(ctx, run_id: str) -> None:
+    """Write the run's HTML report and print where it is (the command's last line)."""
+    from padan.report.html import report_uri
+    from padan.runs import run_report_html
+
+    print(f"report: {report_uri(run_report_html(ctx, run_id))}")
 
 
 def _print_summary(result, lake_root: str, seconds: float) -> None:
@@ -178,8 +187,10 @@ def cmd_pipeline(args) -> int:
 
     cfg = _load(args)
     t = time.monotonic()
-    result = run_pipeline(_ctx(cfg, args, "pipeline"), train=args.train)
+    ctx = _ctx(cfg, args, "pipeline")
+    result = run_pipeline(ctx, train=args.train)
     _print_summary(result, cfg.lake.root, time.monotonic() - t)
+    _print_report(ctx, result.run_id)
     return 0
 
 
@@ -196,9 +207,11 @@ def cmd_demo(args) -> int:
     t = time.monotonic()
     spark = spark_from_config(cfg, "padan-demo")
     ensure_demo_extracts(spark, d.out, p3ke_rows=rows_p, prakerja_rows=rows_k, seed=d.seed, profile=d.profile)
-    result = run_pipeline(Ctx.create(spark, cfg, force=args.force, run_date=args.run_date), train=True)
+    ctx = Ctx.create(spark, cfg, force=args.force, run_date=args.run_date)
+    result = run_pipeline(ctx, train=True)
     _print_summary(result, cfg.lake.root, time.monotonic() - t)
     print(f"  demo extracts         {d.out} (p3ke/, prakerja/, truth/)")
+    _print_report(ctx, result.run_id)
     return 0
 
 

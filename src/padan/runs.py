@@ -321,6 +321,17 @@ def run_marts(ctx: Ctx, run_id: str) -> dict[str, int]:
     return rec.row_counts
 
 
+def run_report_html(ctx: Ctx, run_id: str) -> str:
+    """Write the run's self-contained HTML report, `<lake>/reports/<run_id>/report.html`; returns its
+    path. Always rewritten (cheap): it shows whatever the tables hold now, e.g. a later evaluation."""
+    from padan.report.html import write_run_report
+
+    with ledger.stage(ctx.lake, run_id, "report_html") as rec:
+        path = write_run_report(ctx, run_id)
+        rec.message = f"reports/{run_id}/report.html"
+    return path
+
+
 # ---------------------------------------------------------------- evaluation
 
 def run_evaluate(ctx: Ctx, run_id: str, truth_path: str, thresholds: list[float] | None = None) -> list[dict]:

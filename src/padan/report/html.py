@@ -1,0 +1,398 @@
+"""The run report: one self-contained HTML file per link run, under `<lake>/reports/<run_id>/`.
+
+Spark does every grouping; only small aggregates reach the driver (per source, per reason, per
+histogram bin, per province, per model level, per stage). The file holds no personal values: no
+NIK, names, dates of birth, phones, e-mails, record or person ids. Charts are Altair (Vega-Lite)
+specs drawn by vega-embed, whose JavaScript is inlined once, so the file opens offline.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from padan.tables import CLUSTERS, EVALUATIONS, MODEL_PARAMS, OVERLAP_BY_REGION, PAIRS, PERSONS, QUALITY, REJECTS, RUNS
+
+logger = logging.getLogger(__name__)
+
+MEMBERSHIP = ["both", "P3KE only", "Prakerja only"]
+MEMBERSHIP_COLOURS = ["#54a24b", "#4c78a8", "#f58518"]
+WEIGHT_BIN = 1.0          # width of a match-weight histogram bin
+MAX_CLUSTER_SIZE_SHOWN = 20   # larger clusters are pooled into one bar ("20+")
+
+
+@dataclass
+class ReportData:
+    """Everything the report shows: small lists of plain dicts, aggregates only."""
+    run_id: str
+    model_version: str | None
+    threshold: float
+    sources: list[dict] = field(default_factory=list)          # source, rows, standardised, rejected, valid_nik_share
+    rejects: list[dict] = field(default_factory=list)          # source, reason, rows
+    weights: list[dict] = field(default_factory=list)          # bin, link, pairs
+    cluster_sizes: list[dict] = field(default_factory=list)    # size, membership, persons
+    overlap: list[dict] = field(default_factory=list)          # province, membership, persons
+    national: dict | None = None                               # persons_p3ke, persons_prakerja, persons_both, shares
+    params: list[dict] = field(default_factory=list)           # comparison, level, label, m, u, match_weight
+    curve: list[dict] = field(default_factory=list)            # threshold, metric, value, best, configured
+    cluster_metrics: list[dict] = field(default_factory=list)  # kind, precision, recall, f1
+    timings: list[dict] = field(default_factory=list)          # run_id, stage, status, seconds, started_at
+    batches: list[str] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------- reading (aggregates only)
+
+def _rows(df: DataFrame) -> list[dict]:
+    return [r.asDict(recursive=True) for r in df.collect()]
+
+
+def _ledger(ctx, run_id: str) -> dict[str, dict]:
+    """Succeeded stage rows of this run, by stage."""
+    rows = (ctx.lake.read(RUNS.name).where((F.col("run_id") == run_id) & (F.col("status") == "succeeded"))
+            .select("stage", "input_versions", "output_versions", "message").collect())
+    return {r["stage"]: r.asDict(recursive=True) for r in rows}
+
+
+def _versioned(ctx, table: str, stage_row: dict | None, key: str) -> DataFrame:
+    """The table as the stage saw (input) or left (output) it, else its current state."""
+    version = ((stage_row or {}).get(key) or {}).get(table)
+    return ctx.lake.read(table, version=int(version)) if version is not None else ctx.lake.read(table)
+
+
+def _model_version(ctx, run_id: str, ledger_rows: dict[str, dict]) -> str | None:
+    for stage in ("predict", "plan"):
+        msg = (ledger_rows.get(stage) or {}).get("message") or ""
+        if msg.startswith("model_version="):
+            return msg.split("=", 1)[1].strip()
+    row = ctx.lake.read(PAIRS.name).where(F.col("run_id") == run_id).select("model_version").limit(1).collect()
+    return row[0][0] if row else None
+
+
+def collect_report_data(ctx, run_id: str) -> ReportData:
+    """Read the lake's tables for one link run and reduce them, in Spark, to the report's aggregates."""
+    ledger_rows = _ledger(ctx, run_id)
+    threshold = float(ctx.cfg.link.threshold_match_probability)
+    data = ReportData(run_id=run_id, model_version=_model_version(ctx, run_id, ledger_rows), threshold=threshold)
+
+    # The ingest batches behind this run: those in silver.persons as predict read it.
+    persons = _versioned(ctx, PERSONS.name, ledger_rows.get("predict"), "input_versions")
+    batches = persons.select("source_dataset", "batch_id").distinct()
+    data.batches = sorted(r["batch_id"] for r in batches.collect())
+
+    quality = ctx.lake.read(QUALITY.name).where(F.col("batch_id").isin(data.batches))
+    per_batch = (quality.where(F.col("field").isNull())
+                 .groupBy("source", "batch_id").pivot("metric", ["rows", "standardised", "rejected", "valid_nik_share"])
+                 .agg(F.first("value")))
+    data.sources = _rows(per_batch.groupBy("source").agg(
+        F.sum("rows").cast("long").alias("rows"), F.sum("standardised").cast("long").alias("standardised"),
+        F.sum("rejected").cast("long").alias("rejected"),
+        F.try_divide(F.sum(F.col("valid_nik_share") * F.col("rows")), F.sum("rows")).alias("valid_nik_share"),
+    ).orderBy("source"))
+    data.rejects = _rows(
+        ctx.lake.read(REJECTS.name).where(F.col("batch_id").isin(data.batches))
+        .select("source", F.explode("reasons").alias("reason")).groupBy("source", "reason")
+        .agg(F.count("*").alias("rows")).orderBy("source", "reason"))
+
+    pairs = ctx.lake.read(PAIRS.name).where(F.col("run_id") == run_id)
+    link = (F.when(F.col("source_dataset_l") == F.col("source_dataset_r"),
+                   F.concat(F.lit("within "), F.col("source_dataset_l")))
+            .otherwise(F.concat_ws(" – ", F.least("source_dataset_l", "source_dataset_r"),
+                                   F.greatest("source_dataset_l", "source_dataset_r"))))
+    data.weights = _rows(
+        pairs.select((F.floor(F.col("match_weight") / WEIGHT_BIN) * WEIGHT_BIN).alias("bin"), link.alias("link"))
+        .groupBy("bin", "link").agg(F.count("*").alias("pairs")).orderBy("bin", "link"))
+
+    clusters = _versioned(ctx, CLUSTERS.name, ledger_rows.get("cluster"), "output_versions")
+    per_person = clusters.groupBy("person_id").agg(
+        F.count("*").alias("size"), F.max("in_p3ke").alias("p"), F.max("in_prakerja").alias("k"))
+    membership = (F.when(F.col("p") & F.col("k"), F.lit("both")).when(F.col("p"), F.lit("P3KE only"))
+                  .otherwise(F.lit("Prakerja only")))
+    size_label = F.when(F.col("size") >= MAX_CLUSTER_SIZE_SHOWN, F.lit(f"{MAX_CLUSTER_SIZE_SHOWN}+")).otherwise(
+        F.col("size").cast("string"))
+    data.cluster_sizes = _rows(
+        per_person.select(F.least(F.col("size"), F.lit(MAX_CLUSTER_SIZE_SHOWN)).alias("size"),
+                          size_label.alias("size_label"), membership.alias("membership"))
+        .groupBy("size", "size_label", "membership").agg(F.count("*").alias("persons")).orderBy("size", "membership"))
+
+    overlap = ctx.lake.read(OVERLAP_BY_REGION.name).where((F.col("run_id") == run_id) & F.col("desil").isNull())
+    province = F.coalesce(F.col("province_name"), F.col("province_code"), F.lit("(unknown)"))
+    data.overlap = _rows(
+        overlap.where(F.col("level") == "province").select(
+            province.alias("province"), F.col("share_p3ke_in_prakerja").alias("share"),
+            F.stack(F.lit(3), F.lit("both"), F.col("persons_both"),
+                    F.lit("P3KE only"), F.col("persons_p3ke") - F.col("persons_both"),
+                    F.lit("Prakerja only"), F.col("persons_prakerja") - F.col("persons_both"))
+            .alias("membership", "persons")).orderBy("province", "membership"))
+    national = _rows(overlap.where(F.col("level") == "national").select(
+        "persons_p3ke", "persons_prakerja", "persons_both", "share_p3ke_in_prakerja", "share_prakerja_in_p3ke"))
+    data.national = national[0] if national else None
+
+    if data.model_version:
+        data.params = _rows(
+            ctx.lake.read(MODEL_PARAMS.name)
+            .where((F.col("model_version") == data.model_version) & (F.col("level") >= 0))
+            .select("comparison", "level", "label", F.col("m_probability").alias("m"),
+                    F.col("u_probability").alias("u"), "match_weight")
+            .orderBy("comparison", F.desc("level")))
+
+    evaluations = ctx.lake.read(EVALUATIONS.name).where(F.col("run_id") == run_id)
+    pairwise = evaluations.where(F.col("kind") == "pairwise")
+    data.curve = _rows(pairwise.select(
+        "threshold", F.col("is_best_f1").alias("best"), F.col("is_configured_threshold").alias("configured"),
+        F.stack(F.lit(3), F.lit("precision"), F.col("precision"), F.lit("recall"), F.col("recall"),
+                F.lit("F1"), F.col("f1")).alias("metric", "value")).orderBy("threshold", "metric"))
+    data.cluster_metrics = _rows(evaluations.where(F.col("kind") != "pairwise")
+                                 .select("kind", "threshold", "precision", "recall", "f1").orderBy("kind"))
+
+    stage_rows = ctx.lake.read(RUNS.name).where(
+        ((F.col("run_id") == run_id) & (F.col("stage") != "report_html"))
+        | ((F.col("stage") == "ingest") & F.col("run_id").isin(data.batches))
+        | ((F.col("stage") == "train") & (F.col("message") == F.lit(f"model_version={data.model_version}"))))
+    data.timings = _rows(stage_rows.select(
+        "run_id", "stage", "status", F.round("seconds", 1).alias("seconds"),
+        F.date_format("started_at", "yyyy-MM-dd HH:mm:ss").alias("started_at")).orderBy("started_at"))
+    for r in data.timings:
+        r["step"] = f"{r['stage']} ({r['run_id'][:14]})" if r["stage"] in ("ingest", "train") else r["stage"]
+    return data
+
+
+# ---------------------------------------------------------------- charts
+
+def _charts(data: ReportData) -> dict[str, dict]:
+    """Vega-Lite specs (as dicts) by chart id; a chart without data is left out."""
+    import altair as alt
+
+    specs: dict[str, Any] = {}
+    if data.rejects:
+        specs["rejects"] = alt.Chart(alt.Data(values=data.rejects)).mark_bar().encode(
+            x=alt.X("rows:Q", title="rejected rows"), y=alt.Y("reason:N", title=None),
+            color=alt.Color("source:N", title="source"), yOffset="source:N",
+            tooltip=["source:N", "reason:N", "rows:Q"]).properties(width=520, title="Rejected rows by reason")
+    if data.sources:
+        specs["valid_nik"] = alt.Chart(alt.Data(values=data.sources)).mark_bar().encode(
+            x=alt.X("valid_nik_share:Q", title="share of rows with a valid NIK", axis=alt.Axis(format="%"),
+                    scale=alt.Scale(domain=[0, 1])),
+            y=alt.Y("source:N", title=None), color=alt.Color("source:N", legend=None),
+            tooltip=["source:N", alt.Tooltip("valid_nik_share:Q", format=".1%"), "rows:Q"],
+        ).properties(width=520, title="Valid NIK share per source")
+    if data.weights:
+        weight_at_threshold = _weight(data.threshold)
+        bars = alt.Chart(alt.Data(values=data.weights)).mark_bar().encode(
+            x=alt.X("bin:Q", bin=alt.BinParams(binned=True, step=WEIGHT_BIN), title="match weight"),
+            x2="bin_end:Q", y=alt.Y("sum(pairs):Q", title="pairs"),
+            color=alt.Color("link:N", title="pair"),
+            tooltip=["bin:Q", "link:N", "pairs:Q"],
+        ).transform_calculate(bin_end=f"datum.bin + {WEIGHT_BIN}")
+        rule = alt.Chart(alt.Data(values=[{"w": weight_at_threshold}])).mark_rule(color="black", strokeDash=[4, 3]).encode(
+            x="w:Q", tooltip=[alt.Tooltip("w:Q", title="match weight at the threshold", format=".2f")])
+        specs["weights"] = (bars + rule).properties(
+            width=620, height=260, title=f"Match weight of scored pairs (dashed: threshold {data.threshold:g})")
+    if data.cluster_sizes:
+        specs["cluster_sizes"] = alt.Chart(alt.Data(values=data.cluster_sizes)).mark_bar().encode(
+            x=alt.X("size_label:O", sort=alt.EncodingSortField("size", order="ascending"),
+                    title="records per person (cluster size)"),
+            y=alt.Y("persons:Q", title="persons", scale=alt.Scale(type="symlog")), xOffset="membership:N",
+            color=alt.Color("membership:N", title="person is in",
+                            scale=alt.Scale(domain=MEMBERSHIP, range=MEMBERSHIP_COLOURS)),
+            tooltip=["size_label:O", "membership:N", "persons:Q"],
+        ).properties(width=520, height=260, title="Persons by cluster size (log scale)")
+    if data.overlap:
+        specs["overlap"] = alt.Chart(alt.Data(values=data.overlap)).mark_bar().encode(
+            y=alt.Y("province:N", sort="-x", title=None), x=alt.X("sum(persons):Q", title="persons"),
+            color=alt.Color("membership:N", title="person is in",
+                            scale=alt.Scale(domain=MEMBERSHIP, range=MEMBERSHIP_COLOURS)),
+            order=alt.Order("membership:N"),
+            tooltip=["province:N", "membership:N", "persons:Q",
+                     alt.Tooltip("share:Q", title="share of P3KE persons in Prakerja", format=".1%")],
+        ).properties(width=560, title="Overlap ('irisan') of persons by province")
+    if data.params:
+        rows = []
+        for comparison in sorted({p["comparison"] for p in data.params}):
+            values = [p for p in data.params if p["comparison"] == comparison]
+            levels, height = alt.Data(values=values), 30 * len(values)
+            y = alt.Y("level_label:N", title=comparison, sort=alt.EncodingSortField("level", order="descending"))
+            base = alt.Chart(levels).transform_calculate(level_label="datum.level + ': ' + datum.label")
+            mu = base.transform_fold(["m", "u"], as_=["probability", "value"]).mark_bar().encode(
+                y=y, x=alt.X("value:Q", title="m and u probability", scale=alt.Scale(domain=[0, 1])),
+                yOffset="probability:N", color=alt.Color("probability:N", title=None),
+                tooltip=["label:N", "probability:N", alt.Tooltip("value:Q", format=".4f")],
+            ).properties(width=300, height=height)
+            weight = base.mark_bar().encode(
+                y=y.axis(None), x=alt.X("match_weight:Q", title="match weight"),
+                color=alt.condition("datum.match_weight >= 0", alt.value("#4c78a8"), alt.value("#e45756")),
+                tooltip=["label:N", alt.Tooltip("match_weight:Q", format=".2f")],
+            ).properties(width=220, height=height)
+            rows.append(alt.hconcat(mu, weight))
+        specs["model"] = alt.vconcat(*rows).properties(
+            title=f"Model {data.model_version}: m and u per comparison level, and its match weight")
+    if data.curve:
+        line = alt.Chart(alt.Data(values=data.curve)).mark_line(point=True).encode(
+            x=alt.X("threshold:O", title="match probability threshold"), y=alt.Y("value:Q", title=None,
+                                                                             scale=alt.Scale(zero=False)),
+            color=alt.Color("metric:N", title=None),
+            tooltip=["threshold:O", "metric:N", alt.Tooltip("value:Q", format=".4f"), "best:N", "configured:N"])
+        best = alt.Chart(alt.Data(values=[r for r in data.curve if r["best"] and r["metric"] == "F1"])).mark_point(
+            shape="diamond", size=160, filled=True, color="black").encode(
+            x="threshold:O", y="value:Q", tooltip=[alt.Tooltip("value:Q", title="best F1", format=".4f"), "threshold:O"])
+        specs["accuracy"] = (line + best).properties(
+            width=560, height=260, title="Pairwise precision, recall and F1 by threshold (diamond: best F1)")
+    if data.timings:
+        specs["timings"] = alt.Chart(alt.Data(values=data.timings)).mark_bar().encode(
+            y=alt.Y("step:N", sort=alt.EncodingSortField("started_at", order="ascending"), title=None),
+            x=alt.X("seconds:Q", title="seconds"), color=alt.Color("status:N", title=None),
+            tooltip=["step:N", "status:N", "seconds:Q", "started_at:N"],
+        ).properties(width=520, title="Seconds per stage")
+    return {name: chart.to_dict() for name, chart in specs.items()}
+
+
+def _weight(probability: float) -> float:
+    p = min(max(probability, 1e-12), 1 - 1e-12)
+    return math.log2(p / (1 - p))
+
+
+# ---------------------------------------------------------------- HTML
+
+_CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2rem auto;max-width:1100px;color:#222;
+padding:0 1rem}
+h1{font-size:1.6rem;margin-bottom:.2rem}h2{font-size:1.2rem;margin-top:2.2rem;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;margin:.6rem 0;font-size:.9rem}
+th,td{border:1px solid #ddd;padding:.25rem .6rem;text-align:right}th{background:#f4f4f4}
+td.t,th.t{text-align:left}.muted{color:#666;font-size:.9rem}.chart{margin:.8rem 0}
+.error{color:#b00}
+"""
+
+
+def _table(rows: list[dict], columns: list[tuple[str, str, str]]) -> str:
+    """columns: (key, header, format) with format '' (text), 'n' (integer), '%' (share), 'f' (number)."""
+    def cell(v, fmt: str) -> str:
+        if v is None:
+            return "<td>–</td>"
+        if fmt == "n":
+            return f"<td>{int(v):,}</td>"
+        if fmt == "%":
+            return f"<td>{100 * float(v):.1f}%</td>"
+        if fmt == "f":
+            return f"<td>{float(v):.4f}</td>"
+        return f'<td class="t">{html.escape(str(v))}</td>'
+
+    head = "".join(f'<th class="{"t" if not fmt else ""}">{html.escape(h)}</th>' for _, h, fmt in columns)
+    body = "".join("<tr>" + "".join(cell(r.get(k), fmt) for k, _, fmt in columns) + "</tr>" for r in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _chart_div(name: str, specs: dict[str, dict]) -> str:
+    if name not in specs:
+        return '<p class="muted">No data for this chart in this run.</p>'
+    return f'<div class="chart" id="chart-{name}" data-chart="{name}"></div>'
+
+
+def _script_json(value: Any) -> str:
+    """JSON safe inside a <script> element."""
+    return json.dumps(value, separators=(",", ":"), allow_nan=False).replace("</", "<\\/").replace("<!--", "<\\!--")
+
+
+def render_report(data: ReportData) -> str:
+    """The report as one HTML string: inline vega-embed bundle, the chart specs, tables of aggregates."""
+    from altair.utils._importers import import_vl_convert, vl_version_for_vl_convert
+
+    specs = _charts(data)
+    bundle = import_vl_convert().javascript_bundle(vl_version=vl_version_for_vl_convert())
+    esc = html.escape
+    parts: list[str] = []
+    add = parts.append
+    add(f"<h1>padan run report</h1><p class=\"muted\">run <code>{esc(data.run_id)}</code> · model "
+        f"<code>{esc(data.model_version or 'unknown')}</code> · threshold {data.threshold:g} · "
+        f"{len(data.batches)} ingest batch(es). Aggregates only: counts are of rows, pairs or persons "
+        "(clusters); no personal values.</p>")
+    if data.national:
+        add("<h2>Persons</h2>")
+        add(_table([data.national], [("persons_p3ke", "persons in P3KE", "n"),
+                                     ("persons_prakerja", "persons in Prakerja", "n"),
+                                     ("persons_both", "persons in both", "n"),
+                                     ("share_p3ke_in_prakerja", "share of P3KE in Prakerja", "%"),
+                                     ("share_prakerja_in_p3ke", "share of Prakerja in P3KE", "%")]))
+    add("<h2>Input rows and rejects</h2>")
+    add(_table(data.sources, [("source", "source", ""), ("rows", "rows in", "n"),
+                              ("standardised", "standardised", "n"), ("rejected", "rejected", "n"),
+                              ("valid_nik_share", "valid NIK", "%")]))
+    add(_chart_div("valid_nik", specs))
+    add(_table(data.rejects, [("source", "source", ""), ("reason", "reason", ""), ("rows", "rows", "n")])
+        if data.rejects else '<p class="muted">No rejected rows.</p>')
+    add(_chart_div("rejects", specs))
+    add("<h2>Scored pairs</h2>")
+    add(f"<p class=\"muted\">{sum(r['pairs'] for r in data.weights):,} pairs scored; the dashed line is the "
+        f"clustering threshold (match probability {data.threshold:g}, match weight {_weight(data.threshold):.2f}).</p>")
+    add(_chart_div("weights", specs))
+    add("<h2>Persons (clusters)</h2>")
+    add(_chart_div("cluster_sizes", specs))
+    add("<h2>Overlap by province</h2>")
+    add(_chart_div("overlap", specs))
+    add("<h2>Model</h2>")
+    add(_chart_div("model", specs))
+    add("<h2>Accuracy against truth</h2>")
+    if data.curve or data.cluster_metrics:
+        add(_chart_div("accuracy", specs))
+        add(_table(data.cluster_metrics, [("kind", "cluster metric", ""), ("threshold", "threshold", "f"),
+                                          ("precision", "precision", "f"), ("recall", "recall", "f"),
+                                          ("f1", "F1", "f")]))
+    else:
+        add('<p class="muted">No evaluation for this run (<code>padan evaluate --truth PATH</code> adds one).</p>')
+    add("<h2>Timings</h2>")
+    add(_chart_div("timings", specs))
+    add(_table(data.timings, [("step", "stage", ""), ("status", "status", ""), ("started_at", "started (UTC)", ""),
+                              ("seconds", "seconds", "f")]))
+    body = "\n".join(parts)
+    title = esc(f"padan run report {data.run_id}")
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="UTF-8">
+<title>{title}</title>
+<style>{_CSS}</style>
+<script type="text/javascript" id="vega-bundle">
+{bundle}
+</script>
+</head>
+<body>
+{body}
+<script type="text/javascript">
+const padanSpecs = {_script_json(specs)};
+for (const [name, spec] of Object.entries(padanSpecs)) {{
+  const el = document.getElementById("chart-" + name);
+  vegaEmbed(el, spec, {{renderer: "svg", actions: false}}).catch((err) => {{
+    el.classList.add("error");
+    el.dataset.failed = "true";
+    el.textContent = "This chart could not be drawn: " + err;
+  }});
+}}
+</script>
+</body>
+</html>
+"""
+
+
+def report_uri(path: str) -> str:
+    """A link to the report: object-store and `file:` paths as they are, local paths as file:// URIs."""
+    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", path):
+        return path
+    return Path(path).resolve().as_uri()
+
+
+def write_run_report(ctx, run_id: str) -> str:
+    """Write `<lake>/reports/<run_id>/report.html` for one link run; returns its path."""
+    data = collect_report_data(ctx, run_id)
+    page = render_report(data)
+    path = ctx.lake.write_bytes(f"reports/{run_id}/report.html", page.encode("utf-8"))
+    logger.info("run=%s report written: %s (%d bytes, %d charts)", run_id, path, len(page.encode("utf-8")),
+                page.count('class="chart"'))
+    return path

@@ -1,0 +1,103 @@
+"""The HTML run report: drawn by a real browser (headless Chromium, offline), aggregates only."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from pyspark.sql import functions as F
+
+pytestmark = pytest.mark.integration
+
+CHROMIUM = next((c for c in ("/usr/bin/chromium", shutil.which("chromium"), shutil.which("chromium-browser")) if c
+                 and Path(c).exists()), None)
+# Every chart the report draws for a run with rejects, pairs, clusters, marts, a model and an evaluation.
+EXPECTED_CHARTS = {"valid_nik", "rejects", "weights", "cluster_sizes", "overlap", "model", "accuracy", "timings"}
+
+
+def dump_dom(page: Path, profile_dir: Path) -> str:
+    """The DOM after the page's scripts ran, from headless Chromium with networking off."""
+    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+           "--disable-background-networking", "--disable-component-update", "--disable-sync",
+           "--disable-dev-shm-usage", "--proxy-server=127.0.0.1:9", "--proxy-bypass-list=<-loopback>",
+           f"--user-data-dir={profile_dir}", "--virtual-time-budget=10000", "--dump-dom", page.as_uri()]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+def drawn_marks(dom: str) -> dict[str, tuple[int, int]]:
+    """Per chart container: (SVG canvases, drawn mark elements) in the rendered DOM."""
+    out = {}
+    pieces = re.split(r'data-chart="([a-z_]+)"', dom)
+    for name, segment in zip(pieces[1::2], pieces[2::2]):
+        out[name] = (len(re.findall(r'<svg[^>]*class="marks"', segment)),
+                     len(re.findall(r'role="graphics-symbol"', segment)))
+    return out
+
+
+def without_bundle(text: str) -> str:
+    """The report minus the inlined vega JavaScript (library code, not report content)."""
+    return re.sub(r'<script type="text/javascript" id="vega-bundle">.*?</script>', "", text, flags=re.S)
+
+
+@pytest.fixture(scope="module")
+def report(pipeline_run):
+    from padan.runs import run_evaluate, run_report_html
+
+    ctx, result, _ = pipeline_run
+    if ctx.lake.read("ops.evaluations").where(F.col("run_id") == result.run_id).count() == 0:
+        run_evaluate(ctx, result.run_id, str(Path(ctx.cfg.sources["p3ke"].path).parent / "truth"))
+    path = run_report_html(ctx, result.run_id)
+    return ctx, result, Path(path.removeprefix("file:"))
+
+
+def test_report_is_one_offline_file_under_the_run(report):
+    ctx, result, page = report
+    assert page == Path(ctx.lake.path("reports", result.run_id, "report.html"))
+    text = page.read_text(encoding="utf-8")
+    assert 200_000 < len(text) < 5_000_000
+    content = without_bundle(text)
+    assert "vegaEmbed" in text and "vega-bundle" in text
+    # nothing is fetched: no external scripts, styles, images or frames
+    assert not re.search(r"<(script|img|iframe)[^>]*\bsrc=|<link\b|@import", content, flags=re.I)
+    assert set(re.findall(r'data-chart="([a-z_]+)"', content)) == EXPECTED_CHARTS
+    for heading in ("Input rows and rejects", "Scored pairs", "Overlap by province", "Model",
+                    "Accuracy against truth", "Timings"):
+        assert heading in content
+    assert result.run_id in content and result.model_version in content
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium not installed (make setup installs it as root)")
+def test_every_chart_draws_in_headless_chromium(report, tmp_path):
+    _, _, page = report
+    dom = dump_dom(page, tmp_path / "chromium-profile")
+    assert 'data-failed="true"' not in dom
+    marks = drawn_marks(dom)
+    assert set(marks) == EXPECTED_CHARTS
+    for name, (svgs, drawn) in marks.items():
+        assert svgs >= 1 and drawn >= 2, (name, svgs, drawn)
+    assert marks["overlap"][1] >= 10          # a bar per province and membership
+
+
+def test_report_holds_no_personal_values(report):
+    ctx, result, page = report
+    content = without_bundle(page.read_text(encoding="utf-8"))
+    persons = ctx.lake.read("silver.persons")
+    samples: dict[str, list[str]] = {}
+    for column, cond in [("nik", "nik IS NOT NULL"), ("name_clean", "name_tokens >= 2"),
+                         ("phone", "phone IS NOT NULL"), ("email", "email IS NOT NULL"),
+                         ("unique_id", "true"), ("no_kk", "no_kk IS NOT NULL")]:
+        rows = persons.where(cond).select(F.col(column).cast("string")).distinct().orderBy(F.rand(3)).limit(40)
+        samples[column] = [r[0] for r in rows.collect() if r[0] and len(r[0]) >= 6]
+    dates = persons.where("birth_date IS NOT NULL").select(F.date_format("birth_date", "yyyy-MM-dd")).limit(40)
+    samples["birth_date"] = [r[0] for r in dates.collect()]
+    ids = ctx.lake.read("gold.clusters").select("person_id").distinct().limit(40)
+    samples["person_id"] = [r[0] for r in ids.collect()]
+    for column, values in samples.items():
+        assert values, column
+        leaked = [v for v in values if v in content]
+        assert not leaked, f"{len(leaked)} value(s) of {column} appear in the report"
