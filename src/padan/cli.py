@@ -47,6 +47,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--m-method", choices=["nik_anchored", "em"], default=None)
 
     add("link", "score pairs with the pinned model and cluster them into persons")
+    p = add("increment", "add one new batch of a source: ingest, score against the lake and within "
+                         "itself, re-cluster only the persons it touches, refresh the marts")
+    p.add_argument("--source", required=True, help="the source the batch belongs to")
+    p.add_argument("--path", required=True, help="the batch's file or folder")
+    p.add_argument("--batch", default=None, help="batch id (default: fingerprint of the files)")
     add("report", "refresh the overlap and targeting marts and print the run summary")
     p = add("pipeline", "ingest, standardise, (train), predict, cluster, marts")
     p.add_argument("--train", action="store_true", help="train a model first (default: only if none exists)")
@@ -97,15 +102,17 @@ def _ctx(cfg, args, app: str):
     return Ctx.create(spark, cfg, force=args.force, run_date=args.run_date)
 
 
-def _current_run(args, app: str):
-    """(cfg, ctx, model version, run id) of the run linking the current silver state with the pinned model."""
+def _current_run(args, app: str, *, latest: bool = False):
+    """(cfg, ctx, model version, run id) of the run linking the current silver state with the pinned
+    model; with `latest`, of the run that last wrote gold.clusters (a full run or an increment)."""
     from padan.model.store import resolve_version
-    from padan.runs import link_run_id
+    from padan.runs import current_run_id, link_run_id
 
     cfg = _load(args)
     ctx = _ctx(cfg, args, app)
     version = resolve_version(ctx.lake, cfg.link.model_version)
-    return cfg, ctx, version, link_run_id(ctx, version)
+    run_id = current_run_id(ctx) if latest else None
+    return cfg, ctx, version, run_id or link_run_id(ctx, version)
 
 
 def cmd_ingest(args) -> int:
@@ -145,10 +152,24 @@ def cmd_link(args) -> int:
     return 0
 
 
+def cmd_increment(args) -> int:
+    from padan.runs import run_increment
+
+    cfg = _load(args)
+    ctx = _ctx(cfg, args, "increment")
+    r = run_increment(ctx, args.source, path=args.path, batch_id=args.batch)
+    state = "already processed" if r.already_done else "done"
+    print(f"increment {args.source}: batch={r.ingest.batch_id} run={r.run_id} ({state}) read={r.ingest.rows_read} "
+          f"standardised={r.ingest.rows_standardised} rejected={r.ingest.rows_rejected} pairs={r.pairs} "
+          f"persons_touched={r.cluster.get('touched_persons', 0)} ids_new={r.cluster.get('ids_new', 0)} "
+          f"ids_merged={r.cluster.get('ids_merged', 0)}")
+    return 0
+
+
 def cmd_report(args) -> int:
     from padan.runs import run_marts
 
-    _, ctx, _, run_id = _current_run(args, "report")
+    _, ctx, _, run_id = _current_run(args, "report", latest=True)
     counts = run_marts(ctx, run_id)
     print(json.dumps({"run_id": run_id, **counts}, indent=2))
     _print_report(ctx, run_id)
@@ -252,7 +273,7 @@ def cmd_blocking(args) -> int:
 def cmd_evaluate(args) -> int:
     from padan.runs import run_evaluate
 
-    _, ctx, _, run_id = _current_run(args, "evaluate")
+    _, ctx, _, run_id = _current_run(args, "evaluate", latest=True)
     rows = run_evaluate(ctx, run_id, args.truth)
     print(f"evaluation of run {run_id}")
     print(f"  {'kind':<17}{'threshold':>10}{'precision':>11}{'recall':>9}{'f1':>8}")
@@ -269,7 +290,7 @@ def cmd_bench(args) -> int:
 
 
 COMMANDS: dict[str, Callable] = {
-    "ingest": cmd_ingest, "train": cmd_train, "link": cmd_link, "report": cmd_report, "pipeline": cmd_pipeline,
+    "ingest": cmd_ingest, "train": cmd_train, "link": cmd_link, "increment": cmd_increment, "report": cmd_report, "pipeline": cmd_pipeline,
     "demo": cmd_demo, "synth": cmd_synth, "explain": cmd_explain, "blocking": cmd_blocking,
     "evaluate": cmd_evaluate, "bench": cmd_bench,
 }

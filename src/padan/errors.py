@@ -51,3 +51,9 @@ class ModelError(PadanError):
     """The model is missing, unpinned or inconsistent with the data."""
 
     exit_code = 6
+
+
+class StateError(PadanError):
+    """The lake is not in a state this run can start from (e.g. an increment before any full link)."""
+
+    exit_code = 7

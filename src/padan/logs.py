@@ -11,12 +11,28 @@ import sys
 _CONFIGURED = False
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever `sys.stderr` is at the time of the record (not the stream of the day the
+    handler was made), so a replaced or re-opened stderr never breaks logging."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
 def configure(level: str = "INFO", splink_level: str = "WARNING", py4j_level: str = "ERROR",
               fmt: str = "%(asctime)s %(levelname)s %(name)s: %(message)s") -> None:
     global _CONFIGURED
     root = logging.getLogger("padan")
     if not _CONFIGURED:
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _StderrHandler()
         handler.setFormatter(logging.Formatter(fmt))
         root.addHandler(handler)
         root.propagate = False

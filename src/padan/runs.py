@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import os
 from dataclasses import dataclass, field
 
 from pyspark import StorageLevel
@@ -19,7 +20,7 @@ from pyspark.sql import functions as F
 
 from padan import ledger
 from padan.config import Config
-from padan.errors import InvariantError
+from padan.errors import InvariantError, StateError
 from padan.ingest.read import InputFile, batch_fingerprint, list_files, read_source
 from padan.lake import Lake
 from padan.standardise.persons import split_accepted_rejected, standardise_rows, with_record_keys
@@ -74,6 +75,8 @@ class IngestResult:
 def plan_batch(ctx: Ctx, source: str, path: str | None = None, batch_id: str | None = None) -> tuple[str, list[InputFile]]:
     contract = ctx.cfg.sources[source]
     files = list_files(ctx.spark, source, path or contract.path)
+    if batch_id and not batch_id.startswith(f"{source}-"):
+        batch_id = f"{source}-{batch_id}"   # batch ids are per source: two sources may both send '2026-11-28'
     return batch_id or batch_fingerprint(source, files), files
 
 
@@ -95,6 +98,8 @@ def run_ingest(ctx: Ctx, source: str, *, path: str | None = None, batch_id: str 
     std_cfg = ctx.cfg.standardise
     with ledger.stage(ctx.lake, batch_id, "ingest", batch_id=batch_id) as rec:
         keyed = with_record_keys(raw.rows, contract.record_key).persist(StorageLevel.MEMORY_AND_DISK)
+        if mode == "increment":
+            _check_new_keys(ctx, source, batch_id, keyed)
         loaded_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
         bronze = bronze_spec(source, list(raw.columns))
         bronze_rows = keyed.select(
@@ -131,6 +136,18 @@ def run_ingest(ctx: Ctx, source: str, *, path: str | None = None, batch_id: str 
         keyed.unpersist()
         std.unpersist()
     return IngestResult(source, batch_id, n_read, n_std, n_rej)
+
+
+def _check_new_keys(ctx: Ctx, source: str, batch_id: str, keyed: DataFrame) -> None:
+    """An increment adds records: a record key that silver already holds from another batch would
+    give one unique_id two rows. Checked before anything is written."""
+    held = (ctx.lake.read(PERSONS.name).where((F.col("source_dataset") == source) & (F.col("batch_id") != batch_id))
+            .select("record_key"))
+    clash = keyed.select(F.col("_record_key").alias("record_key")).join(held, "record_key", "left_semi").count()
+    if clash:
+        raise StateError(f"source '{source}' batch {batch_id}: {clash} record key(s) are already in silver.persons "
+                         f"from earlier batches; an increment only adds new records (send changed records as a "
+                         f"snapshot: `padan ingest --mode snapshot` then `padan link`)")
 
 
 def quality_profile(std: DataFrame, source: str, batch_id: str) -> DataFrame:
@@ -200,6 +217,7 @@ def run_train(ctx: Ctx, *, m_method: str | None = None) -> str:
     """Train on silver.persons and save a new model version (skipped if this exact training already ran)."""
     from padan.model.settings import settings_fingerprint, untrained_settings
     from padan.model.store import save_model
+    from padan.model.tf import save_tf
     from padan.model.train import train_model
 
     model_cfg = ctx.cfg.model
@@ -216,6 +234,8 @@ def run_train(ctx: Ctx, *, m_method: str | None = None) -> str:
         result = train_model(ctx.spark, persons, model_cfg, break_lineage_method=ctx.cfg.spark.break_lineage_method,
                              m_method=m_method)
         version = save_model(ctx.lake, result.settings, result.m_method)
+        tf_counts = save_tf(ctx.lake, version, persons, result.settings)
+        rec.row_counts.update({f"tf_values_{k}": v for k, v in tf_counts.items()})
         rec.row_counts.update({f"label_pairs_{k}": v for k, v in result.label_pairs.items()})
         rec.row_counts.update({f"ms_{k}": int(1000 * v) for k, v in result.seconds.items()})
         rec.message = f"model_version={version}"
@@ -228,6 +248,7 @@ def run_train(ctx: Ctx, *, m_method: str | None = None) -> str:
 def run_predict(ctx: Ctx, run_id: str, model_version: str) -> int:
     from padan.link.predict import predict_pairs, to_pairs_rows
     from padan.model.store import load_model
+    from padan.model.tf import load_tf
 
     done = _skip(ctx, run_id, "predict")
     if done:
@@ -236,8 +257,9 @@ def run_predict(ctx: Ctx, run_id: str, model_version: str) -> int:
         settings = load_model(ctx.lake, model_version)
         persons = ctx.lake.read(PERSONS.name)
         rec.input_versions = ctx.lake.versions([PERSONS.name])
+        tf = load_tf(ctx.lake, model_version, settings, persons)
         scored = predict_pairs(ctx.spark, persons, settings, min_probability=ctx.cfg.link.min_pair_probability,
-                               break_lineage_method=ctx.cfg.spark.break_lineage_method)
+                               break_lineage_method=ctx.cfg.spark.break_lineage_method, tf_tables=tf)
         rows = to_pairs_rows(scored, settings, run_id=run_id, model_version=model_version)
         m = ctx.lake.overwrite(rows, PAIRS, replace_where=f"run_id = '{run_id}'")
         rec.row_counts["pairs"] = m.get("numOutputRows", 0)
@@ -269,12 +291,7 @@ def run_cluster(ctx: Ctx, run_id: str) -> dict[str, int]:
             previous = ctx.lake.read(CLUSTERS.name, version=previous_version).select("unique_id", "person_id")
         assign, changes = assign_person_ids(comps, previous, run_id)
         assign = assign.join(persons, "unique_id").persist(StorageLevel.MEMORY_AND_DISK)
-        per_person = assign.groupBy("person_id").agg(
-            F.count("*").cast("int").alias("cluster_size"),
-            F.max(F.col("source_dataset") == "p3ke").alias("in_p3ke"),
-            F.max(F.col("source_dataset") == "prakerja").alias("in_prakerja"))
-        clusters = (assign.join(per_person, "person_id")
-                    .withColumn("threshold", F.lit(threshold)).withColumn("run_id", F.lit(run_id)))
+        clusters, per_person = _cluster_rows(assign, threshold, run_id)
         m = ctx.lake.overwrite(clusters, CLUSTERS)
         ctx.lake.overwrite(changes.withColumn("run_id", F.lit(run_id)), ID_CHANGES, replace_where=f"run_id = '{run_id}'")
         counts = {r["kind"]: r["count"] for r in changes.groupBy("kind").count().collect()}
@@ -285,6 +302,17 @@ def run_cluster(ctx: Ctx, run_id: str) -> dict[str, int]:
     return rec.row_counts
 
 
+def _cluster_rows(assign: DataFrame, threshold: float, run_id: str) -> tuple[DataFrame, DataFrame]:
+    """assign(unique_id, person_id, source_dataset) -> (gold.clusters rows, per-person aggregates)."""
+    per_person = assign.groupBy("person_id").agg(
+        F.count("*").cast("int").alias("cluster_size"),
+        F.max(F.col("source_dataset") == "p3ke").alias("in_p3ke"),
+        F.max(F.col("source_dataset") == "prakerja").alias("in_prakerja"))
+    clusters = (assign.join(per_person, "person_id")
+                .withColumn("threshold", F.lit(threshold)).withColumn("run_id", F.lit(run_id)))
+    return clusters, per_person
+
+
 def _previous_attempt_input_version(ctx: Ctx, run_id: str, stage: str, table: str) -> int | None:
     rows = (ctx.lake.read(RUNS.name).where((F.col("run_id") == run_id) & (F.col("stage") == stage))
             .select("input_versions").collect())
@@ -292,6 +320,194 @@ def _previous_attempt_input_version(ctx: Ctx, run_id: str, stage: str, table: st
         if r[0] and table in r[0]:
             return int(r[0][table])
     return None
+
+
+# ---------------------------------------------------------------- increments
+
+def current_run_id(ctx: Ctx) -> str | None:
+    """The run that last wrote gold.clusters (a full link run or an increment), or None."""
+    rows = (ctx.lake.read(RUNS.name).where((F.col("stage") == "cluster") & (F.col("status") == "succeeded"))
+            .orderBy(F.desc("finished_at")).select("run_id").limit(1).collect())
+    return rows[0][0] if rows else None
+
+
+def run_chain(ctx: Ctx, run_id: str) -> list[str]:
+    """The full run a state started from and the increments added since, oldest first."""
+    plans = {r["run_id"]: r["message"] or "" for r in
+             ctx.lake.read(RUNS.name).where(F.col("stage") == "plan").select("run_id", "message").collect()}
+    chain, cur = [], run_id
+    while cur and cur not in chain:
+        chain.append(cur)
+        cur = dict(kv.split("=", 1) for kv in plans.get(cur, "").split() if "=" in kv).get("base")
+    return chain[::-1]
+
+
+def _fault_point(name: str) -> None:
+    """Test hook: `PADAN_FAULT_AT=<name>` ends the process here at once, as a kill would (no
+    cleanup, no ledger row), so tests can prove that a rerun repairs a half-done run."""
+    if os.environ.get("PADAN_FAULT_AT") == name:
+        logger.error("PADAN_FAULT_AT=%s: exiting abruptly (test hook)", name)
+        logging.shutdown()
+        os._exit(86)
+
+
+def _increment_key(ctx: Ctx, batch_id: str, model_version: str) -> str:
+    key_src = json.dumps({"increment": batch_id, "model": model_version,
+                          "link": ctx.cfg.link.model_dump(mode="json")}, sort_keys=True)
+    return "inc-" + hashlib.sha256(key_src.encode()).hexdigest()[:16]
+
+
+def _planned_increment(ctx: Ctx, batch_id: str, model_version: str) -> tuple[str, str] | None:
+    key = _increment_key(ctx, batch_id, model_version)
+    rows = (ctx.lake.read(RUNS.name).where((F.col("stage") == "plan") & (F.col("batch_id") == key))
+            .orderBy("started_at").select("run_id", "message").limit(1).collect())
+    if not rows:
+        return None
+    base = dict(kv.split("=", 1) for kv in (rows[0]["message"] or "").split() if "=" in kv).get("base", "")
+    return rows[0]["run_id"], base
+
+
+def increment_run_id(ctx: Ctx, batch_id: str, model_version: str) -> tuple[str, str]:
+    """(run id, base run id) of the increment adding `batch_id`: found in the ledger when this batch
+    was planned before (so a rerun is the same run), else a new time-ordered id on top of the
+    current run."""
+    planned = _planned_increment(ctx, batch_id, model_version)
+    if planned:
+        return planned
+    key = _increment_key(ctx, batch_id, model_version)
+    base = current_run_id(ctx)
+    if base is None:
+        raise StateError("no linked state to add a batch to: gold.clusters has never been written; run the full "
+                         "pipeline first (`padan pipeline`, or `padan ingest` + `padan link`)")
+    run_id = f"{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%S}-{key[4:12]}"
+    with ledger.stage(ctx.lake, run_id, "plan", batch_id=key) as rec:
+        rec.message = f"model_version={model_version} base={base}"
+    return run_id, base
+
+
+@dataclass
+class IncrementResult:
+    run_id: str
+    base_run_id: str
+    model_version: str
+    ingest: IngestResult
+    pairs: int
+    cluster: dict[str, int]
+    marts: dict[str, int]
+    already_done: bool = False
+
+
+def run_increment(ctx: Ctx, source: str, *, path: str, batch_id: str | None = None) -> IncrementResult:
+    """Add one batch of `source` to the lake: ingest it (mode increment), score it against the
+    records already linked and within itself, re-cluster only the persons it touches, refresh the
+    marts. Every stage is keyed by the batch, so rerunning the batch changes nothing and a run that
+    died half-way resumes where it stopped."""
+    from padan.model.store import resolve_version
+
+    if source not in ctx.cfg.sources:
+        raise StateError(f"unknown source '{source}'; configured: {sorted(ctx.cfg.sources)}")
+    batch_id, _ = plan_batch(ctx, source, path, batch_id)
+    if ledger.succeeded(ctx.lake, batch_id, "ingest") is None and current_run_id(ctx) is None:
+        raise StateError("no linked state to add a batch to: gold.clusters has never been written; run the full "
+                         "pipeline first (`padan pipeline`, or `padan ingest` + `padan link`)")
+    version = resolve_version(ctx.lake, ctx.cfg.link.model_version)
+    planned = None if ctx.force else _planned_increment(ctx, batch_id, version)
+    already = (planned is not None and ledger.succeeded(ctx.lake, batch_id, "ingest") is not None
+               and ledger.succeeded(ctx.lake, planned[0], "marts") is not None)
+    if already:
+        logger.info("source=%s batch=%s already processed: nothing to do (use --force to redo)", source, batch_id)
+    ing = run_ingest(ctx, source, path=path, batch_id=batch_id, mode="increment")
+    run_id, base = increment_run_id(ctx, ing.batch_id, version)
+    pairs = run_predict_increment(ctx, run_id, version, source, ing.batch_id)
+    _fault_point("increment:after-predict")
+    cluster = run_cluster_increment(ctx, run_id, source, ing.batch_id)
+    marts = run_marts(ctx, run_id)
+    return IncrementResult(run_id, base, version, ing, pairs, cluster, marts, already)
+
+
+def _batch_filter(source: str, batch_id: str):
+    return (F.col("source_dataset") == source) & (F.col("batch_id") == batch_id)
+
+
+def run_predict_increment(ctx: Ctx, run_id: str, model_version: str, source: str, batch_id: str) -> int:
+    from padan.link.predict import predict_increment, to_pairs_rows
+    from padan.model.store import load_model
+    from padan.model.tf import load_tf
+
+    done = _skip(ctx, run_id, "predict")
+    if done:
+        return done["row_counts"].get("pairs", 0)
+    with ledger.stage(ctx.lake, run_id, "predict", batch_id=batch_id) as rec:
+        settings = load_model(ctx.lake, model_version)
+        persons = ctx.lake.read(PERSONS.name)
+        rec.input_versions = ctx.lake.versions([PERSONS.name])
+        is_new = _batch_filter(source, batch_id)
+        tf = load_tf(ctx.lake, model_version, settings, persons)
+        scored = predict_increment(ctx.spark, persons.where(~is_new), persons.where(is_new), settings,
+                                   min_probability=ctx.cfg.link.min_pair_probability, tf_tables=tf,
+                                   break_lineage_method=ctx.cfg.spark.break_lineage_method)
+        if scored is None:
+            rows = ctx.spark.createDataFrame([], PAIRS.ddl)
+        else:
+            rows = to_pairs_rows(scored, settings, run_id=run_id, model_version=model_version)
+        m = ctx.lake.overwrite(rows, PAIRS, replace_where=f"run_id = '{run_id}'")
+        rec.row_counts["pairs"] = m.get("numOutputRows", 0)
+        rec.output_versions = ctx.lake.versions([PAIRS.name])
+        rec.message = f"model_version={model_version}"
+    return rec.row_counts["pairs"]
+
+
+def run_cluster_increment(ctx: Ctx, run_id: str, source: str, batch_id: str) -> dict[str, int]:
+    """Re-cluster only what the batch touches. Adding records and pairs can only join components,
+    never split them, so each touched person is one node-set (its records, tied by a star of
+    edges) and the batch's new records and pairs are added to those; everything else keeps its
+    rows untouched. The result is MERGEd into gold.clusters on unique_id."""
+    from padan.cluster.components import connected_components
+    from padan.cluster.ids import assign_person_ids
+
+    done = _skip(ctx, run_id, "cluster")
+    if done:
+        return done["row_counts"]
+    threshold = ctx.cfg.link.threshold_match_probability
+    previous_version = _previous_attempt_input_version(ctx, run_id, "cluster", CLUSTERS.name)
+    if previous_version is None:
+        previous_version = ctx.lake.version(CLUSTERS.name)
+    with ledger.stage(ctx.lake, run_id, "cluster", batch_id=batch_id, input_versions={CLUSTERS.name: previous_version},
+                      mark_running=True) as rec:
+        prev = ctx.lake.read(CLUSTERS.name, version=previous_version).select("unique_id", "person_id")
+        persons = ctx.lake.read(PERSONS.name)
+        is_new = _batch_filter(source, batch_id)
+        new = persons.where(is_new).select("unique_id", "source_dataset").persist(StorageLevel.MEMORY_AND_DISK)
+        n_new = new.count()
+        # The base state must cover every other record, or this run would leave some unclustered.
+        n_prev, n_other = prev.count(), persons.where(~is_new).count()
+        if n_prev != n_other:
+            raise StateError(f"gold.clusters (version {previous_version}) holds {n_prev} records but silver.persons "
+                             f"holds {n_other} besides this batch: run a full `padan link` before adding batches")
+        edges = (ctx.lake.read(PAIRS.name).where((F.col("run_id") == run_id) & (F.col("match_probability") >= threshold))
+                 .select(F.col("unique_id_l").alias("src"), F.col("unique_id_r").alias("dst"))
+                 .persist(StorageLevel.MEMORY_AND_DISK))
+        ends = edges.select(F.col("src").alias("unique_id")).union(edges.select(F.col("dst").alias("unique_id")))
+        touched = prev.join(ends, "unique_id", "left_semi").select("person_id").distinct()
+        members = prev.join(touched, "person_id").persist(StorageLevel.MEMORY_AND_DISK)
+        anchors = members.groupBy("person_id").agg(F.min("unique_id").alias("dst"))
+        star = members.join(anchors, "person_id").select(F.col("unique_id").alias("src"), "dst")
+        nodes = members.select(F.col("unique_id").alias("id")).union(new.select(F.col("unique_id").alias("id")))
+        comps = connected_components(nodes, edges.unionByName(star))
+        assign, changes = assign_person_ids(comps, members, run_id)
+        assign = assign.join(persons.select("unique_id", "source_dataset"), "unique_id").persist(StorageLevel.MEMORY_AND_DISK)
+        clusters, per_person = _cluster_rows(assign, threshold, run_id)
+        m = ctx.lake.merge(clusters, CLUSTERS, ["unique_id"])
+        _fault_point("increment:after-clusters")
+        ctx.lake.overwrite(changes.withColumn("run_id", F.lit(run_id)), ID_CHANGES, replace_where=f"run_id = '{run_id}'")
+        counts = {r["kind"]: r["count"] for r in changes.groupBy("kind").count().collect()}
+        rec.row_counts.update(new_records=n_new, touched_persons=touched.count(), records_reclustered=assign.count(),
+                              inserted=m.get("numTargetRowsInserted", 0), updated=m.get("numTargetRowsUpdated", 0),
+                              persons_reclustered=per_person.count(), **{f"ids_{k}": v for k, v in counts.items()})
+        rec.output_versions = ctx.lake.versions([CLUSTERS.name, ID_CHANGES.name])
+        for df in (new, edges, members, assign):
+            df.unpersist()
+    return rec.row_counts
 
 
 # ---------------------------------------------------------------- marts
@@ -343,7 +559,9 @@ def run_evaluate(ctx: Ctx, run_id: str, truth_path: str, thresholds: list[float]
     configured = ctx.cfg.link.threshold_match_probability
     thresholds = sorted({*(thresholds or [0.01, 0.1, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.99, 0.999]), configured})
     truth = truth_as_unique_ids(ctx.spark.read.parquet(truth_path)).cache()
-    pairs = ctx.lake.read(PAIRS.name).where(F.col("run_id") == run_id)
+    # An increment's state is its base run's pairs plus every increment's since, and the clusters
+    # as that run left them (time travel to the version its cluster stage wrote).
+    pairs = ctx.lake.read(PAIRS.name).where(F.col("run_id").isin(run_chain(ctx, run_id)))
     curve = pair_metrics_by_threshold(pairs, truth, thresholds)
     best = max(curve, key=lambda r: r["f1"])
     now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
@@ -351,7 +569,10 @@ def run_evaluate(ctx: Ctx, run_id: str, truth_path: str, thresholds: list[float]
                  precision=r["precision"], recall=r["recall"], f1=r["f1"], predicted_pairs=r["predicted_pairs"],
                  true_pairs=r["true_pairs"], true_positive_pairs=r["true_positive_pairs"],
                  is_configured_threshold=r["threshold"] == configured, is_best_f1=r is best) for r in curve]
-    clusters = ctx.lake.read(CLUSTERS.name).where(F.col("run_id") == run_id)
+    done = ledger.succeeded(ctx.lake, run_id, "cluster")
+    version = (done or {}).get("output_versions", {}).get(CLUSTERS.name)
+    clusters = (ctx.lake.read(CLUSTERS.name, version=int(version)) if version is not None
+                else ctx.lake.read(CLUSTERS.name).where(F.col("run_id") == run_id))
     cm = cluster_metrics(clusters, truth)
     rows.append(dict(run_id=run_id, evaluated_at=now, truth_path=truth_path, kind="cluster_pairwise", threshold=configured,
                      precision=cm.pairwise_precision, recall=cm.pairwise_recall, f1=cm.pairwise_f1,

@@ -90,6 +90,14 @@ MODEL_PARAMS = TableSpec(
     "model parameters: m and u per comparison level per model version",
 )
 
+MODEL_TF = TableSpec(
+    "gold.model_tf",
+    "model_version STRING, column_name STRING, value STRING, tf DOUBLE",
+    ("model_version",),
+    "one value of one term-frequency column in one model version",
+    "term frequencies pinned with a model version, so a pair scores the same whichever batch it arrives in",
+)
+
 OVERLAP_BY_REGION = TableSpec(
     "gold.overlap_by_region",
     "run_id STRING, level STRING, province_code STRING, province_name STRING, regency STRING, desil INT, "
@@ -137,7 +145,7 @@ EVALUATIONS = TableSpec(
     "accuracy against ground truth: pairwise precision/recall/F1 across thresholds, cluster and B-cubed metrics",
 )
 
-ALL_FIXED = (REJECTS, PERSONS, PAIRS, CLUSTERS, ID_CHANGES, MODEL_PARAMS, OVERLAP_BY_REGION, TARGETING, RUNS, QUALITY, EVALUATIONS)
+ALL_FIXED = (REJECTS, PERSONS, PAIRS, CLUSTERS, ID_CHANGES, MODEL_PARAMS, MODEL_TF, OVERLAP_BY_REGION, TARGETING, RUNS, QUALITY, EVALUATIONS)
 
 
 def bronze_spec(source: str, raw_columns: list[str]) -> TableSpec:

@@ -78,3 +78,17 @@ def load_model(lake: Lake, version: str) -> dict[str, Any]:
     doc = json.loads(text)
     doc.pop("padan", None)
     return doc
+
+
+def copy_model(src: Lake, dst: Lake, version: str) -> None:
+    """Copy one model version (JSON, parameters, pinned term frequencies) from one lake to another,
+    e.g. from a tuning lake to production, so both score every pair the same."""
+    from padan.tables import MODEL_TF
+
+    text = src.read_text(f"models/{version}.json")
+    if text is None:
+        raise ModelError(f"model version '{version}' not found in the source lake's models/")
+    dst.write_bytes(f"models/{version}.json", text.encode())
+    for spec in (MODEL_PARAMS, MODEL_TF):
+        rows = src.read(spec.name).where(F.col("model_version") == version)
+        dst.overwrite(rows, spec, replace_where=f"model_version = '{version}'", quiet=True)

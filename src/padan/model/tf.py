@@ -1,0 +1,78 @@
+"""Term frequencies pinned with a model version (`gold.model_tf`).
+
+Splink's `predict()` derives term frequencies from whatever records it is given, so the same pair
+would score differently in a full run and in an increment (or in this month's run and next
+month's). padan computes them once, on the records the model is trained on, stores them with the
+model version, and registers them for every prediction: a pair's score depends only on the pair and
+the model version. Values first seen after training have no frequency and get no adjustment
+(Splink's rule for a missing frequency), which is the cautious choice until the next training.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from padan.lake import Lake
+from padan.tables import MODEL_TF, PERSONS
+
+logger = logging.getLogger(__name__)
+
+
+def tf_columns(settings: dict[str, Any]) -> list[str]:
+    """Columns with a term-frequency adjustment in a settings dict."""
+    cols = {lvl["tf_adjustment_column"] for comp in settings["comparisons"] for lvl in comp["comparison_levels"]
+            if lvl.get("tf_adjustment_column")}
+    return sorted(cols)
+
+
+def frequencies(persons: DataFrame, column: str) -> DataFrame:
+    """(value, tf): each non-null value's share of the non-null values, as Splink computes it."""
+    col = F.col(column)
+    counts = persons.where(col.isNotNull()).groupBy(col.alias("value")).count()
+    total = persons.where(col.isNotNull()).select(F.count("*").alias("total"))
+    return counts.crossJoin(F.broadcast(total)).select(F.col("value").cast("string").alias("value"),
+                                                       (F.col("count").cast("double") / F.col("total")).alias("tf"))
+
+
+def save_tf(lake: Lake, version: str, persons: DataFrame, settings: dict[str, Any]) -> dict[str, int]:
+    """Write the version's term frequencies (one slice of gold.model_tf). Returns values per column."""
+    out: dict[str, int] = {}
+    frames = [frequencies(persons, c).select(F.lit(version).alias("model_version"), F.lit(c).alias("column_name"),
+                                             "value", "tf") for c in tf_columns(settings)]
+    if not frames:
+        return out
+    df = frames[0]
+    for f in frames[1:]:
+        df = df.unionByName(f)
+    lake.overwrite(df, MODEL_TF, replace_where=f"model_version = '{version}'", quiet=True)
+    for r in lake.read(MODEL_TF.name).where(F.col("model_version") == version).groupBy("column_name").count().collect():
+        out[r["column_name"]] = int(r["count"])
+    return out
+
+
+def load_tf(lake: Lake, version: str, settings: dict[str, Any], persons: DataFrame | None = None) -> dict[str, DataFrame]:
+    """column -> DataFrame(<column>, tf_<column>) for Splink's `register_term_frequency_lookup`.
+    A version saved without frequencies (older lakes) falls back to `persons`, with a warning."""
+    if not re.fullmatch(r"[\w.:-]+", version):
+        raise ValueError("model version has unexpected characters")
+    wanted = tf_columns(settings)
+    types = {f.name: f.dataType for f in lake.read(PERSONS.name).schema.fields}
+    stored = lake.read(MODEL_TF.name).where(F.col("model_version") == version)
+    have = {r[0] for r in stored.select("column_name").distinct().collect()}
+    out = {}
+    for c in wanted:
+        if c in have:
+            rows = stored.where(F.col("column_name") == c).select("value", "tf")
+        elif persons is not None:
+            logger.warning("model %s has no stored term frequencies for %s: using the current records'", version, c)
+            rows = frequencies(persons, c)
+        else:
+            raise ValueError(f"model {version} has no term frequencies for column {c}")
+        out[c] = rows.select(F.col("value").cast(types.get(c, "string")).alias(c), F.col("tf").alias(f"tf_{c}"))
+    return out
+

@@ -1,0 +1,207 @@
+"""Incremental linking: an initial load plus increments ends in the same partition of records into
+persons as one full run over all the data; a batch run twice changes nothing; a run killed between
+its pairs and its clusters, rerun, ends as a run that never failed; exit codes fit a scheduler."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from pyspark.sql import functions as F
+
+from padan.tables import CLUSTERS, ID_CHANGES, PAIRS, PERSONS, RUNS
+
+REPO = Path(__file__).resolve().parents[1]
+P3KE_ROWS, PRAKERJA_ROWS, SEED = 1200, 1000, 5
+
+
+def _split_csv(folder: Path, out: Path, name: str, shares: list[float]) -> list[Path]:
+    """Cut a generated extract (Spark CSV part files) into batches: out/<name>_<i>/part.csv, and
+    the same rows again as the files of one snapshot folder out/<name>_all/."""
+    frames = [pd.read_csv(f, dtype=str, keep_default_na=False) for f in sorted(folder.glob("part-*.csv"))]
+    df = pd.concat(frames, ignore_index=True)
+    cuts, start, paths = [], 0, []
+    for i, share in enumerate(shares):
+        end = len(df) if i == len(shares) - 1 else start + round(share * len(df))
+        cuts.append(df.iloc[start:end])
+        start = end
+    (out / f"{name}_all").mkdir(parents=True)
+    for i, part in enumerate(cuts):
+        d = out / f"{name}_{i}"
+        d.mkdir(parents=True)
+        part.to_csv(d / "part.csv", index=False)
+        part.to_csv(out / f"{name}_all" / f"part_{i}.csv", index=False)
+        paths.append(d)
+    return paths
+
+
+def _cfg(root: Path, lake: str, p3ke: Path, prakerja: Path):
+    from padan import config
+
+    return config.load(env="base", conf_dir=REPO / "conf", overrides={
+        "lake": {"root": str(root / lake)},
+        "sources": {"p3ke": {"path": str(p3ke)}, "prakerja": {"path": str(prakerja)}},
+        "model": {"training": {"u_max_pairs": 100000}},
+    })
+
+
+def _partition(ctx) -> set[frozenset]:
+    rows = ctx.lake.read(CLUSTERS.name).groupBy("person_id").agg(F.collect_list("unique_id").alias("ids")).collect()
+    return {frozenset(r["ids"]) for r in rows}
+
+
+def _contents(ctx, table: str, where=None) -> list[tuple]:
+    df = ctx.lake.read(table)
+    if where is not None:
+        df = df.where(where)
+    return sorted(tuple(str(v) for v in r) for r in df.collect())
+
+
+def _cli(*args: str, env_extra: dict | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1", "PYSPARK_PYTHON": sys.executable, **(env_extra or {})}
+    return subprocess.run([sys.executable, "-m", "padan.cli", *args], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=900)
+
+
+@pytest.fixture(scope="module")
+def world(spark, tmp_path_factory):
+    """Lake A: P3KE batch 0 + Prakerja batch 0 linked in full, then Prakerja batch 1 added, then
+    P3KE batch 1 added by a process killed after its pairs and rerun. Returns what the tests need."""
+    from padan.runs import Ctx, run_increment, run_pipeline
+    from padan.synth import write_extracts
+
+    root = tmp_path_factory.mktemp("increment")
+    write_extracts(spark, str(root / "gen"), p3ke_rows=P3KE_ROWS, prakerja_rows=PRAKERJA_ROWS, seed=SEED,
+                   profile="typical")
+    p3ke = _split_csv(root / "gen" / "p3ke", root / "batches", "p3ke", [0.8, 0.2])
+    prakerja = _split_csv(root / "gen" / "prakerja", root / "batches", "prakerja", [0.6, 0.4])
+
+    cfg_a = _cfg(root, "lake_a", p3ke[0], prakerja[0])
+    ctx_a = Ctx.create(spark, cfg_a, run_date="2026-11-28")
+    base = run_pipeline(ctx_a, train=True)
+    inc1 = run_increment(ctx_a, "prakerja", path=str(prakerja[1]))
+
+    # The second increment dies (as a kill would) after writing its pairs, before its clusters.
+    killed = _cli("increment", "--env", "base", "--lake", str(root / "lake_a"), "--run-date", "2026-11-28",
+                  "--source", "p3ke", "--path", str(p3ke[1]), env_extra={"PADAN_FAULT_AT": "increment:after-predict"})
+    ledger_after_kill = {(r["stage"], r["status"]) for r in ctx_a.lake.read(RUNS.name).collect()}
+    clusters_after_kill = ctx_a.lake.version(CLUSTERS.name)
+    inc2 = run_increment(ctx_a, "p3ke", path=str(p3ke[1]))
+    return dict(root=root, ctx=ctx_a, base=base, inc1=inc1, inc2=inc2, killed=killed,
+                ledger_after_kill=ledger_after_kill, clusters_after_kill=clusters_after_kill,
+                p3ke=p3ke, prakerja=prakerja)
+
+
+@pytest.fixture(scope="module")
+def full(spark, world):
+    """Lake B: the same records in one full run, scored with lake A's model version."""
+    from padan.model.store import copy_model
+    from padan.runs import Ctx, link_run_id, run_cluster, run_ingest, run_predict
+
+    root = world["root"]
+    cfg_b = _cfg(root, "lake_b", root / "batches" / "p3ke_all", root / "batches" / "prakerja_all")
+    cfg_b = cfg_b.with_overrides({"link": {"model_version": world["base"].model_version}})
+    ctx_b = Ctx.create(spark, cfg_b, run_date="2026-11-28")
+    copy_model(world["ctx"].lake, ctx_b.lake, world["base"].model_version)
+    for s in ("p3ke", "prakerja"):
+        run_ingest(ctx_b, s)
+    run_id = link_run_id(ctx_b, world["base"].model_version)
+    run_predict(ctx_b, run_id, world["base"].model_version)
+    run_cluster(ctx_b, run_id)
+    return ctx_b, run_id
+
+
+def test_increments_add_records_and_link_them(world):
+    ctx, inc1, inc2 = world["ctx"], world["inc1"], world["inc2"]
+    persons = ctx.lake.read(PERSONS.name)
+    assert ctx.lake.read(CLUSTERS.name).count() == persons.count()          # every record has a person
+    assert ctx.lake.read(CLUSTERS.name).select("unique_id").distinct().count() == persons.count()
+    for inc in (inc1, inc2):
+        assert inc.ingest.rows_standardised > 0 and inc.pairs > 0
+        assert inc.cluster["touched_persons"] > 0                           # it linked to existing people
+        assert inc.cluster["new_records"] == inc.ingest.rows_standardised
+        assert inc.base_run_id and inc.run_id != inc.base_run_id
+    assert inc2.base_run_id == inc1.run_id
+    # Rows of persons the batch did not touch keep the run that last wrote them.
+    runs = {r[0] for r in ctx.lake.read(CLUSTERS.name).select("run_id").distinct().collect()}
+    assert world["base"].run_id in runs and inc2.run_id in runs
+
+
+def test_initial_load_plus_increments_equals_one_full_run(world, full):
+    ctx_a, (ctx_b, run_b) = world["ctx"], full
+    runs_a = [world["base"].run_id, world["inc1"].run_id, world["inc2"].run_id]
+
+    def pairs(ctx, runs):
+        rows = (ctx.lake.read(PAIRS.name).where(F.col("run_id").isin(runs))
+                .select("unique_id_l", "unique_id_r", F.round("match_weight", 6).alias("w")).collect())
+        return {(r[0], r[1], r[2]) for r in rows}
+
+    pa, pb = pairs(ctx_a, runs_a), pairs(ctx_b, [run_b])
+    # No pair is scored twice: an increment scores only pairs with at least one new record.
+    assert len(pa) == ctx_a.lake.read(PAIRS.name).where(F.col("run_id").isin(runs_a)).count()
+    assert pa == pb                      # the same pairs with the same weights (pinned term frequencies)
+    assert _partition(ctx_a) == _partition(ctx_b)
+
+
+def test_a_killed_run_rerun_ends_as_if_it_never_failed(world, spark):
+    from padan.runs import Ctx, run_increment
+
+    killed = world["killed"]
+    assert killed.returncode == 86, killed.stderr[-2000:]
+    stages = world["ledger_after_kill"]
+    assert ("predict", "succeeded") in stages
+    assert world["clusters_after_kill"] is not None
+    ctx = world["ctx"]
+    inc2 = world["inc2"]
+    assert inc2.ingest.skipped and not inc2.already_done       # the rerun resumed: ingest was done
+    before = {t: _contents(ctx, t) for t in (CLUSTERS.name, PERSONS.name)}
+    before[PAIRS.name] = _contents(ctx, PAIRS.name, F.col("run_id") == inc2.run_id)
+    before[ID_CHANGES.name] = _contents(ctx, ID_CHANGES.name, F.col("run_id") == inc2.run_id)
+    # A forced rerun of the same batch is a run that never failed: it must end in the same state.
+    forced = Ctx.create(spark, ctx.cfg, force=True, run_date="2026-11-28")
+    again = run_increment(forced, "p3ke", path=str(world["p3ke"][1]))
+    assert again.run_id == inc2.run_id
+    after = {t: _contents(ctx, t) for t in (CLUSTERS.name, PERSONS.name)}
+    after[PAIRS.name] = _contents(ctx, PAIRS.name, F.col("run_id") == inc2.run_id)
+    after[ID_CHANGES.name] = _contents(ctx, ID_CHANGES.name, F.col("run_id") == inc2.run_id)
+    assert after == before
+
+
+def test_the_same_batch_twice_changes_nothing(world, capsys):
+    from padan.cli import main
+
+    ctx = world["ctx"]
+    tables = [CLUSTERS.name, PAIRS.name, PERSONS.name, ID_CHANGES.name]
+    versions = ctx.lake.versions(tables)
+    contents = {t: _contents(ctx, t) for t in tables}
+    code = main(["increment", "--env", "base", "--lake", ctx.cfg.lake.root, "--run-date", "2026-11-28",
+                 "--source", "prakerja", "--path", str(world["prakerja"][1])])
+    assert code == 0
+    assert "already processed" in capsys.readouterr().out
+    assert ctx.lake.versions(tables) == versions
+    assert {t: _contents(ctx, t) for t in tables} == contents
+
+
+def test_scheduler_exit_codes(world, tmp_path, capsys):
+    from padan.cli import main
+
+    lake = world["ctx"].cfg.lake.root
+    # An unknown source: non-zero, one clear message.
+    code = main(["increment", "--env", "base", "--lake", lake, "--source", "dtks", "--path", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code != 0 and "Traceback" not in err
+    assert err.strip().splitlines()[-1].startswith("padan increment: unknown source 'dtks'")
+    # A batch on a lake that was never linked: non-zero, says what to run first.
+    code = main(["increment", "--env", "base", "--lake", str(tmp_path / "empty_lake"), "--source", "prakerja",
+                 "--path", str(world["prakerja"][1])])
+    err = capsys.readouterr().err
+    assert code == 7 and "run the full pipeline first" in err
+    # A batch whose records are already in the lake under another batch id: refused before writing.
+    code = main(["increment", "--env", "base", "--lake", lake, "--source", "prakerja", "--batch", "resent",
+                 "--path", str(world["prakerja"][1])])
+    err = capsys.readouterr().err
+    assert code == 7 and "already in silver.persons" in err
