@@ -28,14 +28,15 @@ def connected_components(nodes: DataFrame, edges: DataFrame, *, max_rounds: int 
         nbr = (und.join(labels.withColumnRenamed("id", "b"), "b")
                .groupBy("a").agg(F.min("label").alias("nbr_label")).withColumnRenamed("a", "id"))
         step = (labels.join(nbr, "id", "left")
-                .select("id", F.least("label", F.coalesce("nbr_label", "label")).alias("label")))
+                .select("id", F.col("label").alias("old"),
+                        F.least("label", F.coalesce("nbr_label", "label")).alias("label")))
         jumped = (step.alias("s").join(step.alias("p"), F.col("s.label") == F.col("p.id"), "left")
-                  .select(F.col("s.id").alias("id"),
+                  .select(F.col("s.id").alias("id"), F.col("s.old").alias("old"),
                           F.least(F.col("s.label"), F.coalesce(F.col("p.label"), F.col("s.label"))).alias("label")))
         jumped = jumped.localCheckpoint()
-        changed = (jumped.alias("n").join(labels.alias("o"), "id")
-                   .where(F.col("n.label") != F.col("o.label")).limit(1).count())
-        labels = jumped
+        # The old label travels with the new one, so the convergence test reads the checkpoint only.
+        changed = jumped.where(F.col("label") != F.col("old")).limit(1).count()
+        labels = jumped.drop("old")
         if changed == 0:
             logger.info("connected components converged after %d rounds", round_no)
             break
