@@ -27,6 +27,8 @@ help:
 	@echo "make package  - wheel + --py-files zip + conf archive into dist/"
 	@echo "make clean    - remove the lake, generated data and build outputs (keeps .venv and jars)"
 
+# Prerequisites are expanded when make reads the rule, so AIRFLOW must be set above it.
+AIRFLOW    ?= 1
 setup: $(STAMPS)/setup $(if $(filter 1,$(AIRFLOW)),$(STAMPS)/airflow)
 
 $(STAMPS)/java:
@@ -62,7 +64,6 @@ $(STAMPS)/chromium:
 # packages padan shares: apache-airflow 3.3.2 with every dependency pinned in requirements-airflow.lock
 # (our constraints file; regenerate with `.venv-airflow/bin/pip freeze` after installing a new
 # apache-airflow). About 290 MB and a minute. `make setup AIRFLOW=0` leaves it out; the DAG tests skip.
-AIRFLOW    ?= 1
 AF_VENV    := .venv-airflow
 setup-airflow: $(STAMPS)/airflow
 
