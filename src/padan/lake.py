@@ -32,7 +32,12 @@ class Lake:
 
     @classmethod
     def from_config(cls, spark: SparkSession, lake_cfg) -> "Lake":
-        return cls(spark, lake_cfg.root.rstrip("/"), lake_cfg.catalog, lake_cfg.schema_prefix)
+        root = lake_cfg.root.rstrip("/")
+        if "://" not in root and not root.startswith("/"):
+            import os
+
+            root = os.path.abspath(root)   # a relative root ('./lake') is not a valid Delta location name
+        return cls(spark, root, lake_cfg.catalog, lake_cfg.schema_prefix)
 
     # ---------------------------------------------------------------- addressing
 
