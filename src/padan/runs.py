@@ -245,22 +245,30 @@ def run_train(ctx: Ctx, *, m_method: str | None = None) -> str:
 
 # ---------------------------------------------------------------- predict + cluster
 
-def run_predict(ctx: Ctx, run_id: str, model_version: str) -> int:
-    from padan.link.predict import predict_pairs, to_pairs_rows
+def run_predict(ctx: Ctx, run_id: str, model_version: str, *, batch: tuple[str, str] | None = None) -> int:
+    """Score pairs into gold.pairs (this run's slice): all pairs of silver.persons, or with `batch`
+    (source, batch id) only the pairs that batch's records add (an increment)."""
+    from padan.link.predict import predict_increment, predict_pairs, to_pairs_rows
     from padan.model.store import load_model
     from padan.model.tf import load_tf
 
     done = _skip(ctx, run_id, "predict")
     if done:
         return done["row_counts"].get("pairs", 0)
-    with ledger.stage(ctx.lake, run_id, "predict") as rec:
+    with ledger.stage(ctx.lake, run_id, "predict", batch_id=batch[1] if batch else None) as rec:
         settings = load_model(ctx.lake, model_version)
         persons = ctx.lake.read(PERSONS.name)
         rec.input_versions = ctx.lake.versions([PERSONS.name])
         tf = load_tf(ctx.lake, model_version, settings, persons)
-        scored = predict_pairs(ctx.spark, persons, settings, min_probability=ctx.cfg.link.min_pair_probability,
-                               break_lineage_method=ctx.cfg.spark.break_lineage_method, tf_tables=tf)
-        rows = to_pairs_rows(scored, settings, run_id=run_id, model_version=model_version)
+        kw = dict(min_probability=ctx.cfg.link.min_pair_probability, tf_tables=tf,
+                  break_lineage_method=ctx.cfg.spark.break_lineage_method)
+        if batch is None:
+            scored = predict_pairs(ctx.spark, persons, settings, **kw)
+        else:
+            is_new = _batch_filter(*batch)
+            scored = predict_increment(ctx.spark, persons.where(~is_new), persons.where(is_new), settings, **kw)
+        rows = (ctx.spark.createDataFrame([], PAIRS.ddl) if scored is None
+                else to_pairs_rows(scored, settings, run_id=run_id, model_version=model_version))
         m = ctx.lake.overwrite(rows, PAIRS, replace_where=f"run_id = '{run_id}'")
         rec.row_counts["pairs"] = m.get("numOutputRows", 0)
         rec.output_versions = ctx.lake.versions([PAIRS.name])
@@ -418,7 +426,7 @@ def run_increment(ctx: Ctx, source: str, *, path: str, batch_id: str | None = No
         logger.info("source=%s batch=%s already processed: nothing to do (use --force to redo)", source, batch_id)
     ing = run_ingest(ctx, source, path=path, batch_id=batch_id, mode="increment")
     run_id, base = increment_run_id(ctx, ing.batch_id, version)
-    pairs = run_predict_increment(ctx, run_id, version, source, ing.batch_id)
+    pairs = run_predict(ctx, run_id, version, batch=(source, ing.batch_id))
     _fault_point("increment:after-predict")
     cluster = run_cluster_increment(ctx, run_id, source, ing.batch_id)
     marts = run_marts(ctx, run_id)
@@ -427,34 +435,6 @@ def run_increment(ctx: Ctx, source: str, *, path: str, batch_id: str | None = No
 
 def _batch_filter(source: str, batch_id: str):
     return (F.col("source_dataset") == source) & (F.col("batch_id") == batch_id)
-
-
-def run_predict_increment(ctx: Ctx, run_id: str, model_version: str, source: str, batch_id: str) -> int:
-    from padan.link.predict import predict_increment, to_pairs_rows
-    from padan.model.store import load_model
-    from padan.model.tf import load_tf
-
-    done = _skip(ctx, run_id, "predict")
-    if done:
-        return done["row_counts"].get("pairs", 0)
-    with ledger.stage(ctx.lake, run_id, "predict", batch_id=batch_id) as rec:
-        settings = load_model(ctx.lake, model_version)
-        persons = ctx.lake.read(PERSONS.name)
-        rec.input_versions = ctx.lake.versions([PERSONS.name])
-        is_new = _batch_filter(source, batch_id)
-        tf = load_tf(ctx.lake, model_version, settings, persons)
-        scored = predict_increment(ctx.spark, persons.where(~is_new), persons.where(is_new), settings,
-                                   min_probability=ctx.cfg.link.min_pair_probability, tf_tables=tf,
-                                   break_lineage_method=ctx.cfg.spark.break_lineage_method)
-        if scored is None:
-            rows = ctx.spark.createDataFrame([], PAIRS.ddl)
-        else:
-            rows = to_pairs_rows(scored, settings, run_id=run_id, model_version=model_version)
-        m = ctx.lake.overwrite(rows, PAIRS, replace_where=f"run_id = '{run_id}'")
-        rec.row_counts["pairs"] = m.get("numOutputRows", 0)
-        rec.output_versions = ctx.lake.versions([PAIRS.name])
-        rec.message = f"model_version={model_version}"
-    return rec.row_counts["pairs"]
 
 
 def run_cluster_increment(ctx: Ctx, run_id: str, source: str, batch_id: str) -> dict[str, int]:
