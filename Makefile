@@ -82,7 +82,7 @@ run: setup
 	$(PADAN) demo --env $(ENV)
 
 test: setup
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=25
 
 test-fast: setup
 	$(PY) -m pytest -q -m "not integration and not submit and not cluster and not notebooks"

@@ -175,3 +175,17 @@ value_maps:
     assert got["dtks:D-2"].kabupaten == "KOTA BANDUNG"
     line = ctx.lake.read("ops.rejects").first()
     assert line.source == "dtks" and line.line is not None and "no_name" in line.reasons
+
+
+def test_cli_with_a_relative_lake_root(spark, tmp_path, monkeypatch, capsys):
+    """`make run` uses the local env's relative root './lake'; Delta refuses a relative table location,
+    so the lake makes it absolute (a regression: the tests all used absolute temp paths)."""
+    from padan.cli import main
+
+    path = write(tmp_path, "p3ke", "\n".join([HEADER, row("A1"), row("A2", name="BUDI")]) + "\n")
+    monkeypatch.chdir(tmp_path)
+    code = main(["ingest", "--env", "base", "--lake", "./rel_lake", "--source", "p3ke", "--path", str(path),
+                 "--run-date", "2026-11-28"])
+    assert code == 0
+    assert "standardised=2" in capsys.readouterr().out
+    assert spark.read.format("delta").load(str(tmp_path / "rel_lake" / "silver" / "persons")).count() == 2
