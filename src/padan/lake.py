@@ -149,26 +149,24 @@ class Lake:
                 continue
         return out
 
+    def _hadoop(self, relative_path: str):
+        """(Hadoop FileSystem, Path, JVM view) of a location under the lake root."""
+        jvm = self.spark.sparkContext._jvm
+        path = jvm.org.apache.hadoop.fs.Path(self.path(relative_path))
+        return path.getFileSystem(self.spark.sparkContext._jsc.hadoopConfiguration()), path, jvm
+
     def write_bytes(self, relative_path: str, data: bytes) -> str:
         """Write a small file (model JSON, report HTML) under the lake root through Hadoop FS."""
-        target = self.path(relative_path)
-        jvm = self.spark.sparkContext._jvm
-        hconf = self.spark.sparkContext._jsc.hadoopConfiguration()
-        path = jvm.org.apache.hadoop.fs.Path(target)
-        fs = path.getFileSystem(hconf)
+        fs, path, _ = self._hadoop(relative_path)
         out = fs.create(path, True)
         try:
             out.write(bytearray(data))
         finally:
             out.close()
-        return target
+        return self.path(relative_path)
 
     def read_text(self, relative_path: str) -> str | None:
-        target = self.path(relative_path)
-        jvm = self.spark.sparkContext._jvm
-        hconf = self.spark.sparkContext._jsc.hadoopConfiguration()
-        path = jvm.org.apache.hadoop.fs.Path(target)
-        fs = path.getFileSystem(hconf)
+        fs, path, jvm = self._hadoop(relative_path)
         if not fs.exists(path):
             return None
         stream = fs.open(path)
@@ -182,11 +180,7 @@ class Lake:
             stream.close()
 
     def list_dir(self, relative_path: str) -> list[str]:
-        target = self.path(relative_path)
-        jvm = self.spark.sparkContext._jvm
-        hconf = self.spark.sparkContext._jsc.hadoopConfiguration()
-        path = jvm.org.apache.hadoop.fs.Path(target)
-        fs = path.getFileSystem(hconf)
+        fs, path, _ = self._hadoop(relative_path)
         if not fs.exists(path):
             return []
         return sorted(str(s.getPath().getName()) for s in fs.listStatus(path))
