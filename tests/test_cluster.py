@@ -54,11 +54,18 @@ def test_first_run_mints_one_opaque_id_per_component(spark):
     assert [c[0] for c in changes] == ["new", "new"]
 
 
-def test_merge_keeps_majority_id_and_retires_the_other(spark):
+def test_merge_keeps_the_oldest_id_and_retires_the_other(spark):
     prev = [("a", "P1-old"), ("b", "P1-old"), ("c", "P2-new")]
     ids, changes = _assign(spark, [("a", "a"), ("b", "a"), ("c", "a")], prev, "20261129T000000-bbbb")
     assert set(ids.values()) == {"P1-old"}
     assert changes == [("merged", "P2-new", "P1-old", 3)]
+
+
+def test_merge_keeps_the_oldest_id_even_when_a_newer_one_held_more_records(spark):
+    prev = [("a", "P2-new"), ("b", "P2-new"), ("c", "P2-new"), ("d", "P1-old")]
+    ids, changes = _assign(spark, [(x, "a") for x in "abcd"], prev, "20261129T000000-bbbb")
+    assert set(ids.values()) == {"P1-old"}
+    assert changes == [("merged", "P2-new", "P1-old", 4)]
 
 
 def test_merge_tie_keeps_the_oldest_id(spark):

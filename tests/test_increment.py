@@ -205,3 +205,25 @@ def test_scheduler_exit_codes(world, tmp_path, capsys):
                  "--path", str(world["prakerja"][1])])
     err = capsys.readouterr().err
     assert code == 7 and "already in silver.persons" in err
+
+
+def test_an_increment_scores_with_the_model_of_the_linked_state(world):
+    """A model trained after the full run must not silently score increments (their pairs would not
+    be a full run's): `latest` keeps the state's version, a different pinned version is refused."""
+    from padan.errors import StateError
+    from padan.runs import Ctx, run_increment
+
+    ctx, v = world["ctx"], world["base"].model_version
+    newer = "zz-retrained"                                    # sorts last: what 'latest' resolves to
+    ctx.lake.write_bytes(f"models/{newer}.json", ctx.lake.read_text(f"models/{v}.json").encode())
+    try:
+        again = run_increment(ctx, "prakerja", path=str(world["prakerja"][1]))
+        assert again.already_done and again.model_version == v
+        pinned = Ctx.create(ctx.spark, ctx.cfg.with_overrides({"link": {"model_version": newer}}),
+                            run_date="2026-11-28")
+        before = {t: ctx.lake.version(t) for t in (PERSONS.name, PAIRS.name, CLUSTERS.name, RUNS.name)}
+        with pytest.raises(StateError, match="scored with"):
+            run_increment(pinned, "prakerja", path=str(world["prakerja"][1]))
+        assert {t: ctx.lake.version(t) for t in before} == before
+    finally:
+        Path(ctx.lake.path("models", f"{newer}.json")).unlink()

@@ -143,11 +143,12 @@ def cmd_train(args) -> int:
 
 
 def cmd_link(args) -> int:
-    from padan.runs import run_cluster, run_predict
+    from padan.runs import run_cluster, run_cluster_thresholds, run_predict
 
     _, ctx, version, run_id = _current_run(args, "link")
     pairs = run_predict(ctx, run_id, version)
     counts = run_cluster(ctx, run_id)
+    run_cluster_thresholds(ctx, run_id)
     print(f"link run {run_id}: pairs={pairs} persons={counts.get('persons')} records={counts.get('records')}")
     return 0
 
@@ -163,6 +164,8 @@ def cmd_increment(args) -> int:
           f"standardised={r.ingest.rows_standardised} rejected={r.ingest.rows_rejected} pairs={r.pairs} "
           f"persons_touched={r.cluster.get('touched_persons', 0)} ids_new={r.cluster.get('ids_new', 0)} "
           f"ids_merged={r.cluster.get('ids_merged', 0)}")
+    if not r.already_done:       # an already-processed batch writes nothing, not even its report again
+        _print_report(ctx, r.run_id)
     return 0
 
 

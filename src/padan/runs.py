@@ -15,7 +15,7 @@ import os
 from dataclasses import dataclass, field
 
 from pyspark import StorageLevel
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from padan import ledger
@@ -218,12 +218,12 @@ def run_train(ctx: Ctx, *, m_method: str | None = None) -> str:
     from padan.model.settings import settings_fingerprint, untrained_settings
     from padan.model.store import save_model
     from padan.model.tf import save_tf
-    from padan.model.train import train_model
+    from padan.model.train import TRAINING_REVISION, train_model
 
     model_cfg = ctx.cfg.model
     m_method = m_method or model_cfg.training.m_method
     key_src = json.dumps({"batches": silver_batches(ctx), "model": model_cfg.model_dump(mode="json"),
-                          "m_method": m_method}, sort_keys=True)
+                          "m_method": m_method, "revision": TRAINING_REVISION}, sort_keys=True)
     run_id = "train-" + hashlib.sha256(key_src.encode()).hexdigest()[:16]
     done = _skip(ctx, run_id, "train")
     if done and done.get("message", "").startswith("model_version="):
@@ -307,6 +307,45 @@ def run_cluster(ctx: Ctx, run_id: str) -> dict[str, int]:
                               **{f"ids_{k}": v for k, v in counts.items()})
         rec.output_versions = ctx.lake.versions([CLUSTERS.name, ID_CHANGES.name])
         assign.unpersist()
+    return rec.row_counts
+
+
+def run_cluster_thresholds(ctx: Ctx, run_id: str) -> dict[str, int]:
+    """Threshold sensitivity: connected components of the run's pairs at each of
+    `link.extra_thresholds` into gold.clusters_at_thresholds (replaced by every full run; plain
+    component ids, the smallest record id of each, not stable person ids). Nothing to do without
+    extra thresholds."""
+    from padan.cluster.components import connected_components
+    from padan.tables import CLUSTERS_AT_THRESHOLDS
+
+    thresholds = sorted(set(ctx.cfg.link.extra_thresholds))
+    if not thresholds:
+        return {}
+    done = _skip(ctx, run_id, "cluster_thresholds")
+    if done:
+        return done["row_counts"]
+    with ledger.stage(ctx.lake, run_id, "cluster_thresholds") as rec:
+        persons = ctx.lake.read(PERSONS.name).select("unique_id", "source_dataset")
+        nodes = persons.select(F.col("unique_id").alias("id"))
+        pairs = (ctx.lake.read(PAIRS.name).where(F.col("run_id") == run_id)
+                 .select(F.col("unique_id_l").alias("src"), F.col("unique_id_r").alias("dst"), "match_probability")
+                 .persist(StorageLevel.MEMORY_AND_DISK))
+        parts = []
+        for t in thresholds:
+            comps = connected_components(nodes, pairs.where(F.col("match_probability") >= t).select("src", "dst"))
+            parts.append(comps.select(F.col("id").alias("unique_id"), F.col("component").alias("cluster_id"),
+                                      F.lit(t).alias("threshold")).localCheckpoint())
+        rows = parts[0]
+        for part in parts[1:]:
+            rows = rows.unionByName(part)
+        size = F.count(F.lit(1)).over(Window.partitionBy("threshold", "cluster_id")).cast("int")
+        rows = rows.join(persons, "unique_id").withColumn("cluster_size", size).withColumn("run_id", F.lit(run_id))
+        ctx.lake.overwrite(rows, CLUSTERS_AT_THRESHOLDS)
+        counts = (ctx.lake.read(CLUSTERS_AT_THRESHOLDS.name).groupBy("threshold")
+                  .agg(F.countDistinct("cluster_id").alias("n")).collect())
+        rec.row_counts.update({f"persons_at_{r['threshold']:g}": r["n"] for r in counts})
+        rec.output_versions = ctx.lake.versions([CLUSTERS_AT_THRESHOLDS.name])
+        pairs.unpersist()
     return rec.row_counts
 
 
@@ -410,15 +449,13 @@ def run_increment(ctx: Ctx, source: str, *, path: str, batch_id: str | None = No
     records already linked and within itself, re-cluster only the persons it touches, refresh the
     marts. Every stage is keyed by the batch, so rerunning the batch changes nothing and a run that
     died half-way resumes where it stopped."""
-    from padan.model.store import resolve_version
-
     if source not in ctx.cfg.sources:
         raise StateError(f"unknown source '{source}'; configured: {sorted(ctx.cfg.sources)}")
     batch_id, _ = plan_batch(ctx, source, path, batch_id)
     if ledger.succeeded(ctx.lake, batch_id, "ingest") is None and current_run_id(ctx) is None:
         raise StateError("no linked state to add a batch to: gold.clusters has never been written; run the full "
                          "pipeline first (`padan pipeline`, or `padan ingest` + `padan link`)")
-    version = resolve_version(ctx.lake, ctx.cfg.link.model_version)
+    version = _increment_model_version(ctx)
     planned = None if ctx.force else _planned_increment(ctx, batch_id, version)
     already = (planned is not None and ledger.succeeded(ctx.lake, batch_id, "ingest") is not None
                and ledger.succeeded(ctx.lake, planned[0], "marts") is not None)
@@ -431,6 +468,35 @@ def run_increment(ctx: Ctx, source: str, *, path: str, batch_id: str | None = No
     cluster = run_cluster_increment(ctx, run_id, source, ing.batch_id)
     marts = run_marts(ctx, run_id)
     return IncrementResult(run_id, base, version, ing, pairs, cluster, marts, already)
+
+
+def _run_model_version(ctx: Ctx, run_id: str) -> str | None:
+    rows = (ctx.lake.read(RUNS.name).where((F.col("run_id") == run_id) & (F.col("stage") == "plan"))
+            .select("message").limit(1).collect())
+    msg = rows[0]["message"] if rows else ""
+    return dict(kv.split("=", 1) for kv in (msg or "").split() if "=" in kv).get("model_version")
+
+
+def _increment_model_version(ctx: Ctx) -> str:
+    """An increment scores with the model version of the state it adds to, or its pairs would not be
+    those a full run gives: with `link.model_version: latest` a model trained since is left for the
+    next full `padan link`; a pinned version that differs from the state's is refused."""
+    from padan.model.store import resolve_version
+
+    state = current_run_id(ctx)
+    state_version = _run_model_version(ctx, state) if state else None
+    pinned = ctx.cfg.link.model_version
+    if state_version is None:
+        return resolve_version(ctx.lake, pinned)
+    if pinned != "latest" and pinned != state_version:
+        raise StateError(f"link.model_version pins '{pinned}' but the linked state (run {state}) was scored with "
+                         f"'{state_version}': an increment scores with the state's model; run a full `padan link` "
+                         "to move the state to the new version first")
+    newest = resolve_version(ctx.lake, "latest")
+    if newest != state_version:
+        logger.info("model version %s is newer than the linked state's %s: this increment keeps %s; a full "
+                    "`padan link` moves the state to the new version", newest, state_version, state_version)
+    return state_version
 
 
 def _batch_filter(source: str, batch_id: str):
@@ -593,5 +659,6 @@ def run_pipeline(ctx: Ctx, *, train: bool = False, sources: list[str] | None = N
     run_id = link_run_id(ctx, version)
     pairs = run_predict(ctx, run_id, version)
     cluster = run_cluster(ctx, run_id)
+    run_cluster_thresholds(ctx, run_id)
     marts = run_marts(ctx, run_id)
     return PipelineResult(run_id, version, results, pairs, cluster, marts)

@@ -145,7 +145,16 @@ EVALUATIONS = TableSpec(
     "accuracy against ground truth: pairwise precision/recall/F1 across thresholds, cluster and B-cubed metrics",
 )
 
-ALL_FIXED = (REJECTS, PERSONS, PAIRS, CLUSTERS, ID_CHANGES, MODEL_PARAMS, MODEL_TF, OVERLAP_BY_REGION, TARGETING, RUNS, QUALITY, EVALUATIONS)
+CLUSTERS_AT_THRESHOLDS = TableSpec(
+    "gold.clusters_at_thresholds",
+    "unique_id STRING, source_dataset STRING, threshold DOUBLE, cluster_id STRING, cluster_size INT, run_id STRING",
+    (),
+    "one record at one extra threshold",
+    "clusters at each of link.extra_thresholds, for threshold sensitivity (plain component ids; "
+    "written by full runs only)",
+)
+
+ALL_FIXED = (REJECTS, PERSONS, PAIRS, CLUSTERS, CLUSTERS_AT_THRESHOLDS, ID_CHANGES, MODEL_PARAMS, MODEL_TF, OVERLAP_BY_REGION, TARGETING, RUNS, QUALITY, EVALUATIONS)
 
 
 def bronze_spec(source: str, raw_columns: list[str]) -> TableSpec:

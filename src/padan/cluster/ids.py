@@ -1,10 +1,12 @@
 """Stable, opaque person ids across runs.
 
 Rules (an id's string order is its age: it starts with the timestamp of the run that minted it):
-- a component keeps the id held by most of its previous members (ties: the oldest id);
-- an id held by members now in several components (a split) stays with the component holding
-  most of them (ties: the smallest component); the other components get new ids;
-- ids of merged clusters that did not survive are retired into the survivor;
+- each previous id goes to the component now holding most of its previous members (ties: the
+  component with the smallest record id): a cluster that only grew or shrank keeps its id, and when
+  a cluster splits, the part holding most of it keeps the id while the other parts get new ids;
+- a component that wins several ids is a merge: the oldest id survives, the others are retired
+  into it (kind `merged`), whichever held more records;
+- a component that wins no id gets a new one (kind `new`, or `split` if its records held an id);
 - ids none of whose records remain are retired;
 - every change is a row of `gold.id_changes`: new / merged / split / retired.
 Ids are minted from the run id and the component's smallest record id through a hash, never from
@@ -42,8 +44,8 @@ def assign_person_ids(components: DataFrame, previous: DataFrame | None, run_id:
     # Each old id goes to the component holding most of its records (ties: smallest component).
     w_id = Window.partitionBy("old_id").orderBy(F.desc("n"), F.asc("component"))
     claims = held.withColumn("r", F.row_number().over(w_id)).where("r = 1").drop("r")
-    # Each component keeps, among the ids it won, the one most of its members held (ties: oldest).
-    w_c = Window.partitionBy("component").orderBy(F.desc("n"), F.asc("old_id"))
+    # A component that won several ids is a merge: the oldest survives.
+    w_c = Window.partitionBy("component").orderBy(F.asc("old_id"))
     ranked = claims.withColumn("r", F.row_number().over(w_c))
     kept = ranked.where("r = 1").select("component", F.col("old_id").alias("kept_id"))
     merged = (ranked.where("r > 1").join(kept, "component")

@@ -18,6 +18,9 @@ from padan.model.splink_io import make_linker
 logger = logging.getLogger(__name__)
 
 M_FLOOR = 1e-5
+# Part of a training run's identity: bump it when the training procedure changes what it estimates,
+# so `padan train` on unchanged data trains anew instead of reusing the last version.
+TRAINING_REVISION = 2
 
 
 @dataclass
@@ -35,6 +38,17 @@ def nik_anchored_labels(persons: DataFrame, max_pairs: int, seed: int) -> DataFr
                             & F.col("birth_date").isNotNull() & F.col("sex").isNotNull()).select(
         "nik", "source_dataset", "unique_id")
     return _pairs_on(anchors, ["nik"], max_pairs, seed)
+
+
+def nik_name_anchored_labels(persons: DataFrame, max_pairs: int, seed: int) -> DataFrame:
+    """Pairs sharing a valid NIK and the same cleaned name, whatever their birth dates and sex say:
+    labels for the birth-date and sex comparisons' m. The NIK-anchored labels require a birth date
+    and sex consistent with the NIK, so among them every birth date agrees exactly and the levels for
+    a swapped day/month or a year off by one would never be seen (m at the floor: a true match with
+    a mistyped date would be pushed far down)."""
+    anchors = persons.where(F.col("nik_valid") & F.col("name_clean").isNotNull()).select(
+        "nik", "name_clean", "source_dataset", "unique_id")
+    return _pairs_on(anchors, ["nik", "name_clean"], max_pairs, seed)
 
 
 def agreement_anchored_labels(persons: DataFrame, max_pairs: int, seed: int) -> DataFrame:
@@ -110,22 +124,22 @@ def train_model(spark, persons: DataFrame, model: ModelConfig, *, break_lineage_
         result.label_pairs["nik_anchored"] = labels.count()
         if result.label_pairs["nik_anchored"] == 0:
             raise_no_labels()
-        sdf = db_api.register(labels)
-        linker.training.estimate_m_from_pairwise_labels(sdf)
+        linker.training.estimate_m_from_pairwise_labels(db_api.register(labels))
         trained = linker.misc.save_model_to_json()
         labels.unpersist()
-        # The NIK comparison's own m, from pairs anchored on everything but the NIK.
-        labels_b = agreement_anchored_labels(persons, tr.max_label_pairs, tr.u_seed).cache()
-        result.label_pairs["agreement_anchored"] = labels_b.count()
-        if result.label_pairs["agreement_anchored"] > 0:
-            sdf_b = db_api.register(labels_b)
-            linker.training.estimate_m_from_pairwise_labels(sdf_b)
-            trained_b = linker.misc.save_model_to_json()
-            by_name = {c["output_column_name"]: c for c in trained_b["comparisons"]}
-            for comp in trained["comparisons"]:
-                if comp["output_column_name"] == "nik":
-                    comp["comparison_levels"] = by_name["nik"]["comparison_levels"]
-        labels_b.unpersist()
+        # Each comparison's m comes from labels that do not condition on it (leave-one-out anchoring).
+        for name, make, comparisons in (
+                ("agreement_anchored", agreement_anchored_labels, ("nik",)),
+                ("nik_name_anchored", nik_name_anchored_labels, ("birth_date", "sex"))):
+            extra = make(persons, tr.max_label_pairs, tr.u_seed).cache()
+            result.label_pairs[name] = extra.count()
+            if result.label_pairs[name] > 0:
+                linker.training.estimate_m_from_pairwise_labels(db_api.register(extra))
+                by_name = {c["output_column_name"]: c for c in linker.misc.save_model_to_json()["comparisons"]}
+                for comp in trained["comparisons"]:
+                    if comp["output_column_name"] in comparisons and comp["output_column_name"] in by_name:
+                        comp["comparison_levels"] = by_name[comp["output_column_name"]]["comparison_levels"]
+            extra.unpersist()
     else:
         for rule in tr.em_blocking_rules:
             linker.training.estimate_parameters_using_expectation_maximisation(rule)

@@ -60,9 +60,11 @@ def overlap_by_region(profile: DataFrame, run_id: str) -> DataFrame:
 
 def targeting(profile: DataFrame, run_id: str, *, desil: Sequence[int], working_age: tuple[int, int],
               reference_date: str) -> DataFrame:
-    """Two lists: 'p3ke_not_in_prakerja' (poorest P3KE persons of working age Prakerja has not
-    reached, poorest and youngest households first) and 'prakerja_in_p3ke' (Prakerja persons
-    found in P3KE desil 1-4)."""
+    """Two lists: 'p3ke_not_in_prakerja' (P3KE persons in the configured desil of working age whom
+    Prakerja has not reached) and 'prakerja_in_p3ke' (Prakerja persons found in P3KE desil 1-4).
+    `priority` ranks a person within their province (programmes work by region, and a window per
+    province keeps the sort distributed): poorest desil first, then by regency, district, village
+    and household, so members of one household are next to each other."""
     age = F.floor(F.months_between(F.to_date(F.lit(reference_date)), F.col("birth_date")) / 12).cast("int")
     p = profile.withColumn("age", age)
     unreached = p.where(F.col("in_p3ke") & ~F.col("in_prakerja") & F.col("desil").isin(list(desil))
@@ -70,7 +72,7 @@ def targeting(profile: DataFrame, run_id: str, *, desil: Sequence[int], working_
     reached = p.where(F.col("in_p3ke") & F.col("in_prakerja") & F.col("desil").between(1, 4))
     out = []
     for name, df in (("p3ke_not_in_prakerja", unreached), ("prakerja_in_p3ke", reached)):
-        w = Window.orderBy(F.col("desil").asc_nulls_last(), F.col("province_code"), F.col("regency"),
+        w = Window.partitionBy("province_code").orderBy(F.col("desil").asc_nulls_last(), F.col("regency"),
                            F.col("kecamatan"), F.col("desa"), F.col("no_kk"), F.col("person_id"))
         out.append(df.withColumn("priority", F.row_number().over(w)).select(
             F.lit(run_id).alias("run_id"), F.lit(name).alias("list"), "person_id",
