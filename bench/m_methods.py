@@ -43,13 +43,21 @@ def average_precision(pairs, truth) -> dict:
             "true_pairs_scored": hits, "true_pairs": int(true_pairs)}
 
 
-def run_method(ctx, method: str, truth_path: str, truth) -> dict:
+def run_method(ctx, spec: str, truth_path: str, truth) -> dict:
+    """`spec`: 'nik_anchored', 'em', or 'nik_anchored+names' (birth date and sex m from pairs sharing
+    NIK and name: training.date_sex_m_from_name_labels)."""
     from pyspark.sql import functions as F
 
-    from padan.runs import link_run_id, run_cluster, run_evaluate, run_predict, run_train
+    from padan.runs import Ctx, link_run_id, run_cluster, run_evaluate, run_predict, run_train
     from padan.tables import PAIRS, RUNS
 
-    out: dict = {"m_method": method, "seconds": {}}
+    method, _, variant = spec.partition("+")
+    if variant == "names":
+        ctx = Ctx.create(ctx.spark, ctx.cfg.with_overrides(
+            {"model": {"training": {"date_sex_m_from_name_labels": True}}}), run_date=ctx.run_date)
+    elif variant:
+        raise SystemExit(f"unknown method variant {spec!r}")
+    out: dict = {"m_method": method, "variant": variant or None, "seconds": {}}
     t = time.monotonic()
     version = run_train(ctx, m_method=method)
     out["seconds"]["train"] = round(time.monotonic() - t, 1)
@@ -90,7 +98,7 @@ def main(argv=None) -> int:
     p.add_argument("--prakerja-rows", type=int, default=None)
     p.add_argument("--profile", default="typical")
     p.add_argument("--seed", type=int, default=42)
-    p.add_argument("--methods", default="nik_anchored,em")
+    p.add_argument("--methods", default="nik_anchored,nik_anchored+names,em")
     p.add_argument("--driver-memory", default="12g")
     p.add_argument("--results", default="bench/results")
     args = p.parse_args(argv)

@@ -174,6 +174,11 @@ class TrainingConfig(_Strict):
     took 6x longer than 1 at 200k pairs on 2 cores)."""
     m_method: Literal["nik_anchored", "em"] = "nik_anchored"
     max_label_pairs: int = Field(default=500_000, ge=100)
+    date_sex_m_from_name_labels: bool = False
+    """nik_anchored only: take the birth date's and sex's m from pairs sharing a valid NIK and the
+    cleaned name (where dates may disagree) instead of the NIK-anchored labels (where they always
+    agree). More faithful m, but measured worse at 1M `typical` (pairwise F1 at 0.9: 0.965 vs
+    0.979; see docs/BENCHMARKS.md), so off by default."""
     em_blocking_rules: list[str]
     em_max_iterations: int = Field(default=10, ge=1)
     em_sample_rows: int | None = Field(default=None, ge=100)

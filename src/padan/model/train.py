@@ -20,7 +20,7 @@ logger = logging.getLogger(__name__)
 M_FLOOR = 1e-5
 # Part of a training run's identity: bump it when the training procedure changes what it estimates,
 # so `padan train` on unchanged data trains anew instead of reusing the last version.
-TRAINING_REVISION = 2
+TRAINING_REVISION = 2   # 2: the label sets are part of the config (date_sex_m_from_name_labels)
 
 
 @dataclass
@@ -127,10 +127,11 @@ def train_model(spark, persons: DataFrame, model: ModelConfig, *, break_lineage_
         linker.training.estimate_m_from_pairwise_labels(db_api.register(labels))
         trained = linker.misc.save_model_to_json()
         labels.unpersist()
-        # Each comparison's m comes from labels that do not condition on it (leave-one-out anchoring).
-        for name, make, comparisons in (
-                ("agreement_anchored", agreement_anchored_labels, ("nik",)),
-                ("nik_name_anchored", nik_name_anchored_labels, ("birth_date", "sex"))):
+        # The NIK's m (and optionally the birth date's and sex's) from labels that do not condition on it.
+        sets = [("agreement_anchored", agreement_anchored_labels, ("nik",))]
+        if tr.date_sex_m_from_name_labels:
+            sets.append(("nik_name_anchored", nik_name_anchored_labels, ("birth_date", "sex")))
+        for name, make, comparisons in sets:
             extra = make(persons, tr.max_label_pairs, tr.u_seed).cache()
             result.label_pairs[name] = extra.count()
             if result.label_pairs[name] > 0:
