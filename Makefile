@@ -81,8 +81,11 @@ $(STAMPS)/setup: $(STAMPS)/venv $(STAMPS)/jars $(STAMPS)/chromium
 run: setup
 	$(PADAN) demo --env $(ENV)
 
+# Two worker processes, each with its own Spark session; a test file (or the group sharing the
+# pipeline fixture) stays in one worker: see tests/conftest.py. TEST_WORKERS=0 runs in one process.
+TEST_WORKERS ?= 2
 test: setup
-	$(PY) -m pytest -q --durations=25
+	$(PY) -m pytest -q $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder) --durations=25
 
 test-fast: setup
 	$(PY) -m pytest -q -m "not integration and not submit and not cluster and not notebooks"

@@ -7,12 +7,12 @@ under DIR/increment/:
 
 1. full run over the rest: ingest both sources, predict with the bench's model version (copied, so
    no training), cluster, marts;
-2. `run_increment` of the batch: ingest (mode increment), predict_between + predict_within, re-cluster
+2. `run_increment` of each batch (`--shares`, disjoint, added in order): ingest (mode increment), predict_between + predict_within, re-cluster
    only the touched persons, MERGE, marts.
 
 Times every stage of both from the ledger and writes bench/results/<date>-increment-<records>.json.
 
-    .venv/bin/python bench/increment_cost.py --work /path/to/bench-1m --share 0.01
+    .venv/bin/python bench/increment_cost.py --work /path/to/bench-1m --shares 0.01,0.05
 """
 
 from __future__ import annotations
@@ -27,28 +27,38 @@ import zlib
 from pathlib import Path
 
 
-def split_extract(folder: Path, out_rest: Path, out_batch: Path, share_of_file: float) -> tuple[int, int]:
-    """Copy each CSV part file's header to both outputs and every data line to one of them."""
-    for d in (out_rest, out_batch):
+def split_extract(folder: Path, out_rest: Path, out_batches: list[Path], shares_of_file: list[float]) -> tuple[int, list[int]]:
+    """Copy each CSV part file's header to every output and every data line to one of them: batch i
+    takes the lines whose hash falls in its own slice (disjoint slices of sizes `shares_of_file`),
+    the rest keeps the others."""
+    for d in (out_rest, *out_batches):
         if d.exists():
             shutil.rmtree(d)
         d.mkdir(parents=True)
-    cut = int(share_of_file * 1_000_000)
-    n_rest = n_batch = 0
+    bounds, start = [], 0
+    for share in shares_of_file:
+        bounds.append((start, start + int(share * 1_000_000)))
+        start = bounds[-1][1]
+    n_rest, n_batches = 0, [0] * len(out_batches)
     for i, f in enumerate(sorted(folder.glob("part-*.csv"))):
-        with f.open("rb") as src, (out_rest / f"part-{i:05d}.csv").open("wb") as rest, \
-                (out_batch / f"part-{i:05d}.csv").open("wb") as batch:
+        outs = [(d / f"part-{i:05d}.csv").open("wb") for d in out_batches]
+        with f.open("rb") as src, (out_rest / f"part-{i:05d}.csv").open("wb") as rest:
             header = src.readline()
-            rest.write(header)
-            batch.write(header)
+            for o in (rest, *outs):
+                o.write(header)
             for line in src:
-                if zlib.crc32(line) % 1_000_000 < cut:
-                    batch.write(line)
-                    n_batch += 1
+                h = zlib.crc32(line) % 1_000_000
+                for j, (lo, hi) in enumerate(bounds):
+                    if lo <= h < hi:
+                        outs[j].write(line)
+                        n_batches[j] += 1
+                        break
                 else:
                     rest.write(line)
                     n_rest += 1
-    return n_rest, n_batch
+        for o in outs:
+            o.close()
+    return n_rest, n_batches
 
 
 def stage_seconds(ctx, run_id: str) -> dict[str, float]:
@@ -65,7 +75,8 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--work", required=True, help="a kept bench work folder (data/ and lake/)")
     p.add_argument("--source", default="prakerja", help="the source the new batch belongs to")
-    p.add_argument("--share", type=float, default=0.01, help="batch size as a share of ALL records")
+    p.add_argument("--shares", default="0.01", help="batch sizes as shares of ALL records, comma-separated; "
+                   "the batches are disjoint and added one after another, in this order")
     p.add_argument("--driver-memory", default="12g")
     p.add_argument("--results", default="bench/results")
     args = p.parse_args(argv)
@@ -82,8 +93,11 @@ def main(argv=None) -> int:
     data = work / "data"
     total = sum(sum(1 for _ in f.open("rb")) - 1 for s in ("p3ke", "prakerja") for f in (data / s).glob("part-*.csv"))
     source_rows = sum(sum(1 for _ in f.open("rb")) - 1 for f in (data / args.source).glob("part-*.csv"))
-    n_rest, n_batch = split_extract(data / args.source, inc / "rest", inc / "batch",
-                                    args.share * total / source_rows)
+    shares = [float(x) for x in args.shares.split(",")]
+    batch_dirs = [inc / f"batch_{i}" for i in range(len(shares))]
+    n_rest, n_batches = split_extract(data / args.source, inc / "rest", batch_dirs,
+                                      [share * total / source_rows for share in shares])
+    n_batch = sum(n_batches)
     paths = {s: str(data / s) for s in ("p3ke", "prakerja")}
     paths[args.source] = str(inc / "rest")
     if (inc / "lake").exists():
@@ -99,8 +113,8 @@ def main(argv=None) -> int:
     ctx = Ctx.create(spark, cfg, run_date=dt.date.today().isoformat())
     copy_model(bench_lake, ctx.lake, version)
 
-    result: dict = {"kind": "increment_cost", "records_total": total, "source": args.source, "batch_rows": n_batch,
-                    "initial_rows": total - n_batch, "share": args.share, "model_version": version,
+    result: dict = {"kind": "increment_cost", "records_total": total, "source": args.source, "batch_rows": n_batches,
+                    "initial_rows": total - n_batch, "shares": shares, "model_version": version,
                     "started_at": dt.datetime.now().isoformat(timespec="seconds"), "machine": machine_info(spark),
                     "load_average_at_start": [round(x, 2) for x in os.getloadavg()]}
     full: dict = {}
@@ -125,21 +139,26 @@ def main(argv=None) -> int:
     result["full_run_seconds"] = full
     print(json.dumps({"full_run_seconds": full}), flush=True)
 
-    t = time.monotonic()
-    r = run_increment(ctx, args.source, path=str(inc / "batch"), batch_id="bench-increment")
-    result["increment_seconds"] = {"total": round(time.monotonic() - t, 1), **stage_seconds(ctx, r.run_id)}
-    ingest_rows = (ctx.lake.read("ops.runs").where(f"batch_id = '{r.ingest.batch_id}' AND stage LIKE 'ingest%'")
-                   .select("stage", "seconds").collect())
-    result["increment_seconds"].update({f"ingest:{x.stage}": round(x.seconds, 1) for x in ingest_rows if x.seconds})
-    result["increment_pairs"] = r.pairs
-    result["increment_cluster"] = r.cluster
-    result["increment_standardised"] = r.ingest.rows_standardised
-    result["ratio_increment_to_full_total"] = round(result["increment_seconds"]["total"] / full["total"], 3)
-    result["ratio_increment_to_full_link"] = round(
-        (result["increment_seconds"]["total"] - sum(v for k, v in result["increment_seconds"].items()
-                                                    if k.startswith("ingest:"))) / full["link_total"], 3)
+    result["increments"] = []
+    for i, (share, batch_dir) in enumerate(zip(shares, batch_dirs)):
+        t = time.monotonic()
+        r = run_increment(ctx, args.source, path=str(batch_dir), batch_id=f"bench-increment-{i}")
+        secs = {"total": round(time.monotonic() - t, 1), **stage_seconds(ctx, r.run_id)}
+        ingest_rows = (ctx.lake.read("ops.runs").where(f"batch_id = '{r.ingest.batch_id}' AND stage LIKE 'ingest%'")
+                       .select("stage", "seconds").collect())
+        secs.update({f"ingest:{x.stage}": round(x.seconds, 1) for x in ingest_rows if x.seconds})
+        predict_counts = (ctx.lake.read("ops.runs").where(f"run_id = '{r.run_id}' AND stage = 'predict' "
+                                                          "AND status = 'succeeded'").first()["row_counts"])
+        link = secs["total"] - sum(v for k, v in secs.items() if k.startswith("ingest:"))
+        one = {"share": share, "batch_rows": n_batches[i], "standardised": r.ingest.rows_standardised,
+               "lake_records_before": ctx.lake.read("gold.clusters").count() - r.cluster.get("inserted", 0),
+               "seconds": secs, "pairs": r.pairs, "existing_compared": predict_counts.get("existing_compared"),
+               "cluster": r.cluster, "ratio_to_full_total": round(secs["total"] / full["total"], 3),
+               "ratio_to_full_link": round(link / full["link_total"], 3)}
+        result["increments"].append(one)
+        print(json.dumps(one, default=str), flush=True)
     result["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
-    out = Path(args.results) / f"{dt.date.today()}-increment-{total}.json"
+    out = Path(args.results) / f"{dt.date.today()}-increment-{total}-shares-{'-'.join(map(str, shares))}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1, default=str) + "\n")
     print(json.dumps({k: v for k, v in result.items() if k != "machine"}, indent=1, default=str))

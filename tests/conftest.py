@@ -79,3 +79,31 @@ def clean_spark(spark):
         if table.isTemporary:
             spark.catalog.dropTempView(table.name)
     spark.catalog.clearCache()
+
+
+# ---------------------------------------------------------------- parallel runs (pytest-xdist)
+# `make test` runs the suite in two worker processes (`-n 2 --dist loadgroup`). Each worker has its
+# own Spark session; a whole test file runs in one worker so its module fixtures are built once, and
+# the files sharing the session-scoped `pipeline_run` fixture form one group so the pipeline runs
+# once. Most of the suite's time is Spark/Delta latency (job scheduling, commits, JVM starts), not
+# CPU, so two workers overlap well on two cores. The slowest groups are queued first (longest
+# processing time first), so neither worker is left with a long group at the end.
+SLOW_FIRST = ["test_notebooks", "test_increment", "pipeline", "test_bench", "test_cluster_submit", "test_submit",
+              "test_synth", "test_ingest", "test_airflow_dag"]
+
+
+def _group(item) -> str:
+    if "pipeline_run" in getattr(item, "fixturenames", ()):
+        return "pipeline"
+    return Path(str(item.fspath)).stem
+
+
+def pytest_collection_modifyitems(config, items):
+    groups = {}
+    for item in items:
+        name = _group(item)
+        groups.setdefault(name, []).append(item)
+        item.add_marker(pytest.mark.xdist_group(name))
+    rank = {name: i for i, name in enumerate(SLOW_FIRST)}
+    order = sorted(groups, key=lambda g: (rank.get(g, len(rank)), list(groups).index(g)))
+    items[:] = [item for g in order for item in groups[g]]

@@ -126,6 +126,13 @@ def test_increments_add_records_and_link_them(world):
         assert inc.cluster["new_records"] == inc.ingest.rows_standardised
         assert inc.base_run_id and inc.run_id != inc.base_run_id
     assert inc2.base_run_id == inc1.run_id
+    # The batch was compared with the records sharing a blocking key with it, not with the whole lake.
+    for inc in (inc1, inc2):
+        counts = (ctx.lake.read(RUNS.name).where((F.col("run_id") == inc.run_id) & (F.col("stage") == "predict")
+                                                 & (F.col("status") == "succeeded")).first()["row_counts"])
+        existing = persons.where(~((F.col("batch_id") == inc.ingest.batch_id))).count()
+        assert counts["new_records"] == inc.ingest.rows_standardised
+        assert 0 < counts["existing_compared"] < existing / 2
     # Rows of persons the batch did not touch keep the run that last wrote them.
     runs = {r[0] for r in ctx.lake.read(CLUSTERS.name).select("run_id").distinct().collect()}
     assert world["base"].run_id in runs and inc2.run_id in runs

@@ -92,6 +92,8 @@ class Lake:
         builder = builder.addColumns(StructType.fromDDL(spec.ddl)).comment(spec.description)
         if spec.partition_by:
             builder = builder.partitionedBy(*spec.partition_by)
+        for key, value in spec.properties:
+            builder = builder.property(key, value)
         builder.execute()
         logger.info("created table %s", spec.name)
 

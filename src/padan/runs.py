@@ -266,7 +266,11 @@ def run_predict(ctx: Ctx, run_id: str, model_version: str, *, batch: tuple[str, 
             scored = predict_pairs(ctx.spark, persons, settings, **kw)
         else:
             is_new = _batch_filter(*batch)
-            scored = predict_increment(ctx.spark, persons.where(~is_new), persons.where(is_new), settings, **kw)
+            new = persons.where(is_new)
+            n_new = new.count()
+            rec.row_counts["new_records"] = n_new
+            scored = predict_increment(ctx.spark, persons.where(~is_new), new, settings, n_new=n_new,
+                                       stats=rec.row_counts, **kw)
         rows = (ctx.spark.createDataFrame([], PAIRS.ddl) if scored is None
                 else to_pairs_rows(scored, settings, run_id=run_id, model_version=model_version))
         m = ctx.lake.overwrite(rows, PAIRS, replace_where=f"run_id = '{run_id}'")
@@ -503,6 +507,9 @@ def _batch_filter(source: str, batch_id: str):
     return (F.col("source_dataset") == source) & (F.col("batch_id") == batch_id)
 
 
+BROADCAST_ROWS = 500_000   # an increment's join side up to this many rows is broadcast
+
+
 def run_cluster_increment(ctx: Ctx, run_id: str, source: str, batch_id: str) -> dict[str, int]:
     """Re-cluster only what the batch touches. Adding records and pairs can only join components,
     never split them, so each touched person is one node-set (its records, tied by a star of
@@ -526,7 +533,8 @@ def run_cluster_increment(ctx: Ctx, run_id: str, source: str, batch_id: str) -> 
         new = persons.where(is_new).select("unique_id", "source_dataset").persist(StorageLevel.MEMORY_AND_DISK)
         n_new = new.count()
         # The base state must cover every other record, or this run would leave some unclustered.
-        n_prev, n_other = prev.count(), persons.where(~is_new).count()
+        # Whole-table counts come from the Delta log's file statistics (no scan).
+        n_prev, n_other = prev.count(), persons.count() - n_new
         if n_prev != n_other:
             raise StateError(f"gold.clusters (version {previous_version}) holds {n_prev} records but silver.persons "
                              f"holds {n_other} besides this batch: run a full `padan link` before adding batches")
@@ -534,8 +542,13 @@ def run_cluster_increment(ctx: Ctx, run_id: str, source: str, batch_id: str) -> 
                  .select(F.col("unique_id_l").alias("src"), F.col("unique_id_r").alias("dst"))
                  .persist(StorageLevel.MEMORY_AND_DISK))
         ends = edges.select(F.col("src").alias("unique_id")).union(edges.select(F.col("dst").alias("unique_id")))
-        touched = prev.join(ends, "unique_id", "left_semi").select("person_id").distinct()
-        members = prev.join(touched, "person_id").persist(StorageLevel.MEMORY_AND_DISK)
+        # The batch's side of each join is small next to the lake's: broadcast it, so the lake's
+        # clusters are read once through two columns and probed, never shuffled.
+        small = edges.count() <= BROADCAST_ROWS
+        touched = prev.join(F.broadcast(ends) if small else ends, "unique_id", "left_semi").select("person_id").distinct()
+        touched = touched.persist(StorageLevel.MEMORY_AND_DISK)
+        small = small and touched.count() <= BROADCAST_ROWS
+        members = prev.join(F.broadcast(touched) if small else touched, "person_id").persist(StorageLevel.MEMORY_AND_DISK)
         anchors = members.groupBy("person_id").agg(F.min("unique_id").alias("dst"))
         star = members.join(anchors, "person_id").select(F.col("unique_id").alias("src"), "dst")
         nodes = members.select(F.col("unique_id").alias("id")).union(new.select(F.col("unique_id").alias("id")))
@@ -551,7 +564,7 @@ def run_cluster_increment(ctx: Ctx, run_id: str, source: str, batch_id: str) -> 
                               inserted=m.get("numTargetRowsInserted", 0), updated=m.get("numTargetRowsUpdated", 0),
                               persons_reclustered=per_person.count(), **{f"ids_{k}": v for k, v in counts.items()})
         rec.output_versions = ctx.lake.versions([CLUSTERS.name, ID_CHANGES.name])
-        for df in (new, edges, members, assign):
+        for df in (new, edges, touched, members, assign):
             df.unpersist()
     return rec.row_counts
 

@@ -16,6 +16,7 @@ class TableSpec:
     partition_by: tuple[str, ...]
     grain: str              # one row is ...
     description: str
+    properties: tuple[tuple[str, str], ...] = ()   # Delta table properties set at creation
 
 
 BRONZE_META_DDL = "_unique_id STRING, _batch_id STRING, _source_file STRING, _line BIGINT, _loaded_at TIMESTAMP"
@@ -70,6 +71,9 @@ CLUSTERS = TableSpec(
     (),
     "one record with the person it belongs to (current state)",
     "clusters: every standardised record with its stable, opaque person_id",
+    # An increment MERGEs the few records it re-clusters: deletion vectors mark the replaced rows
+    # instead of rewriting every data file that holds one (which is all of them for a random batch).
+    (("delta.enableDeletionVectors", "true"),),
 )
 
 ID_CHANGES = TableSpec(

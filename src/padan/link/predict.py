@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from typing import Any
 
+from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
@@ -40,13 +42,100 @@ def predict_pairs(spark, persons: DataFrame, settings: dict[str, Any], *, min_pr
     return scored.as_spark_dataframe()
 
 
+def _split_top_level(sql: str, word: str) -> list[str]:
+    """`sql` split on `word` (AND / OR) outside parentheses and quotes."""
+    parts, depth, quote, start, i = [], 0, None, 0, 0
+    pattern = re.compile(rf"\s+{word}\s+", re.IGNORECASE)
+    while i < len(sql):
+        ch = sql[i]
+        if quote:
+            quote = None if ch == quote else quote
+        elif ch in "'\"`":
+            quote = ch
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif depth == 0:
+            m = pattern.match(sql, i)
+            if m and (i == 0 or sql[i].isspace()):
+                parts.append(sql[start:i])
+                start = i = m.end()
+                continue
+        i += 1
+    parts.append(sql[start:])
+    return [p.strip() for p in parts]
+
+
+_EQUI_KEY = re.compile(r"^\(*\s*l\.`?(\w+)`?\s*=\s*r\.`?\1`?\s*\)*$", re.IGNORECASE)
+
+
+def _wrapped(text: str) -> bool:
+    """Whether the whole of `text` is one parenthesised expression."""
+    if not (text.startswith("(") and text.endswith(")")):
+        return False
+    depth = 0
+    for i, ch in enumerate(text):
+        depth += ch == "("
+        depth -= ch == ")"
+        if depth == 0 and i < len(text) - 1:
+            return False
+    return True
+
+
+def equi_join_keys(rule: str) -> list[str] | None:
+    """The columns a blocking rule requires to be equal on both sides (`l.x = r.x` conjuncts), or
+    None when the rule holds no such conjunct or is a disjunction (then it cannot narrow a search)."""
+    text = rule.strip()
+    while _wrapped(text):
+        text = text[1:-1].strip()
+    if len(_split_top_level(text, "OR")) > 1:
+        return None
+    keys = [m.group(1) for c in _split_top_level(text, "AND") if (m := _EQUI_KEY.match(c))]
+    return sorted(set(keys)) or None
+
+
+def _rule_key_hashes(df: DataFrame, rule_keys: list[list[str]]) -> DataFrame:
+    """(unique_id, rule, h): one row per record and rule whose key columns are all set, h a 64-bit
+    hash of the key values."""
+    entries = [F.when(~F.greatest(*[F.col(k).isNull() for k in keys], F.lit(False)),
+                      F.struct(F.lit(i).alias("rule"), F.xxhash64(*[F.col(k).cast("string") for k in keys]).alias("h")))
+               for i, keys in enumerate(rule_keys)]
+    return (df.select("unique_id", F.explode(F.array(*entries)).alias("k")).where(F.col("k").isNotNull())
+            .select("unique_id", "k.rule", "k.h"))
+
+
+def existing_candidates(existing: DataFrame, new: DataFrame, rules: list[str], *, broadcast_below: int = 2_000_000,
+                        n_new: int | None = None) -> DataFrame:
+    """The records of `existing` that some blocking rule could pair with a record of `new`: those
+    that share, for at least one rule, all its equi-join key values with a new record. A superset of
+    what `predict_between` pairs (extra conditions and hash collisions only let more through), so
+    filtering by it changes no pair; it makes the comparisons of an increment follow the batch: the
+    lake is read once through the narrow key columns and probed against the batch's keys. With a
+    rule that has no equi-join key, every existing record is kept."""
+    rule_keys = [equi_join_keys(r) for r in rules]
+    if not rules or any(k is None for k in rule_keys):
+        logger.info("increment: a blocking rule has no equi-join key; comparing the batch with every record")
+        return existing
+    new_keys = _rule_key_hashes(new, rule_keys).select("rule", "h").distinct()
+    if n_new is not None and n_new * len(rules) <= broadcast_below:
+        new_keys = F.broadcast(new_keys)
+    key_cols = sorted({k for keys in rule_keys for k in keys})
+    hits = (_rule_key_hashes(existing.select("unique_id", *key_cols), rule_keys)
+            .join(new_keys, ["rule", "h"], "left_semi").select("unique_id").distinct())
+    return existing.join(hits, "unique_id", "left_semi")
+
+
 def predict_increment(spark, existing: DataFrame, new: DataFrame, settings: dict[str, Any], *,
                       min_probability: float, tf_tables: dict[str, DataFrame],
-                      break_lineage_method: str = "parquet") -> DataFrame:
+                      break_lineage_method: str = "parquet", n_new: int | None = None,
+                      stats: dict[str, int] | None = None) -> DataFrame:
     """The pairs a batch of `new` records adds to a lake holding `existing` ones: new x existing
     (Splink's `predict_between`) and new x new (`predict_within`), scored with the same model,
     blocking rules and pinned term frequencies as a full run, so that the pairs of a full run over
-    existing + new are exactly those of the earlier run plus these."""
+    existing + new are exactly those of the earlier run plus these. Only the existing records that
+    share a blocking key with the batch take part (`existing_candidates`); `stats`, when given,
+    receives how many that was."""
     settings = _retaining(settings)
     # source_dataset stays a column: with a single table Splink would not add it, and the
     # link_and_dedupe pair ids and gold.pairs need it on both sides.
@@ -59,6 +148,11 @@ def predict_increment(spark, existing: DataFrame, new: DataFrame, settings: dict
         return [db_api.register(df.where(F.col("source_dataset") == s).select(*cols), dataset_display_name=s,
                                 table_name=f"__padan_inc_{tag}_{role}_{s}") for s in srcs]
 
+    rules = [r["blocking_rule"] if isinstance(r, dict) else str(r)
+             for r in settings.get("blocking_rules_to_generate_predictions", [])]
+    existing = existing_candidates(existing, new, rules, n_new=n_new).persist(StorageLevel.MEMORY_AND_DISK)
+    if stats is not None:
+        stats["existing_compared"] = existing.count()
     new_tables, old_tables = tables(new, "new"), tables(existing, "old")
     if not new_tables:
         return None
