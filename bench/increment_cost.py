@@ -77,6 +77,9 @@ def main(argv=None) -> int:
     p.add_argument("--source", default="prakerja", help="the source the new batch belongs to")
     p.add_argument("--shares", default="0.01", help="batch sizes as shares of ALL records, comma-separated; "
                    "the batches are disjoint and added one after another, in this order")
+    p.add_argument("--initial-share", type=float, default=1.0,
+                   help="keep this share of the other rows (both sources, by a hash of each line) for the initial "
+                        "full run: a smaller lake for the same batches, to see what an increment's cost owes to the lake")
     p.add_argument("--driver-memory", default="12g")
     p.add_argument("--results", default="bench/results")
     args = p.parse_args(argv)
@@ -100,6 +103,11 @@ def main(argv=None) -> int:
     n_batch = sum(n_batches)
     paths = {s: str(data / s) for s in ("p3ke", "prakerja")}
     paths[args.source] = str(inc / "rest")
+    if args.initial_share < 1.0:
+        for s in ("p3ke", "prakerja"):
+            src = Path(paths[s])
+            kept, _ = split_extract(src, inc / f"initial_{s}", [inc / f"dropped_{s}"], [1.0 - args.initial_share])
+            paths[s] = str(inc / f"initial_{s}")
     if (inc / "lake").exists():
         shutil.rmtree(inc / "lake")
     cfg = config.load(env="base", overrides={
@@ -114,7 +122,7 @@ def main(argv=None) -> int:
     copy_model(bench_lake, ctx.lake, version)
 
     result: dict = {"kind": "increment_cost", "records_total": total, "source": args.source, "batch_rows": n_batches,
-                    "initial_rows": total - n_batch, "shares": shares, "model_version": version,
+                    "initial_share": args.initial_share, "shares": shares, "model_version": version,
                     "started_at": dt.datetime.now().isoformat(timespec="seconds"), "machine": machine_info(spark),
                     "load_average_at_start": [round(x, 2) for x in os.getloadavg()]}
     full: dict = {}
@@ -124,6 +132,7 @@ def main(argv=None) -> int:
         r = run_ingest(ctx, s)
         full[f"ingest_{s}"] = round(time.monotonic() - t, 1)
         result[f"initial_{s}_standardised"] = r.rows_standardised
+    result["initial_rows"] = sum(result[f"initial_{s}_standardised"] for s in cfg.sources)
     run_id = link_run_id(ctx, version)
     t = time.monotonic()
     result["full_pairs"] = run_predict(ctx, run_id, version)
@@ -158,7 +167,8 @@ def main(argv=None) -> int:
         result["increments"].append(one)
         print(json.dumps(one, default=str), flush=True)
     result["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
-    out = Path(args.results) / f"{dt.date.today()}-increment-{total}-shares-{'-'.join(map(str, shares))}.json"
+    lake_label = "" if args.initial_share >= 1.0 else f"-initial-{args.initial_share}"
+    out = Path(args.results) / f"{dt.date.today()}-increment-{total}{lake_label}-shares-{'-'.join(map(str, shares))}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1, default=str) + "\n")
     print(json.dumps({k: v for k, v in result.items() if k != "machine"}, indent=1, default=str))

@@ -141,6 +141,15 @@ class Lake:
                     metrics.get("numTargetRowsDeleted"))
         return metrics
 
+    def delete_keys(self, df: DataFrame, spec: TableSpec, keys: Sequence[str]) -> dict[str, int]:
+        """Delete the target rows whose `keys` match a row of `df` (a MERGE with only a delete clause)."""
+        self.ensure_table(spec)
+        cond = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
+        self._delta(spec.name).alias("t").merge(df.select(*keys).alias("s"), cond).whenMatchedDelete().execute()
+        metrics = self.last_operation_metrics(spec.name)
+        logger.info("deleted from %s: %s rows", spec.name, metrics.get("numTargetRowsDeleted"))
+        return metrics
+
     def last_operation_metrics(self, table: str) -> dict[str, int]:
         row = self._delta(table).history(1).select("operationMetrics").first()
         out: dict[str, int] = {}

@@ -121,6 +121,18 @@ TARGETING = TableSpec(
     "targeting lists: poorest P3KE persons of working age not reached by Prakerja; Prakerja persons found in P3KE",
 )
 
+PERSON_PROFILE = TableSpec(
+    "gold.person_profile",
+    "person_id STRING, in_p3ke BOOLEAN, in_prakerja BOOLEAN, desil INT, representative_id STRING, "
+    "province_code STRING, regency STRING, kecamatan STRING, desa STRING, birth_date DATE, sex STRING, "
+    "no_kk STRING, run_id STRING",
+    (),
+    "one person (current state): the sources they are in and where they are",
+    "person profiles the marts aggregate: in P3KE / in Prakerja, poorest P3KE desil, region of the "
+    "representative record (P3KE first); an increment rewrites only the persons it touched",
+    (("delta.enableDeletionVectors", "true"),),
+)
+
 RUNS = TableSpec(
     "ops.runs",
     "run_id STRING, batch_id STRING, stage STRING, status STRING, started_at TIMESTAMP, finished_at TIMESTAMP, "
@@ -158,7 +170,7 @@ CLUSTERS_AT_THRESHOLDS = TableSpec(
     "written by full runs only)",
 )
 
-ALL_FIXED = (REJECTS, PERSONS, PAIRS, CLUSTERS, CLUSTERS_AT_THRESHOLDS, ID_CHANGES, MODEL_PARAMS, MODEL_TF, OVERLAP_BY_REGION, TARGETING, RUNS, QUALITY, EVALUATIONS)
+ALL_FIXED = (REJECTS, PERSONS, PAIRS, CLUSTERS, CLUSTERS_AT_THRESHOLDS, ID_CHANGES, MODEL_PARAMS, MODEL_TF, OVERLAP_BY_REGION, TARGETING, PERSON_PROFILE, RUNS, QUALITY, EVALUATIONS)
 
 
 def bronze_spec(source: str, raw_columns: list[str]) -> TableSpec:
