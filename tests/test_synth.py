@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -286,3 +287,198 @@ def test_write_extracts_csv_is_the_same_data_whatever_the_partitioning(debug, sp
     assert set(map(tuple, truth[TRUTH_COLUMNS].values)) == _expected_truth(p, q)
     with pytest.raises(ValueError):
         write_extracts(spark, str(tmp_path / "x"), p3ke_rows=1, prakerja_rows=1, seed=1, fmt="json")
+
+
+# ---------------------------------------------------------------- damage rates not covered above
+
+def _tokens(s: pd.Series) -> pd.Series:
+    return s.str.split()
+
+
+@pytest.mark.parametrize("source", ["p3ke", "prakerja"])
+def test_abdul_and_token_swap_rates(rows, source):
+    """ABDUL -> ABD. among names that still hold ABDUL after the mononym/middle-token steps; the
+    first token moved to the end among names of two or more tokens."""
+    P, Q = rows
+    df = P if source == "p3ke" else Q
+    r = getattr(PROFILES["typical"], source)
+    toks = _tokens(df._name_true)
+    plain = ~df._f_mono & ~df._f_drop
+    abdul = df[plain & toks.apply(lambda t: "ABDUL" in t)]
+    assert len(abdul) >= 30, len(abdul)
+    _close(abdul._f_abd.mean(), r.name_abdul_abbrev, len(abdul), f"{source} abdul")
+    assert not df[~toks.apply(lambda t: "ABDUL" in t)]._f_abd.any()
+    name_col = "nama" if source == "p3ke" else "nama_lengkap"
+    shown = abdul[abdul._f_abd & ~abdul._f_typo][name_col].str.upper()
+    assert not shown.str.contains(r"\bABDUL\b").any()
+    two = df[~df._f_mono & (toks.str.len() >= 2)]
+    _close(two._f_swap.mean(), r.name_token_swap, len(two), f"{source} token swap")
+    assert not df[~df._f_mono & (toks.str.len() < 2)]._f_swap.any()
+    # an otherwise untouched swapped name is the true name with its first token moved to the end
+    untouched = df[df._f_swap & ~df[["_f_drop", "_f_muh", "_f_abd", "_f_old", "_f_typo", "_f_title"]].any(axis=1)
+                   & ~df._f_mono & ~df.get("_f_case", pd.Series(False, index=df.index))]
+    assert len(untouched) > 0
+    rotated = _tokens(untouched._name_true).apply(lambda t: " ".join(t[1:] + t[:1]))
+    wrong = int((untouched[name_col] != rotated).sum())
+    assert wrong == 0, f"{source}: {wrong} of {len(untouched)} swapped names are not the rotated true name"
+
+
+@pytest.mark.parametrize("source", ["p3ke", "prakerja"])
+def test_sex_flip_and_family_card_missing_rates(rows, source):
+    P, Q = rows
+    df = P if source == "p3ke" else Q
+    r = getattr(PROFILES["typical"], source)
+    n = len(df)
+    _close(df._sex_flip.mean(), r.sex_flip, n, f"{source} sex flip")
+    shown = df.jenis_kelamin.map({"L": "L", "P": "P", "LAKI-LAKI": "L", "PEREMPUAN": "P"})
+    assert ((shown != df._sex_true) == df._sex_flip).all(), f"{source}: shown sex differs from the flag"
+    _close(df._kk_missing.mean(), r.kk_missing, n, f"{source} kk missing")
+    assert (df.no_kk.isna() == df._kk_missing).all(), f"{source}: missing cards differ from the flag"
+
+
+def test_prakerja_family_card_changed_and_address_moved_rates(rows):
+    """Both are drawn per registrant, so they are measured over registrants; the values agree with
+    the flags where the registrant's household is also in P3KE."""
+    P, Q = rows
+    r = PROFILES["typical"].prakerja
+    per_reg = Q.groupby("_j")
+    assert (per_reg._kk_changed.nunique() == 1).all() and (per_reg._moved.nunique() == 1).all()
+    reg = per_reg[["_kk_changed", "_moved"]].first()
+    _close(reg._kk_changed.mean(), r.kk_changed, len(reg), "prakerja kk changed")
+    _close(reg._moved.mean(), r.addr_moved, len(reg), "prakerja address moved")
+    # P3KE rows that show their own household: that household's card and village
+    own = P[~P._dup]
+    kk = own[~own._kk_missing].drop_duplicates("_hh").set_index("_hh").no_kk
+    desa = own.drop_duplicates("_hh").set_index("_hh").desa_kelurahan
+    ov = Q[Q._overlap & ~Q._kk_missing & Q._hh.isin(kk.index)]
+    assert len(ov) > 100, len(ov)
+    changed = ov.no_kk.values != kk.loc[ov._hh].values
+    assert (changed == ov._kk_changed.values).all(), f"{(changed != ov._kk_changed.values).sum()} of {len(ov)}"
+    ov = Q[Q._overlap & Q._hh.isin(desa.index)]
+    home = desa.loc[ov._hh].str.upper().values
+    shown = ov.alamat_domisili.str.upper().values
+    has_home = pd.Series([h in s for h, s in zip(home, shown)], index=ov.index)
+    assert has_home[~ov._moved].all(), f"{(~has_home[~ov._moved]).sum()} unmoved addresses without their village"
+    assert ov._moved.sum() > 10 and has_home[ov._moved].mean() < 0.3
+
+
+def test_within_source_duplicate_rates(rows):
+    P, Q = rows
+    p, q = PROFILES["typical"].p3ke, PROFILES["typical"].prakerja
+    # P3KE: a row repeats another person of its 64-row block (never itself)
+    _close(P._dup.mean(), p.duplicate * (1 - 1 / 64), len(P), "p3ke duplicate rows")
+    assert P[~P._dup]._person_id.is_unique
+    repeated = P[P._dup]._person_id.isin(set(P[~P._dup]._person_id))
+    assert repeated.mean() > 0.9
+    # Prakerja: registrants with two or more accounts
+    accounts = Q.groupby("_j").size()
+    _close((accounts >= 2).mean(), q.duplicate, len(accounts), "prakerja registrants with 2+ accounts")
+    assert accounts.max() <= 4
+    assert (Q.groupby("_j")._person_id.nunique() == 1).all()
+
+
+def test_phone_and_email_format_rates(rows):
+    _, Q = rows
+    r = PROFILES["typical"].prakerja
+    n = len(Q)
+    plus = Q.no_hp.str.startswith("+62")
+    bare = Q.no_hp.str.startswith("62")
+    _close(plus.mean(), 0.55 * r.phone_intl, n, "phone +62")
+    _close(bare.mean(), 0.45 * r.phone_intl, n, "phone 62")
+    _close(Q.no_hp.str.startswith("08").mean(), 1 - r.phone_intl, n, "phone 08")
+    # two of the three variants put capitals in the local part (the third drops dots: not visible
+    # without the original); nothing else does
+    caps = Q.email.str.split("@").str[0].str.contains("[A-Z]")
+    _close(caps.mean(), r.email_variant * 2 / 3, n, "e-mail with capitals")
+    assert (Q.email.str.split("@").str[1] == Q.email.str.split("@").str[1].str.lower()).all()
+
+
+def test_person_level_rates(rows):
+    """Properties of a person (the same in every record): NIK issued with another birth date,
+    placeholder birth dates in the civil registry, NIK from another region (movers)."""
+    P, Q = rows
+    prof = PROFILES["typical"]
+    cols = ["_person_id", "_nik_true", "_dob_true", "_nik_mismatch", "_nik_region"]
+    people = pd.concat([P[cols], Q[cols]]).drop_duplicates("_person_id")
+    _close(people._nik_mismatch.mean(), prof.nik_birth_mismatch, len(people), "nik birth mismatch")
+    mm = people[people._nik_mismatch]
+    year, month, day = (mm._nik_true.str[10:12].astype(int), mm._nik_true.str[8:10].astype(int),
+                        mm._nik_true.str[6:8].astype(int) % 40)
+    dob = mm._dob_true.astype("datetime64[ns]")
+    differs = (dob.dt.year % 100 != year) | (dob.dt.month != month) | (dob.dt.day != day)
+    assert len(mm) > 20 and differs.mean() > 0.9
+    # registry placeholders: 1 July, 31 December, 1 January; a real birthday lands there 3 / 365
+    dob = people._dob_true.astype("datetime64[ns]")
+    on_ph = ((dob.dt.month == 7) & (dob.dt.day == 1)) | ((dob.dt.month == 12) & (dob.dt.day == 31)) \
+        | ((dob.dt.month == 1) & (dob.dt.day == 1))
+    natural = 3 / 365
+    old = dob.dt.year < 1975
+    mid = (dob.dt.year >= 1975) & (dob.dt.year < 2010)
+    young = dob.dt.year >= 2010
+    rate = prof.registry_placeholder_dob
+    _close(on_ph[old].mean(), rate + (1 - rate) * natural, int(old.sum()), "registry placeholder, born < 1975")
+    _close(on_ph[mid].mean(), rate / 6 + (1 - rate / 6) * natural, int(mid.sum()), "registry placeholder, 1975-2009")
+    _close(on_ph[young].mean(), natural, int(young.sum()), "registry placeholder, born 2010+")
+    # movers: the rate times a factor by family role (P3KE knows the role)
+    factor = {"KEPALA KELUARGA": 1.2, "ISTRI": 2.0, "SUAMI": 2.0, "ANAK": 0.25}
+    pp = P.drop_duplicates("_person_id")
+    expected = pp._role.map(factor).fillna(2.5).mul(prof.mover_rate).clip(upper=0.9)
+    moved = pp._nik_region != pp._home_region
+    for roles in (["KEPALA KELUARGA"], ["ANAK"], ["ISTRI", "SUAMI"]):
+        sel = pp._role.isin(roles)
+        _close(moved[sel].mean(), expected[sel].mean(), int(sel.sum()), f"movers among {'/'.join(roles)}")
+
+
+# ---------------------------------------------------------------- the hard profile through padan's ingest
+
+HARD_ROWS, RUN_DATE = 400, "2026-11-28"
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _invalid_nik_share(spark, niks: list, ref_year: int, placeholders) -> float:
+    df = spark.createDataFrame([(v,) for v in niks], "nik STRING")
+    issue = nik_issue(nik_digits(F.col("nik")), ref_year, placeholders)
+    return df.select(F.avg(issue.isNotNull().cast("double"))).first()[0]
+
+
+def test_hard_parquet_extracts_load_through_ingest(spark, rows, tmp_path):
+    """The hard profile written as Parquet goes through ingest under the shipped source contracts
+    (format overridden): every generated row ends in silver.persons or in the rejects, with its
+    file and row number, and silver shows more invalid NIKs than the typical profile has."""
+    from padan import config
+    from padan.runs import Ctx, run_ingest
+    from padan.tables import PERSONS, REJECTS
+
+    res = write_extracts(spark, str(tmp_path / "data"), p3ke_rows=HARD_ROWS, prakerja_rows=HARD_ROWS, seed=SEED,
+                         fmt="parquet", profile="hard")
+    cfg = config.load(env="base", conf_dir=REPO / "conf", overrides={
+        "lake": {"root": str(tmp_path / "lake")},
+        "sources": {s: {"format": "parquet", "path": res["paths"][s]} for s in ("p3ke", "prakerja")},
+    })
+    ctx = Ctx.create(spark, cfg, run_date=RUN_DATE)
+    keys = {"p3ke": "id_individu", "prakerja": "id_pendaftar"}
+    invalid = n_silver = 0
+    for source, key in keys.items():
+        assert cfg.sources[source].format == "parquet" and cfg.sources[source].record_key == key
+        result = run_ingest(ctx, source)
+        generated = [r[0] for r in spark.read.parquet(res["paths"][source]).select(key).collect()]
+        silver = ctx.lake.read(PERSONS.name).where(F.col("source_dataset") == source).select(
+            "record_key", "source_file", "line", F.col("nik_valid").cast("int").alias("ok")).toPandas()
+        rejects = ctx.lake.read(REJECTS.name).where(F.col("source") == source).select(
+            "record_key", "source_file", "line", F.size("reasons").alias("n_reasons")).toPandas()
+        assert len(generated) == HARD_ROWS == result.rows_read
+        assert (result.rows_standardised, result.rows_rejected) == (len(silver), len(rejects))
+        assert sorted(silver.record_key.tolist() + rejects.record_key.tolist()) == sorted(generated), source
+        assert len(silver) > 0.9 * HARD_ROWS, f"{source}: {len(rejects)} of {HARD_ROWS} rejected"
+        assert (rejects.n_reasons > 0).all()
+        where = pd.concat([silver[["source_file", "line"]], rejects[["source_file", "line"]]])
+        assert where.line.notna().all() and (where.line >= 1).all() and not where.duplicated().any()
+        assert where.source_file.str.endswith(".parquet").all()
+        invalid += int((silver.ok == 0).sum())
+        n_silver += len(silver)
+    P, Q = rows
+    typical = _invalid_nik_share(spark, P.nik.tolist() + Q.nik.tolist(), int(RUN_DATE[:4]),
+                                 cfg.standardise.placeholder_niks)
+    hard = invalid / n_silver
+    # the hard profile has 1.8 times the typical NIK damage; 1.3 leaves room for 800 rows' sampling error
+    assert hard > 1.3 * typical, f"invalid NIK share: hard {hard:.3f} (silver) vs typical {typical:.3f}"
