@@ -203,7 +203,7 @@ def _print_summary(result, lake_root: str, seconds: float) -> None:
     print(f"  persons in both       {result.marts.get('persons_both', 0):,}")
     print(f"  seconds               {seconds:.0f}")
     print(f"  lake                  {lake_root}  (tables: bronze/, silver/persons, gold/pairs, gold/clusters, "
-          f"gold/overlap_by_region, gold/targeting, ops/runs, ops/rejects, ops/quality; models/)")
+          f"gold/person_profile, gold/overlap_by_region, gold/targeting, ops/runs, ops/rejects, ops/quality; models/)")
 
 
 def cmd_pipeline(args) -> int:
