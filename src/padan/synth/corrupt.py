@@ -120,22 +120,27 @@ def name(df, clean: Column, r: SourceRates, rng: Rng, key: Column, *, sex: Colum
     return df, Z[f"{q}out"], flags
 
 
-def nik_kind(r: SourceRates, rng: Rng, key: Column, family_ok: Column) -> Column:
-    """Which damage (if any) a record's NIK gets; exclusive kinds by cumulative rate."""
-    u = rng.u("nik_kind", key)
+def _exclusive_kind(u: Column, rates: list[tuple[str, float, Column | None]]) -> Column:
+    """One kind (or null) per record from a uniform draw: each kind owns a slice of [0, 1) as wide
+    as its rate, in order; a kind with a precondition is skipped (null) where it does not hold."""
     cum = 0.0
     expr = None
-    for kind in NIK_KINDS:
-        rate = getattr(r, f"nik_{kind}")
+    for kind, rate, only_if in rates:
         if rate <= 0:
             continue
         lo = cum
         cum += rate
         cond = (u >= lo) & (u < cum)
-        if kind == "family":
-            cond = cond & family_ok
+        if only_if is not None:
+            cond = cond & only_if
         expr = F.when(cond, F.lit(kind)) if expr is None else expr.when(cond, F.lit(kind))
     return F.lit(None).cast("string") if expr is None else expr
+
+
+def nik_kind(r: SourceRates, rng: Rng, key: Column, family_ok: Column) -> Column:
+    """Which damage (if any) a record's NIK gets; exclusive kinds by cumulative rate."""
+    return _exclusive_kind(rng.u("nik_kind", key),
+                           [(k, getattr(r, f"nik_{k}"), family_ok if k == "family" else None) for k in NIK_KINDS])
 
 
 def nik(clean: Column, kind: Column, family_nik: Column, rng: Rng, key: Column) -> Column:
@@ -168,21 +173,10 @@ def nik(clean: Column, kind: Column, family_nik: Column, rng: Rng, key: Column) 
 
 
 def dob_kind(r: SourceRates, rng: Rng, key: Column, dob: Column) -> Column:
-    u = rng.u("dob_kind", key)
     swappable = (F.dayofmonth(dob) <= 12) & (F.dayofmonth(dob) != F.month(dob))
-    cum = 0.0
-    expr = None
-    for kind in DOB_KINDS:
-        rate = getattr(r, f"dob_{kind}")
-        if rate <= 0:
-            continue
-        lo = cum
-        cum += rate
-        cond = (u >= lo) & (u < cum)
-        if kind == "day_month_swap":
-            cond = cond & swappable
-        expr = F.when(cond, F.lit(kind)) if expr is None else expr.when(cond, F.lit(kind))
-    return F.lit(None).cast("string") if expr is None else expr
+    return _exclusive_kind(rng.u("dob_kind", key),
+                           [(k, getattr(r, f"dob_{k}"), swappable if k == "day_month_swap" else None)
+                            for k in DOB_KINDS])
 
 
 def dob(clean: Column, kind: Column, rng: Rng, key: Column) -> Column:
