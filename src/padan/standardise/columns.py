@@ -161,19 +161,22 @@ def unify_common_tokens(name: Column, muhammad_variants: Iterable[str]) -> Colum
     return out
 
 
-_OLD_MARK_TOKEN = "OE|DJ|TJ|SJ|^NJ"
 _OLD_MARK_NAME = "OE|DJ|TJ|SJ|(?:^| )NJ"     # some token of the name has an old-spelling mark
+# A J that is the old Y: in a token with an old-spelling mark (OE, DJ, TJ, SJ anywhere, or NJ at its
+# start), a J not after D, T or S. (The rule as first written, per token: J not after D, T, S, N
+# -> Y, then NJ -> NY; the two together turn every J not after D, T, S into Y.) Tokens are A-Z, so
+# [A-Z] never leaves the token; a mark ending at this J would put D, T or S before it.
+_OLD_J = (r"J(?<![DTS]J)(?:(?=[A-Z]*(?:OE|DJ|TJ|SJ))|(?<=(?:OE|DJ|TJ|SJ)[A-Z]{0,1000}J)"
+          r"|(?<=(?:^| )NJ(?:[A-Z]{0,1000}J)?))")
 
 
 def old_spelling_j(name: Column) -> Column:
-    """The conditional part of `modern_spelling`: in a token with an old-spelling mark, a lone J is
-    the old Y and NJ the old NY. Rows without any mark (nearly all) skip the per-token lambda; use
-    on a column reference (the input appears twice)."""
-    def fix(token: Column) -> Column:
-        j_to_y = F.regexp_replace(token, r"(?<![DTSN])J", "Y")
-        return F.when(token.rlike(_OLD_MARK_TOKEN), F.replace(j_to_y, F.lit("NJ"), F.lit("NY"))).otherwise(token)
-
-    return F.when(name.rlike(_OLD_MARK_NAME), F.array_join(F.transform(F.split(name, " "), fix), " ")).otherwise(name)
+    """The conditional part of `modern_spelling` on a whole cleaned name (tokens of A-Z joined by
+    single spaces, at most 1,000 letters a token: an accepted raw name has at most 200 characters,
+    which upper-case to at most 600): in a token with an old-spelling mark, a lone J is the old Y
+    and NJ the old NY. One regex, run only on names that show a mark; no lambda, so the
+    select stays code-generated. Use on a column reference (the input appears twice)."""
+    return F.when(name.rlike(_OLD_MARK_NAME), F.regexp_replace(name, _OLD_J, "Y")).otherwise(name)
 
 
 def modern_letters(name: Column) -> Column:
