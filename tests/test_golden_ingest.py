@@ -25,6 +25,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from pyspark.sql import functions as F
 
 from padan.runs import Ctx, run_ingest
 
@@ -116,8 +117,8 @@ def test_golden_counts_add_up_and_every_line_is_accounted_for(golden_lake):
     for source in SOURCES:
         c = counts[source]
         assert c["read"] == c["standardised"] + c["rejected"] > 1000
-        persons = ctx.lake.read("silver.persons").where(f"source_dataset = '{source}'").select("source_file", "line")
-        rejects = ctx.lake.read("ops.rejects").where(f"source = '{source}'").select("source_file", "line")
+        persons = ctx.lake.read("silver.persons").where(F.col("source_dataset") == source).select("source_file", "line")
+        rejects = ctx.lake.read("ops.rejects").where(F.col("source") == source).select("source_file", "line")
         got = sorted((f.rsplit("/", 1)[-1], n) for f, n in persons.union(rejects).collect())
         want = []
         for f in sorted((FIXTURES / "input" / source).glob("*.csv")):

@@ -81,6 +81,10 @@ def safe_date(year: Column, month: Column, day: Column) -> Column:
     return F.to_date(F.try_make_timestamp(year, month, day, F.lit(0), F.lit(0), F.lit(0)))
 
 
+NIK_ISSUES = ("missing", "wrong_length", "placeholder", "unknown_province", "bad_day", "bad_month", "bad_date",
+              "zero_serial")
+
+
 def nik_issue(nik: Column, reference_year: int, placeholders: Sequence[str] = NIK_PLACEHOLDER_DEFAULTS) -> Column:
     """Why a cleaned NIK is not valid ('missing', 'wrong_length', 'placeholder', 'unknown_province',
     'bad_day', 'bad_month', 'bad_date', 'zero_serial'), or null when it is valid."""

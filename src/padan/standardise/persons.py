@@ -16,6 +16,8 @@ from padan.standardise import columns as C
 
 MAX_NAME_CHARS = 200
 MAX_FIELD_CHARS = 1000
+REASON_CODES = ("malformed_line", "missing_record_key", "duplicate_record_key", "name_too_long", "no_name",
+                "no_identifying_field")
 
 
 def _raw(mapping: Mapping[str, str], field: str) -> Column:
@@ -43,6 +45,8 @@ def with_record_keys(raw_rows: DataFrame, key_column: str | None) -> DataFrame:
         occurrence = F.row_number().over(Window.partitionBy(digest).orderBy("_source_file", "_line"))
         key = F.concat(digest, F.lit("-"), occurrence.cast("string"))
     keyed = raw_rows.withColumn("_record_key", key)
+    if not key_column:   # digest + occurrence number: unique by construction, no second window needed
+        return keyed.withColumn("_duplicate_key", F.lit(False))
     first = F.row_number().over(Window.partitionBy("_record_key").orderBy("_source_file", "_line"))
     return keyed.withColumn("_duplicate_key", F.col("_record_key").isNotNull() & (first > 1))
 
