@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
 from typing import Callable
@@ -305,6 +306,7 @@ def main(argv: list[str] | None = None) -> int:
     import padan
 
     logger.debug("padan %s loaded from %s", padan.__version__, padan.__file__)
+    previous_umask = os.umask(0o077)     # files padan or its Spark JVM create: owner-only (personal data)
     try:
         _check_ids(args)
         return COMMANDS[args.command](args) or 0
@@ -315,6 +317,8 @@ def main(argv: list[str] | None = None) -> int:
 
         logging.getLogger("padan").debug("failure", exc_info=True)
         return _failed(args.command, 1, f"failed: {safe_message(exc)} (see the Spark log for the stack trace)")
+    finally:
+        os.umask(previous_umask)
 
 
 def _check_ids(args) -> None:
