@@ -84,13 +84,14 @@ run: setup
 # Two worker processes, each with its own Spark session; a test file (or the group sharing the
 # pipeline fixture) stays in one worker: see tests/conftest.py. TEST_WORKERS=0 runs in one process.
 TEST_WORKERS ?= 2
+XDIST := $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder)
 test: setup
-	$(PY) -m pytest -q $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder) --durations=25
+	$(PY) -m pytest -q $(XDIST) --durations=25
 
 # The fast tier: unit and stage tests on tiny DataFrames; no whole pipeline, notebook, generator,
 # spark-submit or cluster test.
 test-fast: setup
-	$(PY) -m pytest -q -m "not integration and not submit and not cluster and not notebooks and not synth" --durations=10
+	$(PY) -m pytest -q $(XDIST) -m "not integration and not submit and not cluster and not notebooks and not synth" --durations=10
 
 bench: setup
 	$(PADAN) bench --size $(SIZE) --driver-memory $(BENCH_DRIVER_MEMORY) $(BENCH_ARGS)
