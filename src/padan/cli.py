@@ -16,6 +16,7 @@ from typing import Callable
 from padan import config as config_mod
 from padan import logs
 from padan.errors import PadanError
+from padan.ids import check_id
 
 logger = logging.getLogger("padan.cli")
 
@@ -305,6 +306,7 @@ def main(argv: list[str] | None = None) -> int:
 
     logger.debug("padan %s loaded from %s", padan.__version__, padan.__file__)
     try:
+        _check_ids(args)
         return COMMANDS[args.command](args) or 0
     except PadanError as exc:
         return _failed(args.command, exc.exit_code, str(exc))
@@ -313,6 +315,15 @@ def main(argv: list[str] | None = None) -> int:
 
         logging.getLogger("padan").debug("failure", exc_info=True)
         return _failed(args.command, 1, f"failed: {safe_message(exc)} (see the Spark log for the stack trace)")
+
+
+def _check_ids(args) -> None:
+    """Ids from the command line are checked before any config, Spark or table is touched."""
+    for attr, kind in (("batch", "batch id"), ("run_id", "run id"), ("source", "source")):
+        value = getattr(args, attr, None)
+        for v in value if isinstance(value, list) else [value]:
+            if v is not None:
+                check_id(kind, v)
 
 
 def _failed(command: str, code: int, message: str) -> int:

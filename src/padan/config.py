@@ -23,6 +23,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from padan.errors import ConfigError
+from padan.ids import SAFE_ID, SAFE_ID_TEXT, SQL_NAME
 
 DEFAULT_ENV = "local"
 _ENV_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -378,6 +379,13 @@ def _cross_checks(cfg: Config, origins: Mapping[str, str]) -> list[str]:
         )
     if not cfg.sources:
         problems.append("no source contracts found (conf/<env>/sources/*.yml)")
+    for name in cfg.sources:       # source names become table names and slices of shared tables
+        if not SAFE_ID.match(name) or not name[0].isalpha():
+            problems.append(f"{origins.get(f'sources.{name}', '<defaults>')}: source name {name!r} must start with a "
+                            f"letter and be {SAFE_ID_TEXT}")
+    for key, value in (("catalog", cfg.lake.catalog), ("schema_prefix", cfg.lake.schema_prefix)):
+        if value and not SQL_NAME.match(value):
+            problems.append(f"{origins.get('lake', '<defaults>')}: key 'lake.{key}' must be letters, digits and _")
     names = [c.name for c in cfg.model.comparisons]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 from delta.tables import DeltaTable
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
@@ -21,6 +21,25 @@ from padan.errors import SchemaError
 from padan.tables import TableSpec
 
 logger = logging.getLogger(__name__)
+
+
+def slice_of(**values: object) -> Column:
+    """`col1 = v1 AND col2 = v2 ...` as a column expression (values are literals, never SQL)."""
+    if not values:
+        raise ValueError("slice_of needs at least one column")
+    cond = None
+    for name, value in values.items():
+        term = F.col(name) == F.lit(value)
+        cond = term if cond is None else cond & term
+    return cond
+
+
+def predicate_sql(spark: SparkSession, cond: Column, ddl: str) -> str:
+    """The SQL text Spark itself generates for `cond` resolved against a table of columns `ddl`, for
+    the APIs that take only text (Delta's `replaceWhere`): literals are quoted and escaped by Spark's
+    own printer, whose output its parser reads back to the same literal."""
+    analysed = spark.createDataFrame([], ddl).where(cond)._jdf.queryExecution().analyzed()
+    return analysed.condition().sql()
 
 
 @dataclass(frozen=True)
@@ -107,19 +126,22 @@ class Lake:
 
     # ---------------------------------------------------------------- writes
 
-    def overwrite(self, df: DataFrame, spec: TableSpec, *, replace_where: str | None = None,
+    def overwrite(self, df: DataFrame, spec: TableSpec, *, replace_where: Column | None = None,
                   quiet: bool = False) -> dict[str, int]:
-        """Replace the whole table, or only the slice matching `replace_where`."""
+        """Replace the whole table, or only the slice matching `replace_where`: a column expression
+        (`padan.ids.slice_of(run_id=...)`), never SQL text, so no value can change its meaning."""
         self.ensure_table(spec)
         writer = self._conform(df, spec).write.format("delta").mode("overwrite")
-        if replace_where:
-            writer = writer.option("replaceWhere", replace_where)
+        if replace_where is not None:
+            if not isinstance(replace_where, Column):
+                raise TypeError("replace_where takes a column expression (padan.ids.slice_of), not SQL text")
+            writer = writer.option("replaceWhere", predicate_sql(self.spark, replace_where, spec.ddl))
         loc = self.location(spec.name)
         writer.saveAsTable(loc) if self.catalog else writer.save(loc)
         if quiet:
             return {}
         metrics = self.last_operation_metrics(spec.name)
-        logger.info("wrote %s (%s) rows=%s", spec.name, replace_where or "whole table",
+        logger.info("wrote %s (%s) rows=%s", spec.name, "one slice" if replace_where is not None else "whole table",
                     metrics.get("numOutputRows"))
         return metrics
 

@@ -18,7 +18,7 @@ from pyspark.sql import Row
 from pyspark.sql import functions as F
 
 from padan.errors import PadanError
-from padan.lake import Lake
+from padan.lake import Lake, slice_of
 from padan.tables import RUNS
 
 logger = logging.getLogger(__name__)
@@ -43,12 +43,7 @@ def _write(lake: Lake, rec: StageRecord, status: str, started: dt.datetime, fini
               message=rec.message)
     df = lake.spark.createDataFrame([row], schema=RUNS.ddl)
     # One row per (run, stage): replacing that slice is cheaper than a MERGE and as rerunnable.
-    lake.overwrite(df, RUNS, replace_where=f"run_id = '{_sql_str(rec.run_id)}' AND stage = '{_sql_str(rec.stage)}'",
-                   quiet=True)
-
-
-def _sql_str(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("'", "\\'")
+    lake.overwrite(df, RUNS, replace_where=slice_of(run_id=rec.run_id, stage=rec.stage), quiet=True)
 
 
 def succeeded(lake: Lake, run_id: str, stage: str) -> dict | None:

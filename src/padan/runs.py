@@ -21,8 +21,9 @@ from pyspark.sql import functions as F
 from padan import ledger
 from padan.config import Config
 from padan.errors import InvariantError, StateError
+from padan.ids import check_id
 from padan.ingest.read import InputFile, batch_fingerprint, list_files, read_source
-from padan.lake import Lake
+from padan.lake import Lake, slice_of
 from padan.standardise.persons import split_accepted_rejected, standardise_rows, with_record_keys
 from padan.tables import (ALL_FIXED, CLUSTERS, ID_CHANGES, OVERLAP_BY_REGION, PAIRS, PERSON_PROFILE, PERSONS, QUALITY,
                           REJECTS, RUNS, TARGETING, bronze_spec)
@@ -74,6 +75,8 @@ class IngestResult:
 
 def plan_batch(ctx: Ctx, source: str, path: str | None = None, batch_id: str | None = None) -> tuple[str, list[InputFile]]:
     contract = ctx.cfg.sources[source]
+    if batch_id is not None:
+        check_id("batch id", batch_id)    # before any file is listed or table touched
     files = list_files(ctx.spark, source, path or contract.path)
     if batch_id and not batch_id.startswith(f"{source}-"):
         batch_id = f"{source}-{batch_id}"   # batch ids are per source: two sources may both send '2026-11-28'
@@ -105,7 +108,7 @@ def run_ingest(ctx: Ctx, source: str, *, path: str | None = None, batch_id: str 
         bronze_rows = keyed.select(
             F.concat(F.lit(f"{source}:"), F.col("_record_key")).alias("_unique_id"), F.lit(batch_id).alias("_batch_id"),
             "_source_file", "_line", F.lit(loaded_at).alias("_loaded_at"), *[F.col(f"`{c}`") for c in raw.columns])
-        ctx.lake.overwrite(bronze_rows, bronze, replace_where=f"_batch_id = '{batch_id}'")
+        ctx.lake.overwrite(bronze_rows, bronze, replace_where=slice_of(_batch_id=batch_id))
 
         std = standardise_rows(
             keyed, source=source, batch_id=batch_id, columns=contract.columns, date_formats=contract.date_formats,
@@ -115,23 +118,22 @@ def run_ingest(ctx: Ctx, source: str, *, path: str | None = None, batch_id: str 
             min_birth_year=std_cfg.min_birth_year, reference_date=ctx.run_date,
         ).persist(StorageLevel.MEMORY_AND_DISK)
         accepted, rejected = split_accepted_rejected(std)
-        slice_silver = f"source_dataset = '{source}'" + (f" AND batch_id = '{batch_id}'" if mode == "increment" else "")
-        slice_rejects = f"source = '{source}'" + (f" AND batch_id = '{batch_id}'" if mode == "increment" else "")
-        ctx.lake.overwrite(accepted, PERSONS, replace_where=slice_silver)
+        this_batch = {"batch_id": batch_id} if mode == "increment" else {}
+        ctx.lake.overwrite(accepted, PERSONS, replace_where=slice_of(source_dataset=source, **this_batch))
         rejects = rejected.select(F.col("source_dataset").alias("source"), "batch_id", "source_file", "line",
                                   "record_key", "reasons", "raw_text", F.lit(batch_id).alias("run_id"))
-        ctx.lake.overwrite(rejects, REJECTS, replace_where=slice_rejects)
+        ctx.lake.overwrite(rejects, REJECTS, replace_where=slice_of(source=source, **this_batch))
         # The invariant is checked on what landed in the tables, not on what was meant to.
         n_read = keyed.count()
-        n_std = ctx.lake.read(PERSONS.name).where(f"source_dataset = '{source}' AND batch_id = '{batch_id}'").count()
-        n_rej = ctx.lake.read(REJECTS.name).where(f"source = '{source}' AND batch_id = '{batch_id}'").count()
+        n_std = ctx.lake.read(PERSONS.name).where(slice_of(source_dataset=source, batch_id=batch_id)).count()
+        n_rej = ctx.lake.read(REJECTS.name).where(slice_of(source=source, batch_id=batch_id)).count()
         rec.row_counts.update(read=n_read, standardised=n_std, rejected=n_rej)
         rec.output_versions = ctx.lake.versions([PERSONS.name, REJECTS.name, bronze.name])
         if n_read != n_std + n_rej:
             raise InvariantError(f"source '{source}' batch {batch_id}: rows read ({n_read}) != standardised "
                                  f"({n_std}) + rejected ({n_rej})")
         quality = quality_profile(std, source, batch_id)
-        ctx.lake.overwrite(quality, QUALITY, replace_where=f"source = '{source}' AND batch_id = '{batch_id}'")
+        ctx.lake.overwrite(quality, QUALITY, replace_where=slice_of(source=source, batch_id=batch_id))
         log_quality(quality, source)
         keyed.unpersist()
         std.unpersist()
@@ -277,7 +279,7 @@ def run_predict(ctx: Ctx, run_id: str, model_version: str, *, batch: tuple[str, 
                                        stats=rec.row_counts, **kw)
         rows = (ctx.spark.createDataFrame([], PAIRS.ddl) if scored is None
                 else to_pairs_rows(scored, settings, run_id=run_id, model_version=model_version))
-        m = ctx.lake.overwrite(rows, PAIRS, replace_where=f"run_id = '{run_id}'")
+        m = ctx.lake.overwrite(rows, PAIRS, replace_where=slice_of(run_id=run_id))
         rec.row_counts["pairs"] = m.get("numOutputRows", 0)
         rec.output_versions = ctx.lake.versions([PAIRS.name])
         rec.message = f"model_version={model_version}"
@@ -309,7 +311,7 @@ def run_cluster(ctx: Ctx, run_id: str) -> dict[str, int]:
         assign = assign.join(persons, "unique_id").persist(StorageLevel.MEMORY_AND_DISK)
         clusters, per_person = _cluster_rows(assign, threshold, run_id)
         m = ctx.lake.overwrite(clusters, CLUSTERS)
-        ctx.lake.overwrite(changes.withColumn("run_id", F.lit(run_id)), ID_CHANGES, replace_where=f"run_id = '{run_id}'")
+        ctx.lake.overwrite(changes.withColumn("run_id", F.lit(run_id)), ID_CHANGES, replace_where=slice_of(run_id=run_id))
         counts = {r["kind"]: r["count"] for r in changes.groupBy("kind").count().collect()}
         rec.row_counts.update(records=m.get("numOutputRows", 0), persons=per_person.count(),
                               **{f"ids_{k}": v for k, v in counts.items()})
@@ -562,7 +564,7 @@ def run_cluster_increment(ctx: Ctx, run_id: str, source: str, batch_id: str) -> 
         clusters, per_person = _cluster_rows(assign, threshold, run_id)
         m = ctx.lake.merge(clusters, CLUSTERS, ["unique_id"])
         _fault_point("increment:after-clusters")
-        ctx.lake.overwrite(changes.withColumn("run_id", F.lit(run_id)), ID_CHANGES, replace_where=f"run_id = '{run_id}'")
+        ctx.lake.overwrite(changes.withColumn("run_id", F.lit(run_id)), ID_CHANGES, replace_where=slice_of(run_id=run_id))
         counts = {r["kind"]: r["count"] for r in changes.groupBy("kind").count().collect()}
         rec.row_counts.update(new_records=n_new, touched_persons=touched.count(), records_reclustered=assign.count(),
                               inserted=m.get("numTargetRowsInserted", 0), updated=m.get("numTargetRowsUpdated", 0),
@@ -611,10 +613,10 @@ def run_marts(ctx: Ctx, run_id: str, *, touched_only: bool = False) -> dict[str,
         rec.output_versions = ctx.lake.versions([PERSON_PROFILE.name])
         profile = ctx.lake.read(PERSON_PROFILE.name).drop("run_id")
         ref = ctx.cfg.marts.reference_date or ctx.run_date
-        m1 = ctx.lake.overwrite(overlap_by_region(profile, run_id), OVERLAP_BY_REGION, replace_where=f"run_id = '{run_id}'")
+        m1 = ctx.lake.overwrite(overlap_by_region(profile, run_id), OVERLAP_BY_REGION, replace_where=slice_of(run_id=run_id))
         m2 = ctx.lake.overwrite(targeting(profile, run_id, desil=ctx.cfg.marts.targeting_desil,
                                           working_age=tuple(ctx.cfg.marts.working_age), reference_date=ref),
-                                TARGETING, replace_where=f"run_id = '{run_id}'")
+                                TARGETING, replace_where=slice_of(run_id=run_id))
         totals = profile.agg(F.count("*").alias("persons"), F.sum(F.col("in_p3ke").cast("long")).alias("p3ke"),
                              F.sum(F.col("in_prakerja").cast("long")).alias("prakerja"),
                              F.sum((F.col("in_p3ke") & F.col("in_prakerja")).cast("long")).alias("both")).first()
@@ -679,7 +681,7 @@ def run_evaluate(ctx: Ctx, run_id: str, truth_path: str, thresholds: list[float]
                      true_pairs=None, true_positive_pairs=None, is_configured_threshold=True, is_best_f1=False))
     truth.unpersist()
     ctx.lake.overwrite(ctx.spark.createDataFrame(rows, EVALUATIONS.ddl), EVALUATIONS,
-                       replace_where=f"run_id = '{run_id}'")
+                       replace_where=slice_of(run_id=run_id))
     return rows
 
 

@@ -37,9 +37,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Mapping, Sequence
 
+from padan.ids import SAFE_ID
+
 logger = logging.getLogger(__name__)
 
-SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._=-]{0,127}$")
 PERMANENT_EXIT_CODES = frozenset({2, 3, 4, 5, 6, 7})  # padan.errors: a retry cannot fix these
 DEFAULT_SOURCES = ("p3ke", "prakerja")
 FAILURE_LINE = re.compile(r"^padan [a-z_-]+: ")
@@ -118,7 +119,7 @@ def landed_batches(landing: str | Path, source: str, *, ready_marker: str | None
         return []
     batches, odd = [], 0
     for folder in sorted((p for p in root.iterdir() if p.is_dir() and _visible(p)), key=lambda p: p.name):
-        if not SAFE_NAME.match(folder.name):
+        if not SAFE_ID.match(folder.name):
             odd += 1
             continue
         ready = (folder / ready_marker).exists() if ready_marker else any(_visible(f) for f in folder.iterdir())

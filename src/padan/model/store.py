@@ -10,7 +10,7 @@ from typing import Any
 from pyspark.sql import functions as F
 
 from padan.errors import ModelError
-from padan.lake import Lake
+from padan.lake import Lake, slice_of
 from padan.model.settings import settings_fingerprint
 from padan.tables import MODEL_PARAMS
 
@@ -51,7 +51,7 @@ def save_model(lake: Lake, settings: dict[str, Any], m_method: str, version: str
     lake.write_bytes(f"models/{version}.json", json.dumps(doc, indent=2, sort_keys=True).encode())
     rows = param_rows(settings, version, m_method, trained_at)
     df = lake.spark.createDataFrame(rows, schema=MODEL_PARAMS.ddl)
-    lake.overwrite(df, MODEL_PARAMS, replace_where=f"model_version = '{version}'")
+    lake.overwrite(df, MODEL_PARAMS, replace_where=slice_of(model_version=version))
     return version
 
 
@@ -91,4 +91,56 @@ def copy_model(src: Lake, dst: Lake, version: str) -> None:
     dst.write_bytes(f"models/{version}.json", text.encode())
     for spec in (MODEL_PARAMS, MODEL_TF):
         rows = src.read(spec.name).where(F.col("model_version") == version)
-        dst.overwrite(rows, spec, replace_where=f"model_version = '{version}'", quiet=True)
+        dst.overwrite(rows, spec, replace_where=slice_of(model_version=version), quiet=True)
+
+
+def export_model(lake: Lake, version: str, folder: str) -> tuple[str, str]:
+    """Write one model version as two files a reviewer can read and a repository can hold:
+    `<version>.json` (the Splink settings with m and u) and `<version>.tf.csv` (its pinned term
+    frequencies: column_name, value, tf). Note the frequencies hold values of the compared columns
+    (names): keep the files where the training data may be kept."""
+    import csv
+    from pathlib import Path
+
+    from padan.tables import MODEL_TF
+
+    text = lake.read_text(f"models/{version}.json")
+    if text is None:
+        raise ModelError(f"model version '{version}' not found in the lake's models/")
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{version}.json").write_text(text)
+    rows = (lake.read(MODEL_TF.name).where(F.col("model_version") == version)
+            .select("column_name", "value", "tf").orderBy("column_name", "value").collect())
+    with open(out / f"{version}.tf.csv", "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["column_name", "value", "tf"])
+        writer.writerows([r["column_name"], r["value"], repr(r["tf"])] for r in rows)
+    return str(out / f"{version}.json"), str(out / f"{version}.tf.csv")
+
+
+def import_model(lake: Lake, json_path: str) -> str:
+    """Install a model exported by `export_model` (`<version>.json` beside `<version>.tf.csv`) into
+    `lake`: its JSON, gold.model_params rows and gold.model_tf rows, under the same version, so it
+    scores every pair as it did where it was trained. Returns the version."""
+    import csv
+    from pathlib import Path
+
+    from padan.tables import MODEL_TF
+
+    path = Path(json_path)
+    doc = json.loads(path.read_text())
+    meta = doc.get("padan") or {}
+    version = meta.get("model_version") or path.stem
+    lake.write_bytes(f"models/{version}.json", path.read_text().encode())
+    trained_at = dt.datetime.fromisoformat(meta["trained_at"]) if meta.get("trained_at") else None
+    settings = {k: v for k, v in doc.items() if k != "padan"}
+    rows = param_rows(settings, version, meta.get("m_method", "imported"), trained_at)
+    lake.overwrite(lake.spark.createDataFrame(rows, schema=MODEL_PARAMS.ddl), MODEL_PARAMS,
+                   replace_where=slice_of(model_version=version), quiet=True)
+    tf_path = path.with_name(f"{version}.tf.csv")
+    with open(tf_path, newline="", encoding="utf-8") as fh:
+        tf_rows = [(version, r["column_name"], r["value"], float(r["tf"])) for r in csv.DictReader(fh)]
+    lake.overwrite(lake.spark.createDataFrame(tf_rows, schema=MODEL_TF.ddl), MODEL_TF,
+                   replace_where=slice_of(model_version=version), quiet=True)
+    return version

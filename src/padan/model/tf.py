@@ -17,7 +17,7 @@ from typing import Any
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from padan.lake import Lake
+from padan.lake import Lake, slice_of
 from padan.tables import MODEL_TF, PERSONS
 
 logger = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ def save_tf(lake: Lake, version: str, persons: DataFrame, settings: dict[str, An
     df = frames[0]
     for f in frames[1:]:
         df = df.unionByName(f)
-    lake.overwrite(df, MODEL_TF, replace_where=f"model_version = '{version}'", quiet=True)
+    lake.overwrite(df, MODEL_TF, replace_where=slice_of(model_version=version), quiet=True)
     for r in lake.read(MODEL_TF.name).where(F.col("model_version") == version).groupBy("column_name").count().collect():
         out[r["column_name"]] = int(r["count"])
     return out
