@@ -23,8 +23,9 @@ It follows Splink's semantics exactly (tests/test_engine.py compares the two on 
 - pairs are kept where match_weight >= log2(p / (1 - p)) for the minimum probability p.
 
 The level and blocking SQL is the model's (Spark dialect), run through the same sqlglot
-transpilation Splink applies before Spark sees it. Nothing is materialised: the caller's write
-runs the whole plan (one Spark job per rule's join, as Spark plans joins, plus the write).
+transpilation Splink applies before Spark sees it. The rules with equi-join keys share one join
+(records meet on (rule, hash of the rule's keys); see `_blocked`), so the records are shuffled
+once, not once per rule. Nothing is materialised: the caller's write runs the whole plan.
 """
 
 from __future__ import annotations
@@ -145,23 +146,60 @@ def _composite_id(side: str) -> Column:
     return F.concat(F.col(f"{side}.source_dataset"), F.lit(SEPARATOR), F.col(f"{side}.unique_id"))
 
 
+def _first_rule_only(k: int, model: Model) -> Column:
+    """Rule k holds and no earlier rule does (Splink: `AND NOT (coalesce((rule_j), false) OR ...)`)."""
+    cond = F.expr(model.rules[k])
+    for earlier in model.rules[:k]:
+        cond = cond & ~F.coalesce(F.expr(f"({earlier})"), F.lit(False))
+    return cond
+
+
+def _pair_columns(columns: Sequence[str], match_key: Column) -> list[Column]:
+    return [match_key.cast("string").alias("match_key"),
+            *[F.col(f"l.{c}").alias(f"{c}_l") for c in columns], *[F.col(f"r.{c}").alias(f"{c}_r") for c in columns]]
+
+
+def _keyed(df: DataFrame, rule_keys: list[tuple[int, list[str]]]) -> DataFrame:
+    """One row per record and rule whose equi-join key columns are all set: the record with
+    __rule and __h (a 64-bit hash of the rule's key values)."""
+    entries = [F.when(~F.greatest(*[F.col(c).isNull() for c in keys], F.lit(False)),
+                      F.struct(F.lit(k).alias("__rule"), F.xxhash64(*[F.col(c) for c in keys]).alias("__h")))
+               for k, keys in rule_keys]
+    return (df.select("*", F.explode(F.array(*entries)).alias("__k")).where(F.col("__k").isNotNull())
+            .select(*df.columns, "__k.__rule", "__k.__h"))
+
+
 def _blocked(left: DataFrame, right: DataFrame, model: Model, where: Column | None, columns: Sequence[str]) -> DataFrame:
-    """Union over the rules of the pairs rule k finds and no earlier rule does, with every column
-    as <column>_l / <column>_r and match_key k."""
-    lt, rt = left.alias("l"), right.alias("r")
-    out = None
-    for k, rule in enumerate(model.rules):
-        cond = F.expr(rule)
+    """The pairs of the blocking rules, each once with the first rule that finds it as match_key,
+    every column as <column>_l / <column>_r.
+
+    The rules with equi-join keys (`l.x = r.x` conjuncts) share one join: each record enters once
+    per such rule with a hash of the rule's key values, records meet on (rule, hash), and the full
+    rule (which also drops hash collisions) and the absence of every earlier rule are checked on the
+    pair. So the records are shuffled once for all these rules, not once per rule. A rule without
+    such keys gets a join of its own."""
+    from padan.link.predict import equi_join_keys
+
+    rule_keys = [(k, equi_join_keys(rule)) for k, rule in enumerate(model.rules)]
+    keyed = [(k, keys) for k, keys in rule_keys if keys]
+    parts = []
+    if keyed:
+        lt, rt = _keyed(left, keyed).alias("l"), _keyed(right, keyed).alias("r")
+        cond = (F.col("l.__rule") == F.col("r.__rule")) & (F.col("l.__h") == F.col("r.__h"))
         if where is not None:
             cond = cond & where
-        for earlier in model.rules[:k]:
-            cond = cond & ~F.coalesce(F.expr(f"({earlier})"), F.lit(False))
-        part = lt.join(rt, cond, "inner").select(
-            F.lit(str(k)).alias("match_key"),
-            *[F.col(f"l.{c}").alias(f"{c}_l") for c in columns],
-            *[F.col(f"r.{c}").alias(f"{c}_r") for c in columns])
-        out = part if out is None else out.unionAll(part)
-    return out
+        first = functools.reduce(lambda a, b: a | b,
+                                 [(F.col("l.__rule") == k) & _first_rule_only(k, model) for k, _ in keyed])
+        parts.append(lt.join(rt, cond, "inner").where(first).select(*_pair_columns(columns, F.col("l.__rule"))))
+    lt, rt = left.alias("l"), right.alias("r")
+    for k, keys in rule_keys:
+        if keys:
+            continue
+        cond = _first_rule_only(k, model)
+        if where is not None:
+            cond = cond & where
+        parts.append(lt.join(rt, cond, "inner").select(*_pair_columns(columns, F.lit(k))))
+    return functools.reduce(lambda a, b: a.unionAll(b), parts)
 
 
 # ---------------------------------------------------------------- scores
