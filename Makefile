@@ -87,8 +87,10 @@ TEST_WORKERS ?= 2
 test: setup
 	$(PY) -m pytest -q $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder) --durations=25
 
+# The fast tier: unit and stage tests on tiny DataFrames; no whole pipeline, notebook, generator,
+# spark-submit or cluster test.
 test-fast: setup
-	$(PY) -m pytest -q -m "not integration and not submit and not cluster and not notebooks"
+	$(PY) -m pytest -q -m "not integration and not submit and not cluster and not notebooks and not synth" --durations=10
 
 bench: setup
 	$(PADAN) bench --size $(SIZE) --driver-memory $(BENCH_DRIVER_MEMORY) $(BENCH_ARGS)
@@ -96,24 +98,25 @@ bench: setup
 notebooks: setup
 	$(PY) -m pytest -q -m notebooks
 
+# Wheel, --py-files zip and conf archive into $(DIST) (scripts/package.py; the submit and cluster
+# tests build through the same target into a temporary folder).
+DIST ?= dist
 package: setup
-	rm -rf dist && mkdir -p dist
-	$(PY) -m pip wheel --quiet --no-deps --no-build-isolation -w dist .
-	cd src && $(abspath $(PY)) -c "import shutil; shutil.make_archive('../dist/padan_pyfiles', 'zip', '.', 'padan')"
-	tar -czf dist/padan_conf.tar.gz conf/base conf/cluster
-	@ls -l dist
+	$(PY) scripts/package.py $(DIST)
 
 clean:
 	rm -rf lake data dist build spark-warehouse metastore_db derby.log .pytest_cache
 
+# SUBMIT_CONF: extra spark-submit options (e.g. --conf spark.ui.enabled=false --total-executor-cores 2).
 SUBMIT_MASTER ?= local[2]
 SUBMIT_JOB    ?= pipeline
+SUBMIT_CONF   ?=
 submit: package
-	$(VENV)/bin/spark-submit --master $(SUBMIT_MASTER) \
+	$(VENV)/bin/spark-submit --master $(SUBMIT_MASTER) $(SUBMIT_CONF) \
 	  --jars $$($(PY) -c "from padan.spark import submit_jars; print(','.join(submit_jars()))") \
 	  --conf spark.sql.extensions=io.delta.sql.DeltaSparkSessionExtension \
 	  --conf spark.sql.catalog.spark_catalog=org.apache.spark.sql.delta.catalog.DeltaCatalog \
-	  --py-files dist/padan_pyfiles.zip jobs/$(SUBMIT_JOB).py --env $(ENV) $(ARGS)
+	  --py-files $(DIST)/padan_pyfiles.zip $(abspath jobs/$(SUBMIT_JOB).py) --env $(ENV) $(ARGS)
 
 WORKERS ?= 2
 cluster-up: setup

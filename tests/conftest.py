@@ -33,22 +33,51 @@ def spark(tmp_path_factory):
     session.stop()
 
 
-PIPELINE_P3KE_ROWS, PIPELINE_PRAKERJA_ROWS, PIPELINE_SEED = 2000, 1500, 7
+FIXTURE_EXTRACTS = REPO / "tests" / "fixtures" / "extracts"
+
+
+def install_extracts(name: str, dest: Path) -> Path:
+    """Copy the committed synthetic extract set `name` (scripts/make_test_extracts.py) to `dest`:
+    p3ke/ and prakerja/ CSV, truth/ as Parquet (what `padan synth` writes) and the demo manifest.
+    Tests read these instead of running the generator, which costs minutes of planning."""
+    import pandas as pd
+
+    src = FIXTURE_EXTRACTS / name
+    dest.mkdir(parents=True, exist_ok=True)
+    for source in ("p3ke", "prakerja"):
+        shutil.copytree(src / source, dest / source)
+    (dest / "truth").mkdir()
+    pd.read_csv(src / "truth.csv", dtype=str).to_parquet(dest / "truth" / "part-00000.parquet", index=False)
+    shutil.copy(src / "manifest.json", dest / "manifest.json")
+    return dest
+
+
+PIPELINE_P3KE_ROWS, PIPELINE_PRAKERJA_ROWS = 2000, 1500     # tests/fixtures/extracts/pipeline
+
+# The model the tests pin (scripts/make_test_model.py trains it on the `increment` set with these
+# overrides): tests that are not about training install it instead of training.
+TEST_MODEL_DIR = REPO / "tests" / "fixtures" / "model"
+TEST_MODEL_OVERRIDES = {"model": {"training": {"u_max_pairs": 100000}}}
+
+
+def install_test_model(lake) -> str:
+    """Install the pinned test model into `lake`; returns its version."""
+    from padan.model.store import import_model
+
+    (json_path,) = TEST_MODEL_DIR.glob("*.json")
+    return import_model(lake, str(json_path))
 
 
 @pytest.fixture(scope="session")
 def pipeline_run(spark, tmp_path_factory):
-    """One whole pipeline on generated data into a temporary lake, shared by the integration
+    """One whole pipeline on the committed synthetic extracts into a temporary lake, shared by the integration
     modules (test_pipeline, test_report_html): (ctx, result, truth)."""
     from padan import config
     from padan.evaluate.metrics import truth_as_unique_ids
     from padan.runs import Ctx, run_pipeline
-    from padan.synth import write_extracts
 
     root = tmp_path_factory.mktemp("pipeline")
-    data = root / "data"
-    write_extracts(spark, str(data), p3ke_rows=PIPELINE_P3KE_ROWS, prakerja_rows=PIPELINE_PRAKERJA_ROWS,
-                   seed=PIPELINE_SEED, profile="typical")
+    data = install_extracts("pipeline", root / "data")
     cfg = config.load(env="base", conf_dir=REPO / "conf", overrides={
         "lake": {"root": str(root / "lake")},
         "sources": {"p3ke": {"path": str(data / "p3ke")}, "prakerja": {"path": str(data / "prakerja")}},

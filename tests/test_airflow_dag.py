@@ -20,7 +20,10 @@ REPO = Path(__file__).resolve().parents[1]
 AIRFLOW_PY = REPO / ".venv-airflow" / "bin" / "python"
 DAGS = REPO / "jobs" / "airflow"
 
-pytestmark = pytest.mark.skipif(not AIRFLOW_PY.exists(), reason="no .venv-airflow (make setup-airflow)")
+# Skipped on a laptop without the Airflow env (`make setup AIRFLOW=0`); in CI (CI=true) its absence
+# fails the suite, since make setup installs it there.
+pytestmark = pytest.mark.skipif(not AIRFLOW_PY.exists() and os.environ.get("CI") != "true",
+                                reason="no .venv-airflow (make setup-airflow)")
 
 INSPECT = """
 import json, sys

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.test_ingest import HEADER, row
+from tests.test_submit import make_submit
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = [pytest.mark.cluster, pytest.mark.submit]
@@ -34,26 +34,17 @@ def standalone(tmp_path):
 
 
 def test_submit_to_standalone_cluster(standalone, tmp_path):
-    from padan.spark import submit_jars
-
-    zip_base = tmp_path / "dist" / "padan_pyfiles"
-    shutil.make_archive(str(zip_base), "zip", str(REPO / "src"), "padan")
     data = tmp_path / "p3ke"
     data.mkdir()
     lines = [HEADER] + [row(f"C{i}", name=f"ORANG CONTOH {chr(65 + i % 26)}") for i in range(40)] + ["C99,bad"]
     (data / "part-0.csv").write_text("\n".join(lines) + "\n")
     lake = tmp_path / "lake"
-    env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1", "PYSPARK_PYTHON": sys.executable,
-           "PYSPARK_DRIVER_PYTHON": sys.executable, "PADAN_P3KE_PATH": str(data), "PADAN_LAKE_ROOT": str(lake)}
-    cmd = [str(Path(sys.executable).parent / "spark-submit"), "--master", standalone,
-           "--total-executor-cores", "2", "--executor-memory", "1g",
-           "--conf", f"spark.pyspark.python={sys.executable}",
-           "--jars", ",".join(submit_jars()),
-           "--conf", "spark.sql.shuffle.partitions=4", "--conf", "spark.ui.enabled=false",
-           "--conf", "spark.databricks.delta.snapshotPartitions=2",
-           "--py-files", f"{zip_base}.zip", str(REPO / "jobs" / "ingest.py"),
-           "--env", "base", "--conf-dir", str(REPO / "conf"), "--source", "p3ke", "--run-date", "2026-11-28"]
-    proc = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    proc = make_submit(tmp_path, job="ingest", master=standalone,
+                       args=["--conf-dir", str(REPO / "conf"), "--source", "p3ke", "--run-date", "2026-11-28"],
+                       env_extra={"PADAN_P3KE_PATH": str(data), "PADAN_LAKE_ROOT": str(lake),
+                                  "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable},
+                       submit_conf=["--total-executor-cores", "2", "--executor-memory", "1g",
+                                    "--conf", f"spark.pyspark.python={sys.executable}"])
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "spark://127.0.0.1:7177" in proc.stderr      # the job ran on the cluster, not local
     assert "read=41 standardised=40 rejected=1" in proc.stdout

@@ -74,3 +74,28 @@ def test_threshold_outside_unit_interval_is_refused(conf_copy):
     (conf_copy / "base" / "link.yml").write_text("link:\n  threshold_match_probability: 1.5\n")
     with pytest.raises(ConfigError, match="threshold_match_probability"):
         config.load(env="base", conf_dir=conf_copy)
+
+
+def test_a_key_repeated_in_one_file_is_an_error(conf_copy):
+    (conf_copy / "dev").mkdir()
+    (conf_copy / "dev" / "link.yml").write_text(
+        "link:\n  threshold_match_probability: 0.8\n  threshold_match_probability: 0.95\n")
+    with pytest.raises(ConfigError) as err:
+        config.load(env="dev", conf_dir=conf_copy)
+    msg = str(err.value)
+    assert str(conf_copy / "dev" / "link.yml") in msg and "line 3" in msg
+    assert "threshold_match_probability' is repeated (first on line 2)" in msg
+
+
+def test_unset_environment_variables_are_named_with_file_and_key(conf_copy, monkeypatch):
+    monkeypatch.delenv("PADAN_TEST_UNSET_A", raising=False)
+    monkeypatch.delenv("PADAN_TEST_UNSET_B", raising=False)
+    (conf_copy / "dev").mkdir()
+    (conf_copy / "dev" / "lake.yml").write_text("lake:\n  root: ${PADAN_TEST_UNSET_A}/lake\n"
+                                                "  checkpoint_dir: ${PADAN_TEST_UNSET_B}\n")
+    with pytest.raises(ConfigError) as err:
+        config.load(env="dev", conf_dir=conf_copy)
+    problems = err.value.problems
+    assert any(str(conf_copy / "dev" / "lake.yml") in p and "lake.root" in p and "PADAN_TEST_UNSET_A" in p
+               for p in problems)
+    assert any("lake.checkpoint_dir" in p and "PADAN_TEST_UNSET_B" in p for p in problems)

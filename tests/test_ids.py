@@ -82,3 +82,31 @@ def test_scheduler_skips_folders_that_are_not_safe_ids(tmp_path):
         (tmp_path / "p3ke" / name / "part.csv").write_text("x\n")
     assert [b.batch_id for b in landed_batches(tmp_path, "p3ke")] == ["2026-11-28", "ok.batch_1"]
     assert all(SAFE_ID.match(f"p3ke-{b.batch_id}") for b in landed_batches(tmp_path, "p3ke"))
+
+
+def test_an_unexpected_failure_names_its_trace_file_and_a_dead_jvm_says_so(tmp_path, monkeypatch, capsys):
+    """Exit 1 with the trace in an owner-only file the message names; a lost JVM is exit 8."""
+    import stat
+
+    from py4j.protocol import Py4JNetworkError
+
+    monkeypatch.setenv("PADAN_LOG_DIR", str(tmp_path / "logs"))
+
+    def boom(args):
+        raise RuntimeError("something odd")
+
+    def jvm_gone(args):
+        try:
+            raise ConnectionRefusedError(111, "Connection refused")
+        except ConnectionRefusedError as err:
+            raise Py4JNetworkError("An error occurred while trying to connect to the Java server") from err
+
+    monkeypatch.setitem(cli.COMMANDS, "report", boom)
+    assert cli.main(["report"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    trace = err.rsplit("stack trace in ", 1)[1]
+    assert err.startswith("padan report: failed: RuntimeError") and "something odd" not in err
+    assert "something odd" in open(trace).read() and stat.S_IMODE((tmp_path / "logs" / trace).stat().st_mode) == 0o600
+    monkeypatch.setitem(cli.COMMANDS, "report", jvm_gone)
+    assert cli.main(["report"]) == cli.JVM_DIED == 8
+    assert "the Spark JVM died" in capsys.readouterr().err

@@ -14,9 +14,10 @@ import pytest
 from pyspark.sql import functions as F
 
 from padan.tables import CLUSTERS, ID_CHANGES, PAIRS, PERSON_PROFILE, PERSONS, RUNS
+from tests.conftest import install_extracts, install_test_model
 
 REPO = Path(__file__).resolve().parents[1]
-P3KE_ROWS, PRAKERJA_ROWS, SEED = 1200, 1000, 5
+pytestmark = pytest.mark.integration
 
 
 def _split_csv(folder: Path, out: Path, name: str, shares: list[float]) -> list[Path]:
@@ -45,7 +46,6 @@ def _cfg(root: Path, lake: str, p3ke: Path, prakerja: Path):
     return config.load(env="base", conf_dir=REPO / "conf", overrides={
         "lake": {"root": str(root / lake)},
         "sources": {"p3ke": {"path": str(p3ke)}, "prakerja": {"path": str(prakerja)}},
-        "model": {"training": {"u_max_pairs": 100000}},
     })
 
 
@@ -72,17 +72,16 @@ def world(spark, tmp_path_factory):
     """Lake A: P3KE batch 0 + Prakerja batch 0 linked in full, then Prakerja batch 1 added, then
     P3KE batch 1 added by a process killed after its pairs and rerun. Returns what the tests need."""
     from padan.runs import Ctx, run_increment, run_pipeline
-    from padan.synth import write_extracts
 
     root = tmp_path_factory.mktemp("increment")
-    write_extracts(spark, str(root / "gen"), p3ke_rows=P3KE_ROWS, prakerja_rows=PRAKERJA_ROWS, seed=SEED,
-                   profile="typical")
+    install_extracts("increment", root / "gen")
     p3ke = _split_csv(root / "gen" / "p3ke", root / "batches", "p3ke", [0.8, 0.2])
     prakerja = _split_csv(root / "gen" / "prakerja", root / "batches", "prakerja", [0.6, 0.4])
 
     cfg_a = _cfg(root, "lake_a", p3ke[0], prakerja[0])
     ctx_a = Ctx.create(spark, cfg_a, run_date="2026-11-28")
-    base = run_pipeline(ctx_a, train=True)
+    install_test_model(ctx_a.lake)       # the pinned model: these tests are about increments, not training
+    base = run_pipeline(ctx_a)
     inc1 = run_increment(ctx_a, "prakerja", path=str(prakerja[1]))
 
     # The second increment dies (as a kill would) after writing its pairs, before its clusters.

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
-import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -16,26 +15,34 @@ REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.submit
 
 
-def test_ingest_job_through_spark_submit(tmp_path):
-    from padan.spark import submit_jars
+def make_submit(tmp_path, *, job: str, args: list[str], env_extra: dict, master: str = "local[2]",
+                submit_conf: list[str] = ()) -> subprocess.CompletedProcess:
+    """`make submit` exactly as a user types it (which runs `make package` first), into a
+    temporary dist folder: a broken packaging or submit path fails here."""
+    env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1", **env_extra}
+    conf = ["--conf", "spark.sql.shuffle.partitions=2", "--conf", "spark.ui.enabled=false",
+            "--conf", "spark.databricks.delta.snapshotPartitions=2", *submit_conf]
+    cmd = ["make", "--no-print-directory", "-C", str(REPO), "submit", f"DIST={tmp_path / 'dist'}",
+           f"SUBMIT_JOB={job}", f"SUBMIT_MASTER={master}", "ENV=base", f"SUBMIT_CONF={' '.join(conf)}",
+           f"ARGS={' '.join(args)}"]
+    return subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=900)
 
-    zip_base = tmp_path / "dist" / "padan_pyfiles"
-    shutil.make_archive(str(zip_base), "zip", str(REPO / "src"), "padan")
+
+def test_ingest_job_through_make_submit(tmp_path):
     data = tmp_path / "p3ke"
     data.mkdir()
     (data / "part-0.csv").write_text("\n".join([HEADER, row("S1"), row("S2", name="BUDI SANTOSO"), "S3,bad"]) + "\n")
     lake = tmp_path / "lake"
-    env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1", "PYSPARK_PYTHON": sys.executable,
-           "PYSPARK_DRIVER_PYTHON": sys.executable, "PADAN_P3KE_PATH": str(data), "PADAN_LAKE_ROOT": str(lake)}
-    cmd = [str(Path(sys.executable).parent / "spark-submit"), "--master", "local[2]",
-           "--jars", ",".join(submit_jars()),
-           "--conf", "spark.sql.shuffle.partitions=2", "--conf", "spark.ui.enabled=false",
-           "--conf", "spark.databricks.delta.snapshotPartitions=2",
-           "--py-files", f"{zip_base}.zip", str(REPO / "jobs" / "ingest.py"),
-           "--env", "base", "--conf-dir", str(REPO / "conf"), "--source", "p3ke", "--run-date", "2026-11-28"]
-    proc = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    proc = make_submit(tmp_path, job="ingest", args=["--conf-dir", str(REPO / "conf"), "--source", "p3ke",
+                                                     "--run-date", "2026-11-28"],
+                       env_extra={"PADAN_P3KE_PATH": str(data), "PADAN_LAKE_ROOT": str(lake)})
+    assert proc.returncode == 0, (proc.stdout[-2000:], proc.stderr[-3000:])
     assert "padan_pyfiles.zip" in proc.stderr          # the package came from the shipped zip
     assert "ingest p3ke:" in proc.stdout and "read=3 standardised=2 rejected=1" in proc.stdout
     assert (lake / "silver" / "persons" / "_delta_log").is_dir()
     assert (lake / "ops" / "rejects" / "_delta_log").is_dir()
+    wheel = next((tmp_path / "dist").glob("padan-*.whl"))
+    with zipfile.ZipFile(wheel) as whl, zipfile.ZipFile(tmp_path / "dist" / "padan_pyfiles.zip") as pyfiles:
+        in_wheel = {n for n in whl.namelist() if n.startswith("padan/")}
+        assert "padan/cli.py" in in_wheel and "padan/reference/provinces.csv" in in_wheel
+        assert {n for n in pyfiles.namelist() if n.endswith(".py")} == {n for n in in_wheel if n.endswith(".py")}

@@ -14,6 +14,8 @@ from padan.synth import (P3KE_COLUMNS, PRAKERJA_COLUMNS, PROFILES, TRUTH_COLUMNS
                          write_extracts)
 from padan.synth.profiles import SourceRates
 
+pytestmark = pytest.mark.synth
+
 P_ROWS, Q_ROWS, SEED = 4000, 4000, 11
 REF_YEAR = 2022
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
 from typing import Callable
@@ -305,6 +306,7 @@ def main(argv: list[str] | None = None) -> int:
     import padan
 
     logger.debug("padan %s loaded from %s", padan.__version__, padan.__file__)
+    previous_umask = os.umask(0o077)     # files padan or its Spark JVM create: owner-only (personal data)
     try:
         _check_ids(args)
         return COMMANDS[args.command](args) or 0
@@ -313,8 +315,44 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # Spark's messages can quote data values: keep them out of the log line
         from padan.ledger import safe_message
 
-        logging.getLogger("padan").debug("failure", exc_info=True)
-        return _failed(args.command, 1, f"failed: {safe_message(exc)} (see the Spark log for the stack trace)")
+        trace = _write_trace(args.command, exc)
+        if _jvm_died(exc):
+            return _failed(args.command, JVM_DIED, "failed: the Spark JVM died (often the kernel's OOM killer: "
+                           "give Spark more memory, spark.driver_memory in conf/<env>/spark.yml or "
+                           f"--driver-memory, or run on a larger machine); stack trace in {trace}")
+        return _failed(args.command, 1, f"failed: {safe_message(exc)}; stack trace in {trace}")
+    finally:
+        os.umask(previous_umask)
+
+
+JVM_DIED = 8    # exit code: the Spark JVM went away under the command (retryable, with more memory)
+
+
+def _jvm_died(exc: BaseException) -> bool:
+    """Py4J lost its connection to the JVM: the JVM exited or was killed."""
+    from py4j.protocol import Py4JNetworkError
+
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, (Py4JNetworkError, ConnectionRefusedError, ConnectionResetError, BrokenPipeError)):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def _write_trace(command: str, exc: BaseException) -> str:
+    """The stack trace of an unexpected failure, in an owner-only file (Spark's messages can quote
+    data values, so it is kept out of stderr and the log): `$PADAN_LOG_DIR` or the temp folder."""
+    import tempfile
+    import traceback
+
+    folder = os.environ.get("PADAN_LOG_DIR") or tempfile.gettempdir()
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    fd, path = tempfile.mkstemp(prefix=f"padan-{command}-", suffix=".trace", dir=folder)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write("".join(traceback.format_exception(exc)))
+    return path
 
 
 def _check_ids(args) -> None:

@@ -266,22 +266,26 @@ def _find_conf_dir() -> Path:
     return packaged
 
 
-def _substitute_env(value: Any) -> Any:
+def _substitute_env(value: Any, path: tuple[str, ...] = (), missing: list[tuple[str, str]] | None = None) -> Any:
+    """`${NAME}` / `${NAME:-default}` replaced from the environment; each unset variable without a
+    default is added to `missing` as (variable, dotted key) instead of stopping at the first."""
+    missing = [] if missing is None else missing
     if isinstance(value, str):
         def repl(m: re.Match[str]) -> str:
             name, default = m.group(1), m.group(2)
             got = os.environ.get(name)
             if got is None:
                 if default is None:
-                    raise KeyError(name)
+                    missing.append((name, ".".join(path)))
+                    return m.group(0)
                 return default
             return got
 
         return _ENV_VAR.sub(repl, value)
     if isinstance(value, dict):
-        return {k: _substitute_env(v) for k, v in value.items()}
+        return {k: _substitute_env(v, (*path, str(k)), missing) for k, v in value.items()}
     if isinstance(value, list):
-        return [_substitute_env(v) for v in value]
+        return [_substitute_env(v, (*path, str(i)), missing) for i, v in enumerate(value)]
     return value
 
 
@@ -333,10 +337,26 @@ def _read_env_dir(env_dir: Path, problems: list[str]) -> tuple[dict[str, Any], d
     return data, origins
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """Safe YAML, except that a key repeated in one mapping is an error (YAML's last-wins would
+    silently drop the first value)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict[Any, Any] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    "while constructing a mapping", node.start_mark, f"key '{key}' is repeated (first on line "
+                    f"{seen[key].line + 1})", key_node.start_mark)
+            seen[key] = key_node.start_mark
+        return super().construct_mapping(node, deep=deep)
+
+
 def _load_yaml(path: Path, problems: list[str]) -> Any:
     try:
         with path.open(encoding="utf-8") as fh:
-            return yaml.safe_load(fh)
+            return yaml.load(fh, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader subclass)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
@@ -346,10 +366,12 @@ def _load_yaml(path: Path, problems: list[str]) -> Any:
 
 def _validate(data: dict[str, Any], origins: Mapping[str, str], problems: list[str] | None = None) -> Config:
     problems = list(problems or [])
-    try:
-        data = _substitute_env(data)
-    except KeyError as exc:
-        problems.append(f"environment variable {exc.args[0]} is referenced in config but not set")
+    missing: list[tuple[str, str]] = []
+    data = _substitute_env(data, (), missing)
+    for name, key in missing:
+        parts = key.split(".")
+        origin = origins.get(".".join(parts[:2])) or origins.get(parts[0], "<defaults>")
+        problems.append(f"{origin}: key '{key}' references environment variable {name}, which is not set")
     try:
         cfg = Config.model_validate(data)
     except ValidationError as exc:

@@ -2,7 +2,7 @@
 
 Tables are addressed by path (`<root>/<layer>/<entity>`, local or object store) or, when
 `lake.catalog` is set, by catalog name (`<catalog>.<prefix><layer>.<entity>`). Tables are created
-up front with explicit schemas and partitioning; every write can be rerun: overwrite of a whole
+with explicit schemas and partitioning by their first write (until then they read as empty); every write can be rerun: overwrite of a whole
 table, overwrite of one slice (`replaceWhere`), or MERGE on a key. There is no bare append.
 """
 
@@ -14,11 +14,12 @@ from typing import Iterable, Sequence
 
 from delta.tables import DeltaTable
 from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.errors import AnalysisException
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
 from padan.errors import SchemaError
-from padan.tables import TableSpec
+from padan.tables import FIXED_BY_NAME, TableSpec
 
 logger = logging.getLogger(__name__)
 
@@ -82,11 +83,19 @@ class Lake:
         return DeltaTable.isDeltaTable(self.spark, loc)
 
     def read(self, table: str, version: int | None = None) -> DataFrame:
+        """The table (at `version`). A declared table that no run has written yet reads as empty,
+        with its declared schema: tables are created by their first write, not probed up front."""
         reader = self.spark.read.format("delta")
         if version is not None:
             reader = reader.option("versionAsOf", version)
         loc = self.location(table)
-        return reader.table(loc) if self.catalog else reader.load(loc)
+        try:
+            return reader.table(loc) if self.catalog else reader.load(loc)
+        except AnalysisException:
+            spec = FIXED_BY_NAME.get(table)
+            if spec is None or self.exists(table):
+                raise
+            return self.spark.createDataFrame([], spec.ddl)
 
     def version(self, table: str) -> int | None:
         if not self.exists(table):

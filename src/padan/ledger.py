@@ -60,6 +60,8 @@ def safe_message(exc: BaseException) -> str:
     values; other exceptions (Spark's can quote data values) are reduced to their type and class."""
     if isinstance(exc, PadanError):
         return str(exc)[:2000]
+    if isinstance(exc, ImportError) and exc.name:     # a module name is not data: say which is missing
+        return f"{type(exc).__name__}: no module named {exc.name!r}"
     error_class = getattr(exc, "getCondition", None) or getattr(exc, "getErrorClass", None)
     try:
         cls = error_class() if callable(error_class) else None

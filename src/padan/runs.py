@@ -25,7 +25,7 @@ from padan.ids import check_id
 from padan.ingest.read import InputFile, batch_fingerprint, list_files, read_source
 from padan.lake import Lake, slice_of
 from padan.standardise.persons import split_accepted_rejected, standardise_rows, with_record_keys
-from padan.tables import (ALL_FIXED, CLUSTERS, ID_CHANGES, OVERLAP_BY_REGION, PAIRS, PERSON_PROFILE, PERSONS, QUALITY,
+from padan.tables import (CLUSTERS, ID_CHANGES, OVERLAP_BY_REGION, PAIRS, PERSON_PROFILE, PERSONS, QUALITY,
                           REJECTS, RUNS, TARGETING, bronze_spec)
 
 logger = logging.getLogger(__name__)
@@ -46,9 +46,7 @@ class Ctx:
             ctx.run_date = run_date
         if spark.sparkContext.getCheckpointDir() is None:
             spark.sparkContext.setCheckpointDir(cfg.lake.checkpoint_path)
-        for spec in ALL_FIXED:          # every table exists, with its schema, from the first run on
-            ctx.lake.ensure_table(spec)
-        return ctx
+        return ctx                      # tables are created by their first write (Lake.read: empty till then)
 
 
 def _skip(ctx: Ctx, run_id: str, stage: str) -> dict | None:

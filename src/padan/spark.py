@@ -23,6 +23,8 @@ DELTA_EXTENSION = "io.delta.sql.DeltaSparkSessionExtension"
 DELTA_CATALOG = "org.apache.spark.sql.delta.catalog.DeltaCatalog"
 
 
+PRIVATE_UMASK = "077"   # lake files and folders: owner-only
+
 def splink_jar() -> str:
     from splink.backends.spark import similarity_jar_location
 
@@ -75,6 +77,7 @@ def local_session_conf(*, master: str, app_name: str, driver_memory: str, ui_ena
         # Delta rebuilds table state with 50 tasks by default: far too many for a laptop or CI.
         "spark.databricks.delta.snapshotPartitions": str(max(2, cores)),
         "spark.driver.extraJavaOptions": "-Dlog4j2.level=WARN",
+        "spark.hadoop.fs.permissions.umask-mode": PRIVATE_UMASK,
     }
     if warehouse_dir:
         conf["spark.sql.warehouse.dir"] = warehouse_dir
@@ -107,6 +110,10 @@ def get_spark(app_name: str = "padan", conf: Mapping[str, str] | None = None, *,
         logger.info("started a local Spark session (master %s)", master)
     for key, value in (conf or {}).items():
         spark.conf.set(key, value)
+    # Lake files hold personal data: owner-only (0600 files, 0700 folders) through Hadoop's file
+    # systems, whoever started the session. A cluster sets the same for its executors with
+    # --conf spark.hadoop.fs.permissions.umask-mode=077 (conf/cluster and docs/CLUSTER.md).
+    spark.sparkContext._jsc.hadoopConfiguration().set("fs.permissions.umask-mode", PRIVATE_UMASK)
     if checkpoint_dir and spark.sparkContext.getCheckpointDir() is None:
         spark.sparkContext.setCheckpointDir(checkpoint_dir)
     return spark

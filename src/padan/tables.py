@@ -21,6 +21,15 @@ class TableSpec:
 
 BRONZE_META_DDL = "_unique_id STRING, _batch_id STRING, _source_file STRING, _line BIGINT, _loaded_at TIMESTAMP"
 
+
+def private_stats(*columns: str) -> tuple[str, str]:
+    """Delta keeps min/max statistics of the first 32 columns of every data file in its log, in
+    clear text: for a table with personal columns (names, NIK, dates, phones) they are limited to
+    these columns, which hold none, so the log never carries a name or a NIK. (Partition columns
+    are kept in the log anyway and may not be listed.)"""
+    return ("delta.dataSkippingStatsColumns", ",".join(columns))
+
+
 REJECTS = TableSpec(
     "ops.rejects",
     "source STRING, batch_id STRING, source_file STRING, line BIGINT, record_key STRING, "
@@ -28,6 +37,7 @@ REJECTS = TableSpec(
     ("source",),
     "one input row that could not be standardised",
     "input rows rejected at ingest or standardisation, with reason codes and the raw text (restricted access)",
+    (private_stats("batch_id", "line", "run_id"),),
 )
 
 PERSONS = TableSpec(
@@ -52,6 +62,7 @@ PERSONS = TableSpec(
     ("source_dataset",),
     "one standardised input record (all sources, one schema)",
     "standardised persons: cleaned NIK with validity and derived region/date/sex, name forms, dates, phones, regions",
+    (private_stats("unique_id", "batch_id", "line", "province_code", "regency_code", "desil"),),
 )
 
 PAIRS = TableSpec(
@@ -100,6 +111,7 @@ MODEL_TF = TableSpec(
     ("model_version",),
     "one value of one term-frequency column in one model version",
     "term frequencies pinned with a model version, so a pair scores the same whichever batch it arrives in",
+    (private_stats("column_name"),),
 )
 
 OVERLAP_BY_REGION = TableSpec(
@@ -119,6 +131,7 @@ TARGETING = TableSpec(
     ("list",),
     "one person on one targeting list",
     "targeting lists: poorest P3KE persons of working age not reached by Prakerja; Prakerja persons found in P3KE",
+    (private_stats("run_id", "person_id", "desil", "province_code"),),
 )
 
 PERSON_PROFILE = TableSpec(
@@ -130,7 +143,7 @@ PERSON_PROFILE = TableSpec(
     "one person (current state): the sources they are in and where they are",
     "person profiles the marts aggregate: in P3KE / in Prakerja, poorest P3KE desil, region of the "
     "representative record (P3KE first); an increment rewrites only the persons it touched",
-    (("delta.enableDeletionVectors", "true"),),
+    (("delta.enableDeletionVectors", "true"), private_stats("person_id", "in_p3ke", "in_prakerja", "desil", "province_code", "run_id")),
 )
 
 RUNS = TableSpec(
@@ -171,6 +184,7 @@ CLUSTERS_AT_THRESHOLDS = TableSpec(
 )
 
 ALL_FIXED = (REJECTS, PERSONS, PAIRS, CLUSTERS, CLUSTERS_AT_THRESHOLDS, ID_CHANGES, MODEL_PARAMS, MODEL_TF, OVERLAP_BY_REGION, TARGETING, PERSON_PROFILE, RUNS, QUALITY, EVALUATIONS)
+FIXED_BY_NAME = {spec.name: spec for spec in ALL_FIXED}
 
 
 def bronze_spec(source: str, raw_columns: list[str]) -> TableSpec:
@@ -181,6 +195,7 @@ def bronze_spec(source: str, raw_columns: list[str]) -> TableSpec:
         ("_batch_id",),
         f"one raw row of source {source} as read (all columns as text)",
         f"raw rows of {source} with row id, batch, file and line",
+        (private_stats("_unique_id", "_line", "_loaded_at"),),
     )
 
 

@@ -1,0 +1,1 @@
+"""Reading source extracts under their contracts."""

@@ -1,0 +1,29 @@
+"""Personal data at rest: what padan writes to the lake is readable by its owner only, and the
+Delta logs (clear-text JSON with per-file column statistics) carry no personal value."""
+
+from __future__ import annotations
+
+import stat
+
+from padan import cli
+from tests.test_ingest import HEADER, row
+
+
+def test_lake_files_and_folders_are_owner_only(tmp_path, monkeypatch):
+    data = tmp_path / "p3ke"
+    data.mkdir()
+    canary = "ZZCANARY QWERTYUIOP"          # a name no rule changes; must never reach a Delta log
+    (data / "part-0.csv").write_text("\n".join([HEADER, row("Q1", name=canary), row("Q2", name=canary),
+                                                "Q3,bad"]) + "\n")
+    lake = tmp_path / "lake"
+    monkeypatch.setenv("PADAN_P3KE_PATH", str(data))
+    assert cli.main(["ingest", "--env", "base", "--lake", str(lake), "--source", "p3ke",
+                     "--run-date", "2026-11-28"]) == 0
+    paths = [p for p in lake.rglob("*")]
+    assert any(p.name.endswith(".parquet") for p in paths) and any(p.suffix == ".json" for p in paths)
+    loose = [str(p.relative_to(lake)) for p in paths if stat.S_IMODE(p.stat().st_mode) & 0o077]
+    assert not loose, loose[:10]
+    logs = {p: p.read_bytes().decode("latin-1") for p in paths if "_delta_log" in p.parts and p.is_file()}
+    assert any('"stats"' in text for text in logs.values())          # statistics are kept, but limited
+    assert not [str(p.relative_to(lake)) for p, text in logs.items() if "ZZCANARY" in text]
+    assert any("ZZCANARY" in p.read_bytes().decode("latin-1") for p in paths if p.suffix == ".parquet")
