@@ -10,9 +10,9 @@ import pytest
 from pyspark.sql import functions as F
 
 from padan.tables import PERSONS
+from tests.conftest import install_extracts, install_test_model
 
 REPO = Path(__file__).resolve().parents[1]
-P3KE_ROWS, PRAKERJA_ROWS, SEED = 900, 700, 11
 MIN_PROBABILITY = 0.01
 
 
@@ -48,15 +48,12 @@ def world(spark, tmp_path_factory):
     from padan import config
     from padan.model.tf import frequencies, tf_columns
     from padan.runs import Ctx, run_ingest
-    from padan.synth import write_extracts
 
     root = tmp_path_factory.mktemp("engine")
-    write_extracts(spark, str(root / "data"), p3ke_rows=P3KE_ROWS, prakerja_rows=PRAKERJA_ROWS, seed=SEED,
-                   profile="typical")
+    data = install_extracts("increment", root / "data")      # 2,200 generated records
     cfg = config.load(env="base", conf_dir=REPO / "conf", overrides={
         "lake": {"root": str(root / "lake")},
-        "sources": {"p3ke": {"path": str(root / "data" / "p3ke")},
-                    "prakerja": {"path": str(root / "data" / "prakerja")}},
+        "sources": {"p3ke": {"path": str(data / "p3ke")}, "prakerja": {"path": str(data / "prakerja")}},
     })
     ctx = Ctx.create(spark, cfg, run_date="2026-11-28")
     for s in ("p3ke", "prakerja"):
@@ -69,7 +66,7 @@ def world(spark, tmp_path_factory):
     types = dict(persons.dtypes)
     tf = {c: frequencies(trained_on, c).select(F.col("value").cast(types[c]).alias(c), F.col("tf").alias(f"tf_{c}"))
           .cache() for c in tf_columns(settings)}
-    yield {"spark": spark, "persons": persons, "settings": settings, "tf": tf}
+    yield {"spark": spark, "persons": persons, "settings": settings, "tf": tf, "ctx": ctx}
     persons.unpersist()
 
 
@@ -117,6 +114,24 @@ def test_full_run_scores_as_splink(world):
     everything = _rows(engine.predict_pairs(spark, persons, settings, min_probability=0.0, tf_tables=tf), settings)
     assert len(everything) > len(ours)
     assert min(r["match_probability"] for r in everything.values()) < MIN_PROBABILITY
+
+
+def test_pinned_model_scores_as_splink(world):
+    """The trained model the tests pin, with its stored term frequencies, as run_predict loads them."""
+    from padan.link import engine
+    from padan.link.predict import predict_pairs
+    from padan.model.store import load_model
+    from padan.model.tf import load_tf
+
+    spark, persons, ctx = world["spark"], world["persons"], world["ctx"]
+    version = install_test_model(ctx.lake)
+    settings = load_model(ctx.lake, version)
+    tf = load_tf(ctx.lake, version, settings)
+    assert tf, "the pinned model has term-frequency adjustments"
+    theirs = _rows(predict_pairs(spark, persons, settings, min_probability=MIN_PROBABILITY, tf_tables=tf), settings)
+    ours = _rows(engine.predict_pairs(spark, persons, settings, min_probability=MIN_PROBABILITY, tf_tables=tf),
+                 settings)
+    _assert_same(ours, theirs)
 
 
 def test_increment_scores_as_splink(world):
