@@ -1,8 +1,9 @@
+"""Column rules, one DataFrame of cases per rule family (one Spark job each, not one per case)."""
+
 from __future__ import annotations
 
 import datetime as dt
 
-import pytest
 from pyspark.sql import functions as F
 
 from padan.standardise import columns as C
@@ -18,7 +19,15 @@ def _apply(spark, fn, values, ddl="v string"):
     return [r[0] for r in df.select(fn(F.col("v"))).collect()]
 
 
-@pytest.mark.parametrize("raw, expected", [
+def _check_cases(spark, fn, cases):
+    """All (input, expected) cases of one rule family in one DataFrame and one Spark job; the
+    failure lists every case that differs, as (input, got, expected)."""
+    got = _apply(spark, fn, [raw for raw, _ in cases])
+    wrong = [(raw, g, want) for (raw, want), g in zip(cases, got) if g != want]
+    assert not wrong
+
+
+CLEAN_NAME_CASES = [
     ("Soeharto", "SUHARTO"),
     ("DJOKO Widodo", "JOKO WIDODO"),
     ("Mochamad Rizki", "MUHAMMAD RIZKI"),
@@ -39,28 +48,27 @@ def _apply(spark, fn, values, ddl="v string"):
     ("", None),
     (None, None),
     ("1234", None),
-])
-def test_clean_name_known_variants(spark, raw, expected):
-    got = _apply(spark, lambda c: C.clean_name(c, TITLES, MUHAMMAD), [raw])
-    assert got == [expected]
+]
 
 
-@pytest.mark.parametrize("a, b", [
-    ("RACHMAT", "RAHMAT"), ("KHAIRUL", "HAIRUL"), ("SYAHRIL", "SAHRIL"), ("FITRI", "PITRI"),
-    ("SETYAWAN", "SETIAWAN"), ("ABDULLAH", "ABDULAH"), ("FATIMAH", "FATIMA"),
-])
-def test_phonetic_key_merges_sound_alikes(spark, a, b):
-    ka, kb = _apply(spark, C.phonetic_key, [a, b])
-    assert ka == kb
+def test_clean_name_known_variants(spark):
+    _check_cases(spark, lambda c: C.clean_name(c, TITLES, MUHAMMAD), CLEAN_NAME_CASES)
 
 
-@pytest.mark.parametrize("a, b", [("BUDI", "BADU"), ("SITI", "SARI"), ("AGUS", "AGUNG")])
-def test_phonetic_key_keeps_different_names_apart(spark, a, b):
-    ka, kb = _apply(spark, C.phonetic_key, [a, b])
-    assert ka != kb
+SOUND_ALIKES = [("RACHMAT", "RAHMAT"), ("KHAIRUL", "HAIRUL"), ("SYAHRIL", "SAHRIL"), ("FITRI", "PITRI"),
+                ("SETYAWAN", "SETIAWAN"), ("ABDULLAH", "ABDULAH"), ("FATIMAH", "FATIMA")]
+DIFFERENT_NAMES = [("BUDI", "BADU"), ("SITI", "SARI"), ("AGUS", "AGUNG")]
 
 
-@pytest.mark.parametrize("raw, issue", [
+def test_phonetic_key_merges_sound_alikes_and_keeps_different_names_apart(spark):
+    pairs = SOUND_ALIKES + DIFFERENT_NAMES
+    keys = _apply(spark, C.phonetic_key, [n for pair in pairs for n in pair])
+    same = [keys[2 * i] == keys[2 * i + 1] for i in range(len(pairs))]
+    assert [p for p, s in zip(SOUND_ALIKES, same) if not s] == []
+    assert [p for p, s in zip(DIFFERENT_NAMES, same[len(SOUND_ALIKES):]) if s] == []
+
+
+NIK_ISSUE_CASES = [
     ("3201014508900001", None),          # woman born 05-08-1990
     ("3201010508900001", None),          # man
     ("32.0101.050890.0001", None),       # punctuation stripped
@@ -75,10 +83,11 @@ def test_phonetic_key_keeps_different_names_apart(spark, a, b):
     ("3201010513900001", "bad_month"),
     ("3201013102900001", "bad_date"),     # 31 February
     ("3201010508900000", "zero_serial"),
-])
-def test_nik_issue(spark, raw, issue):
-    got = _apply(spark, lambda c: C.nik_issue(C.nik_digits(c), 2026), [raw])
-    assert got == [issue]
+]
+
+
+def test_nik_issue(spark):
+    _check_cases(spark, lambda c: C.nik_issue(C.nik_digits(c), 2026), NIK_ISSUE_CASES)
 
 
 def test_nik_birth_date_and_sex(spark):
@@ -89,45 +98,57 @@ def test_nik_birth_date_and_sex(spark):
     assert [(r.dob, r.sex) for r in rows] == [(dt.date(1990, 8, 5), "P"), (dt.date(2010, 1, 5), "L")]
 
 
-@pytest.mark.parametrize("raw, expected", [
+PHONE_CASES = [
     ("0812-3456-7890", "6281234567890"), ("+62 812 3456 7890", "6281234567890"),
     ("6281234567890", "6281234567890"), ("81234567890", "6281234567890"),
     ("021-555-1234", None), ("12", None), (None, None),
-])
-def test_phone_62(spark, raw, expected):
-    assert _apply(spark, C.phone_62, [raw]) == [expected]
+]
 
 
-@pytest.mark.parametrize("raw, expected", [
+def test_phone_62(spark):
+    _check_cases(spark, C.phone_62, PHONE_CASES)
+
+
+EMAIL_CASES = [
     (" Budi.Santoso@Gmail.com ", "budisantoso@gmail.com"), ("budi@yahoo.co.id", "budi@yahoo.co.id"),
     ("budi.s@yahoo.co.id", "budi.s@yahoo.co.id"), ("not an email", None), (None, None),
-])
-def test_email_canonical(spark, raw, expected):
-    assert _apply(spark, C.email_canonical, [raw]) == [expected]
+]
 
 
-@pytest.mark.parametrize("raw, formats, expected", [
+def test_email_canonical(spark):
+    _check_cases(spark, C.email_canonical, EMAIL_CASES)
+
+
+DATE_CASES = [
     ("05-08-1990", ["dd-MM-yyyy"], dt.date(1990, 8, 5)),
     ("1990-08-05", ["dd-MM-yyyy", "yyyy-MM-dd"], dt.date(1990, 8, 5)),
     ("31-02-1990", ["dd-MM-yyyy"], None),
     ("00-00-0000", ["dd-MM-yyyy"], None),
     ("garbage", ["dd-MM-yyyy"], None),
-])
-def test_parse_date_never_raises(spark, raw, formats, expected):
-    assert _apply(spark, lambda c: C.parse_date(c, formats), [raw]) == [expected]
+]
 
 
-@pytest.mark.parametrize("raw, code", [
+def test_parse_date_never_raises(spark):
+    for formats in {tuple(f) for _, f, _ in DATE_CASES}:
+        _check_cases(spark, lambda c: C.parse_date(c, list(formats)),
+                     [(raw, want) for raw, f, want in DATE_CASES if tuple(f) == formats])
+
+
+PROVINCE_CASES = [
     ("Prov. Jawa Barat", "32"), ("JAWA BARAT", "32"), ("D.I. Yogyakarta", "34"), ("DKI Jakarta", "31"),
     ("Papua Barat Daya", "96"), ("Atlantis", None), (None, None),
-])
-def test_province_code_from_name(spark, raw, code):
-    assert _apply(spark, C.province_code_from_name, [raw]) == [code]
+]
 
 
-@pytest.mark.parametrize("raw, expected", [
+def test_province_code_from_name(spark):
+    _check_cases(spark, C.province_code_from_name, PROVINCE_CASES)
+
+
+REGENCY_CASES = [
     ("KAB. BOGOR", "BOGOR"), ("Kabupaten Bogor", "BOGOR"), ("KOTA BOGOR", "KOTA BOGOR"),
     ("Kota Adm. Jakarta Selatan", "KOTA JAKARTA SELATAN"),
-])
-def test_clean_regency_keeps_kota_apart(spark, raw, expected):
-    assert _apply(spark, lambda c: C.clean_region(c, keep_kota=True), [raw]) == [expected]
+]
+
+
+def test_clean_regency_keeps_kota_apart(spark):
+    _check_cases(spark, lambda c: C.clean_region(c, keep_kota=True), REGENCY_CASES)

@@ -27,3 +27,23 @@ def test_lake_files_and_folders_are_owner_only(tmp_path, monkeypatch):
     assert any('"stats"' in text for text in logs.values())          # statistics are kept, but limited
     assert not [str(p.relative_to(lake)) for p, text in logs.items() if "ZZCANARY" in text]
     assert any("ZZCANARY" in p.read_bytes().decode("latin-1") for p in paths if p.suffix == ".parquet")
+
+
+def test_statistics_columns_are_declared_non_partition_and_skippable(spark):
+    """Delta refuses, at a table's creation, a statistics column that is a partition column or of a
+    type it cannot skip on (boolean, array, map): checked here for every table, not at first write."""
+    from pyspark.sql.types import ArrayType, BooleanType, MapType, StructType
+
+    from padan.tables import ALL_FIXED, bronze_spec
+
+    checked = 0
+    for spec in [*ALL_FIXED, bronze_spec("any", ["a", "b"])]:
+        for key, value in spec.properties:
+            if key != "delta.dataSkippingStatsColumns":
+                continue
+            types = {f.name: f.dataType for f in StructType.fromDDL(spec.ddl).fields}
+            for col in value.split(","):
+                assert col in types and col not in spec.partition_by, (spec.name, col)
+                assert not isinstance(types[col], (BooleanType, ArrayType, MapType)), (spec.name, col)
+                checked += 1
+    assert checked >= 15

@@ -293,18 +293,20 @@ def run_cluster(ctx: Ctx, run_id: str) -> dict[str, int]:
         return done["row_counts"]
     threshold = ctx.cfg.link.threshold_match_probability
     # The state before this run: on a retry of the same run, the version recorded by the first attempt.
+    # A lake whose gold.clusters does not exist yet records NO_TABLE, so a retry after the first
+    # attempt created it still starts from no clusters.
     previous_version = _previous_attempt_input_version(ctx, run_id, "cluster", CLUSTERS.name)
-    if previous_version is None and ctx.lake.exists(CLUSTERS.name):
-        previous_version = ctx.lake.version(CLUSTERS.name)
-    inputs = {CLUSTERS.name: previous_version} if previous_version is not None else {}
-    with ledger.stage(ctx.lake, run_id, "cluster", input_versions=inputs, mark_running=True) as rec:
+    if previous_version is None:
+        previous_version = ctx.lake.version(CLUSTERS.name) if ctx.lake.exists(CLUSTERS.name) else NO_TABLE
+    with ledger.stage(ctx.lake, run_id, "cluster", input_versions={CLUSTERS.name: previous_version},
+                      mark_running=True) as rec:
         persons = ctx.lake.read(PERSONS.name).select("unique_id", "source_dataset")
         edges = (ctx.lake.read(PAIRS.name).where((F.col("run_id") == run_id) & (F.col("match_probability") >= threshold))
                  .select(F.col("unique_id_l").alias("src"), F.col("unique_id_r").alias("dst")))
         comps = connected_components(persons.select(F.col("unique_id").alias("id")), edges)
         previous = None
-        if previous_version is not None:
-            previous = ctx.lake.read(CLUSTERS.name, version=previous_version).select("unique_id", "person_id")
+        if previous_version != NO_TABLE:
+            previous = _clusters_at(ctx, previous_version).select("unique_id", "person_id")
         assign, changes = assign_person_ids(comps, previous, run_id)
         assign = assign.join(persons, "unique_id").persist(StorageLevel.MEMORY_AND_DISK)
         clusters, per_person = _cluster_rows(assign, threshold, run_id)
@@ -366,6 +368,16 @@ def _cluster_rows(assign: DataFrame, threshold: float, run_id: str) -> tuple[Dat
     clusters = (assign.join(per_person, "person_id")
                 .withColumn("threshold", F.lit(threshold)).withColumn("run_id", F.lit(run_id)))
     return clusters, per_person
+
+
+NO_TABLE = -1    # an input version meaning "the table did not exist yet"
+
+
+def _clusters_at(ctx: Ctx, version: int) -> DataFrame:
+    """gold.clusters as of `version`; empty (declared schema) for NO_TABLE."""
+    if version == NO_TABLE:
+        return ctx.spark.createDataFrame([], CLUSTERS.ddl)
+    return ctx.lake.read(CLUSTERS.name, version=version)
 
 
 def _previous_attempt_input_version(ctx: Ctx, run_id: str, stage: str, table: str) -> int | None:
@@ -528,10 +540,10 @@ def run_cluster_increment(ctx: Ctx, run_id: str, source: str, batch_id: str) -> 
     threshold = ctx.cfg.link.threshold_match_probability
     previous_version = _previous_attempt_input_version(ctx, run_id, "cluster", CLUSTERS.name)
     if previous_version is None:
-        previous_version = ctx.lake.version(CLUSTERS.name)
+        previous_version = ctx.lake.version(CLUSTERS.name) if ctx.lake.exists(CLUSTERS.name) else NO_TABLE
     with ledger.stage(ctx.lake, run_id, "cluster", batch_id=batch_id, input_versions={CLUSTERS.name: previous_version},
                       mark_running=True) as rec:
-        prev = ctx.lake.read(CLUSTERS.name, version=previous_version).select("unique_id", "person_id")
+        prev = _clusters_at(ctx, previous_version).select("unique_id", "person_id")
         persons = ctx.lake.read(PERSONS.name)
         is_new = _batch_filter(source, batch_id)
         new = persons.where(is_new).select("unique_id", "source_dataset").persist(StorageLevel.MEMORY_AND_DISK)

@@ -143,7 +143,7 @@ PERSON_PROFILE = TableSpec(
     "one person (current state): the sources they are in and where they are",
     "person profiles the marts aggregate: in P3KE / in Prakerja, poorest P3KE desil, region of the "
     "representative record (P3KE first); an increment rewrites only the persons it touched",
-    (("delta.enableDeletionVectors", "true"), private_stats("person_id", "in_p3ke", "in_prakerja", "desil", "province_code", "run_id")),
+    (("delta.enableDeletionVectors", "true"), private_stats("person_id", "desil", "province_code", "run_id")),
 )
 
 RUNS = TableSpec(
