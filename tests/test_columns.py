@@ -152,3 +152,62 @@ REGENCY_CASES = [
 
 def test_clean_regency_keeps_kota_apart(spark):
     _check_cases(spark, lambda c: C.clean_region(c, keep_kota=True), REGENCY_CASES)
+
+
+def _per_token_reference(name):
+    """The old-spelling and phonetic rules as first written: per token, in a lambda, 17 regexes for
+    the phonetic key. The whole-name forms in `columns` must give the same result."""
+    def modern(token):
+        old = token.rlike("OE|DJ|TJ|SJ|^NJ")
+        j_to_y = F.regexp_replace(token, r"(?<![DTSN])J", "Y")
+        t = F.when(old, F.regexp_replace(j_to_y, "NJ", "NY")).otherwise(token)
+        for a, b in (("OE", "U"), ("DJ", "J"), ("TJ", "C"), ("SJ", "SY"), ("CH", "KH")):
+            t = F.regexp_replace(t, a, b)
+        return t
+
+    rules = ((r"CH", "KH"), (r"KH", "H"), (r"SY", "S"), (r"SH", "S"), (r"DH", "D"), (r"TH", "T"), (r"PH", "F"),
+             (r"DZ", "Z"), (r"Q", "K"), (r"X", "KS"), (r"V", "F"), (r"F", "P"), (r"Y", "I"), (r"W(?=[AEIOU])", "W"),
+             (r"([A-Z])\1+", "$1"), (r"(?<=[A-Z])H$", ""), (r"(?<=[^AEIOU])H", ""))
+
+    def phonetic(token):
+        for pattern, repl in rules:
+            token = F.regexp_replace(token, pattern, repl)
+        return token
+
+    modern_name = F.array_join(F.transform(F.split(name, " "), modern), " ")
+    return modern_name, F.array_join(F.transform(F.split(name, " "), phonetic), " ")
+
+
+def test_whole_name_rules_equal_the_per_token_rules(spark):
+    """Fuzz: random names over the letters the rules look at (old-spelling marks, J, H, pairs, doubles)."""
+    import random
+
+    rng = random.Random(15)
+    pieces = ["A", "E", "O", "U", "I", "J", "N", "D", "T", "S", "H", "C", "K", "P", "Y", "X", "Q", "V", "F", "W", "Z",
+              "OE", "DJ", "TJ", "SJ", "NJ", "CH", "KH", "SY", "JJ", "HH", "AH"]
+    names = [" ".join("".join(rng.choice(pieces) for _ in range(rng.randint(1, 6))) for _ in range(rng.randint(1, 4)))
+             for _ in range(4000)] + ["NJONJA", "TANJUNG", "DJOJO NJOTO", "SOEJONO", "JOKO", "SJAHRIR", "TJAHJO"]
+    df = spark.createDataFrame([(n,) for n in names], "v string")
+    ref_modern, ref_phonetic = _per_token_reference(F.col("v"))
+    diff = df.select(
+        F.sum((C.modern_spelling(F.col("v")) != ref_modern).cast("int")).alias("modern"),
+        F.sum((C.phonetic_key(F.col("v")) != ref_phonetic).cast("int")).alias("phonetic"),
+        F.sum((C.phonetic_token(F.element_at(F.split("v", " "), 1))
+               != F.element_at(F.split(ref_phonetic, " "), 1)).cast("int")).alias("first"),
+    ).first()
+    assert (diff.modern, diff.phonetic, diff.first) == (0, 0, 0)
+
+
+def test_title_strip_one_regex_equals_prefix_then_suffix(spark):
+    from padan.standardise.columns import _token_alternation, normalise_titles
+
+    alt = _token_alternation(normalise_titles(TITLES))
+    two_step = F.regexp_replace(F.regexp_replace(F.col("v"), rf"^(?:(?:{alt}) )+", ""), rf"(?: (?:{alt}))+$", "")
+    one = F.regexp_replace(F.col("v"), C.title_pattern(TITLES), "")
+    import random
+
+    rng = random.Random(3)
+    tokens = ["H", "HJ", "DR", "S PD", "SPD", "M M", "R A", "BUDI", "SITI", "A", "MD", "S", "PD"]
+    names = [" ".join(rng.choice(tokens) for _ in range(rng.randint(1, 6))) for _ in range(3000)]
+    df = spark.createDataFrame([(n,) for n in names], "v string")
+    assert df.where(one != two_step).count() == 0

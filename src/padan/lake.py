@@ -9,6 +9,7 @@ table, overwrite of one slice (`replaceWhere`), or MERGE on a key. There is no b
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
@@ -145,11 +146,15 @@ class Lake:
             if not isinstance(replace_where, Column):
                 raise TypeError("replace_where takes a column expression (padan.ids.slice_of), not SQL text")
             writer = writer.option("replaceWhere", predicate_sql(self.spark, replace_where, spec.ddl))
+        # A tag on this write's commit: a write that adds and removes nothing makes no commit at all,
+        # and the newest commit's metrics would then be another write's.
+        tag = f"padan-write:{uuid.uuid4().hex}"
+        writer = writer.option("userMetadata", tag)
         loc = self.location(spec.name)
         writer.saveAsTable(loc) if self.catalog else writer.save(loc)
         if quiet:
             return {}
-        metrics = self.last_operation_metrics(spec.name)
+        metrics = self.last_operation_metrics(spec.name, tag=tag)
         logger.info("wrote %s (%s) rows=%s", spec.name, "one slice" if replace_where is not None else "whole table",
                     metrics.get("numOutputRows"))
         return metrics
@@ -181,9 +186,18 @@ class Lake:
         logger.info("deleted from %s: %s rows", spec.name, metrics.get("numTargetRowsDeleted"))
         return metrics
 
-    def last_operation_metrics(self, table: str) -> dict[str, int]:
-        row = self._delta(table).history(1).select("operationMetrics").first()
-        out: dict[str, int] = {}
+    def last_operation_metrics(self, table: str, *, tag: str | None = None) -> dict[str, int]:
+        """Operation metrics of the newest commit, or with `tag` of the commit that write tagged
+        (`userMetadata`) among the newest 20: when there is none the write committed nothing, so it
+        wrote no rows. Delta leaves `numOutputRows` out of a commit that wrote no file: 0 then."""
+        if tag is None:
+            row = self._delta(table).history(1).select("operationMetrics").first()
+        else:
+            row = (self._delta(table).history(20).where(F.col("userMetadata") == tag)
+                   .select("operationMetrics").first())
+            if row is None:
+                return {"numOutputRows": 0, "numFiles": 0}
+        out: dict[str, int] = {"numOutputRows": 0} if tag is not None else {}
         for k, v in (row[0] or {}).items():
             try:
                 out[k] = int(v)

@@ -22,6 +22,7 @@ from padan import ledger
 from padan.config import Config
 from padan.errors import InvariantError, StateError
 from padan.ids import check_id
+from padan.ingest.quality import log_quality, quality_profile, quality_rows, rows_written  # noqa: F401
 from padan.ingest.read import InputFile, batch_fingerprint, list_files, read_source
 from padan.lake import Lake, slice_of
 from padan.standardise.persons import split_accepted_rejected, standardise_rows, with_record_keys
@@ -106,7 +107,7 @@ def run_ingest(ctx: Ctx, source: str, *, path: str | None = None, batch_id: str 
         bronze_rows = keyed.select(
             F.concat(F.lit(f"{source}:"), F.col("_record_key")).alias("_unique_id"), F.lit(batch_id).alias("_batch_id"),
             "_source_file", "_line", F.lit(loaded_at).alias("_loaded_at"), *[F.col(f"`{c}`") for c in raw.columns])
-        ctx.lake.overwrite(bronze_rows, bronze, replace_where=slice_of(_batch_id=batch_id))
+        m_read = ctx.lake.overwrite(bronze_rows, bronze, replace_where=slice_of(_batch_id=batch_id))
 
         std = standardise_rows(
             keyed, source=source, batch_id=batch_id, columns=contract.columns, date_formats=contract.date_formats,
@@ -117,21 +118,25 @@ def run_ingest(ctx: Ctx, source: str, *, path: str | None = None, batch_id: str 
         ).persist(StorageLevel.MEMORY_AND_DISK)
         accepted, rejected = split_accepted_rejected(std)
         this_batch = {"batch_id": batch_id} if mode == "increment" else {}
-        ctx.lake.overwrite(accepted, PERSONS, replace_where=slice_of(source_dataset=source, **this_batch))
+        m_std = ctx.lake.overwrite(accepted, PERSONS, replace_where=slice_of(source_dataset=source, **this_batch))
         rejects = rejected.select(F.col("source_dataset").alias("source"), "batch_id", "source_file", "line",
                                   "record_key", "reasons", "raw_text", F.lit(batch_id).alias("run_id"))
-        ctx.lake.overwrite(rejects, REJECTS, replace_where=slice_of(source=source, **this_batch))
-        # The invariant is checked on what landed in the tables, not on what was meant to.
-        n_read = keyed.count()
-        n_std = ctx.lake.read(PERSONS.name).where(slice_of(source_dataset=source, batch_id=batch_id)).count()
-        n_rej = ctx.lake.read(REJECTS.name).where(slice_of(source=source, batch_id=batch_id)).count()
+        m_rej = ctx.lake.overwrite(rejects, REJECTS, replace_where=slice_of(source=source, **this_batch))
+        # The invariant is checked on what landed in the tables (the writes' own row counts), not on
+        # what was meant to.
+        n_read = rows_written(m_read, lambda: ctx.lake.read(bronze.name).where(slice_of(_batch_id=batch_id)).count())
+        n_std = rows_written(m_std, lambda: ctx.lake.read(PERSONS.name).where(
+            slice_of(source_dataset=source, batch_id=batch_id)).count())
+        n_rej = rows_written(m_rej, lambda: ctx.lake.read(REJECTS.name).where(
+            slice_of(source=source, batch_id=batch_id)).count())
         rec.row_counts.update(read=n_read, standardised=n_std, rejected=n_rej)
         rec.output_versions = ctx.lake.versions([PERSONS.name, REJECTS.name, bronze.name])
         if n_read != n_std + n_rej:
             raise InvariantError(f"source '{source}' batch {batch_id}: rows read ({n_read}) != standardised "
                                  f"({n_std}) + rejected ({n_rej})")
-        quality = quality_profile(std, source, batch_id)
-        ctx.lake.overwrite(quality, QUALITY, replace_where=slice_of(source=source, batch_id=batch_id))
+        quality = quality_rows(std)
+        ctx.lake.overwrite(ctx.spark.createDataFrame([(batch_id, source, batch_id, *q) for q in quality], QUALITY.ddl),
+                           QUALITY, replace_where=slice_of(source=source, batch_id=batch_id))
         log_quality(quality, source)
         keyed.unpersist()
         std.unpersist()
@@ -148,45 +153,6 @@ def _check_new_keys(ctx: Ctx, source: str, batch_id: str, keyed: DataFrame) -> N
         raise StateError(f"source '{source}' batch {batch_id}: {clash} record key(s) are already in silver.persons "
                          f"from earlier batches; an increment only adds new records (send changed records as a "
                          f"snapshot: `padan ingest --mode snapshot` then `padan link`)")
-
-
-def quality_profile(std: DataFrame, source: str, batch_id: str) -> DataFrame:
-    """Per source batch: rows, rejects by reason, null share per field, valid-NIK share,
-    placeholder birth dates, duplicate NIKs. Aggregates only: no personal values."""
-    fields = ["nik", "name_clean", "birth_date", "sex", "no_kk", "phone", "email", "province_code", "kabupaten",
-              "desil"]
-    ok = F.size("reasons") == 0
-    aggs = [F.count("*").alias("rows"), F.sum(ok.cast("long")).alias("standardised"),
-            F.sum((~ok).cast("long")).alias("rejected"),
-            F.avg(F.col("nik_valid").cast("double")).alias("valid_nik_share"),
-            F.avg(F.col("dob_placeholder").cast("double")).alias("dob_placeholder_share"),
-            F.avg(F.col("nik_dob_mismatch").cast("double")).alias("nik_dob_mismatch_share")]
-    aggs += [F.avg(F.col(f).isNull().cast("double")).alias(f"null_share:{f}") for f in fields]
-    row = std.agg(*aggs).first().asDict()
-    dup_nik = (std.where(F.col("nik_valid")).groupBy("nik").count().where("count > 1")
-               .agg(F.coalesce(F.sum("count"), F.lit(0))).first()[0])
-    reasons = std.select(F.explode("reasons").alias("r")).groupBy("r").count().collect()
-    issues = std.where(~F.col("nik_valid")).groupBy("nik_issue").count().collect()
-    rows = []
-    for k, v in row.items():
-        metric, _, fld = k.partition(":")
-        rows.append((metric, fld or None, float(v or 0)))
-    rows.append(("records_sharing_a_valid_nik", None, float(dup_nik or 0)))
-    rows += [("rejects_by_reason", r["r"], float(r["count"])) for r in reasons]
-    rows += [("invalid_nik_by_issue", r["nik_issue"], float(r["count"])) for r in issues]
-    spark = std.sparkSession
-    return spark.createDataFrame([(batch_id, source, batch_id, m, f, v) for m, f, v in rows], QUALITY.ddl)
-
-
-def log_quality(quality: DataFrame, source: str) -> None:
-    q = {(r.metric, r.field): r.value for r in quality.collect()}
-    logger.info("quality %s: rows=%d standardised=%d rejected=%d valid_nik=%.1f%% dob_placeholder=%.1f%% "
-                "records_sharing_nik=%d", source, q.get(("rows", None), 0), q.get(("standardised", None), 0),
-                q.get(("rejected", None), 0), 100 * q.get(("valid_nik_share", None), 0),
-                100 * q.get(("dob_placeholder_share", None), 0), q.get(("records_sharing_a_valid_nik", None), 0))
-    reasons = {f: int(v) for (m, f), v in q.items() if m == "rejects_by_reason"}
-    if reasons:
-        logger.info("rejects %s by reason: %s", source, reasons)
 
 
 # ---------------------------------------------------------------- run identity

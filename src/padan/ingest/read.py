@@ -83,8 +83,8 @@ def _csv_header(spark: SparkSession, source: str, contract: SourceContract, f: I
     first = _line_reader(spark, contract, [f.path]).limit(1).collect()
     if not first or first[0][0] is None:
         return None  # an empty file: no header, no rows
-    parsed = spark.createDataFrame([(first[0][0],)], "value STRING").select(
-        F.split(F.col("value"), _regex_escape(contract.csv.delimiter)).alias("cols")).first()[0]
+    # str.split on the literal delimiter keeps empty fields, as Spark's split (limit -1) did: no job
+    parsed = first[0][0].split(contract.csv.delimiter)
     return [c.strip().strip(contract.csv.quote).strip().lstrip("\ufeff") for c in parsed]
 
 
@@ -179,8 +179,9 @@ def _read_csv(spark: SparkSession, contract: SourceContract, files: list[InputFi
         # A line is malformed when, outside quoted sections, its field count differs from the
         # header's, or a quote is left open.
         unquoted = F.regexp_replace(F.col("_raw_text"), f'{_regex_escape(quote)}(?:[^{_regex_escape(quote)}]|{_regex_escape(quote)}{_regex_escape(quote)})*{_regex_escape(quote)}', "")
-        n_fields = F.size(F.split(unquoted, _regex_escape(delim), -1))
-        open_quote = F.instr(unquoted, quote) > 0
+        parsed = parsed.withColumn("_unquoted", unquoted)   # computed once, read twice below
+        n_fields = F.size(F.split(F.col("_unquoted"), _regex_escape(delim), -1))
+        open_quote = F.instr(F.col("_unquoted"), quote) > 0
         malformed = (n_fields != len(header)) | open_quote
         select = [F.col("_p").getField(c).alias(c) if c in header else F.lit(None).cast("string").alias(c)
                   for c in raw_cols]

@@ -36,6 +36,23 @@ def collapse_spaces(col: Column) -> Column:
     return blank_to_null(F.regexp_replace(col, r"\s+", " "))
 
 
+def nonblank(trimmed: Column) -> Column:
+    """'' -> null for a value that is already trimmed: `blank_to_null` without using its input twice
+    (use it on a column reference computed in an earlier select, so no expression is duplicated)."""
+    return F.when(trimmed != "", trimmed)
+
+
+def clean_text_trimmed(col: Column) -> Column:
+    """`clean_text` before its '' -> null step: upper-case, diacritics stripped, runs of anything but
+    A-Z, 0-9 as one space, trimmed (one regex). `nonblank` of it equals `clean_text`."""
+    return F.trim(F.regexp_replace(F.translate(F.upper(col), _ACCENTED, _PLAIN), r"[^A-Z0-9]+", " "))
+
+
+def digits_only(col: Column) -> Column:
+    """Every character but 0-9 removed ('' when none)."""
+    return F.regexp_replace(col.cast("string"), r"[^0-9]", "")
+
+
 # ---------------------------------------------------------------- NIK
 
 NIK_PLACEHOLDER_DEFAULTS = (r"(\d)\1{15}", r"0123456789012345", r"1234567890123456", r"12345678\d{8}")
@@ -43,7 +60,7 @@ NIK_PLACEHOLDER_DEFAULTS = (r"(\d)\1{15}", r"0123456789012345", r"12345678901234
 
 def nik_digits(raw: Column) -> Column:
     """Digits of a recorded NIK; null when none."""
-    return blank_to_null(F.regexp_replace(raw.cast("string"), r"[^0-9]", ""))
+    return blank_to_null(digits_only(raw))
 
 
 def _two(col: Column, start: int) -> Column:
@@ -62,6 +79,10 @@ def nik_birth_parts(nik: Column, reference_year: int) -> tuple[Column, Column, C
 def safe_date(year: Column, month: Column, day: Column) -> Column:
     """A DATE, or null when the parts are not a real calendar date (never raises under ANSI)."""
     return F.to_date(F.try_make_timestamp(year, month, day, F.lit(0), F.lit(0), F.lit(0)))
+
+
+NIK_ISSUES = ("missing", "wrong_length", "placeholder", "unknown_province", "bad_day", "bad_month", "bad_date",
+              "zero_serial")
 
 
 def nik_issue(nik: Column, reference_year: int, placeholders: Sequence[str] = NIK_PLACEHOLDER_DEFAULTS) -> Column:
@@ -89,6 +110,12 @@ def nik_sex(nik: Column) -> Column:
 
 
 # ---------------------------------------------------------------- names
+#
+# A cleaned name is letters A-Z in tokens joined by single spaces (every step below keeps that
+# shape), so token-level rules can run on the whole string as long as no pattern crosses a space.
+
+_DIGITS = "0123456789"
+
 
 def _token_alternation(tokens: Iterable[str]) -> str:
     return "|".join(sorted({re.escape(t) for t in tokens}, key=len, reverse=True))
@@ -107,30 +134,25 @@ def normalise_titles(titles: Iterable[str]) -> list[str]:
     return sorted(forms)
 
 
+def name_letters(raw: Column) -> Column:
+    """Step 1 of `clean_name`: upper-case, diacritics stripped, digits dropped, runs of anything
+    else as one space, trimmed; '' when nothing is left (one regex)."""
+    letters = F.translate(F.upper(raw), _ACCENTED + _DIGITS, _PLAIN)   # digits have no counterpart: deleted
+    return F.trim(F.regexp_replace(letters, r"[^A-Z]+", " "))
+
+
+def title_pattern(titles: Iterable[str]) -> str:
+    """Titles repeated at the start, or at the end, of a cleaned name (one regex for both ends:
+    equivalent to removing the leading run first and then the trailing run of what is left)."""
+    alt = _token_alternation(normalise_titles(titles))
+    return rf"^(?:(?:{alt}) )+|(?: (?:{alt}))+$"
+
+
 def strip_titles(name: Column, titles: Iterable[str]) -> Column:
     """Remove titles/degrees (already normalised, e.g. 'H', 'S PD') repeated at either end, but
     never the whole name."""
-    alt = _token_alternation(normalise_titles(titles))
-    prefix = rf"^(?:(?:{alt}) )+"
-    suffix = rf"(?: (?:{alt}))+$"
-    stripped = F.regexp_replace(F.regexp_replace(name, prefix, ""), suffix, "")
-    return F.when(blank_to_null(stripped).isNull(), name).otherwise(blank_to_null(stripped))
-
-
-def modern_spelling(name: Column) -> Column:
-    """Map the pre-1972 spelling to the current one, token by token: OE->U, DJ->J, TJ->C, SJ->SY,
-    CH->KH; in a token that shows an old-spelling mark (OE, DJ, TJ, SJ, or NJ at its start), a lone J
-    is the old Y and NJ the old NY."""
-    def fix(token: Column) -> Column:
-        # NJ inside a word is also current spelling (TANJUNG); at the start it is only the old NY.
-        old = token.rlike("OE|DJ|TJ|SJ|^NJ")
-        j_to_y = F.regexp_replace(token, r"(?<![DTSN])J", "Y")
-        t = F.when(old, F.regexp_replace(j_to_y, "NJ", "NY")).otherwise(token)
-        for a, b in (("OE", "U"), ("DJ", "J"), ("TJ", "C"), ("SJ", "SY"), ("CH", "KH")):
-            t = F.regexp_replace(t, a, b)
-        return t
-
-    return F.array_join(F.transform(F.split(name, " "), fix), " ")
+    stripped = F.regexp_replace(name, title_pattern(titles), "")
+    return F.coalesce(blank_to_null(stripped), name)
 
 
 def unify_common_tokens(name: Column, muhammad_variants: Iterable[str]) -> Column:
@@ -143,6 +165,40 @@ def unify_common_tokens(name: Column, muhammad_variants: Iterable[str]) -> Colum
     return out
 
 
+_OLD_MARK_NAME = "OE|DJ|TJ|SJ|(?:^| )NJ"     # some token of the name has an old-spelling mark
+# A J that is the old Y: in a token with an old-spelling mark (OE, DJ, TJ, SJ anywhere, or NJ at its
+# start), a J not after D, T or S. (The rule as first written, per token: J not after D, T, S, N
+# -> Y, then NJ -> NY; the two together turn every J not after D, T, S into Y.) Tokens are A-Z, so
+# [A-Z] never leaves the token; a mark ending at this J would put D, T or S before it.
+_OLD_J = (r"J(?<![DTS]J)(?:(?=[A-Z]*(?:OE|DJ|TJ|SJ))|(?<=(?:OE|DJ|TJ|SJ)[A-Z]{0,1000}J)"
+          r"|(?<=(?:^| )NJ(?:[A-Z]{0,1000}J)?))")
+
+
+def old_spelling_j(name: Column) -> Column:
+    """The conditional part of `modern_spelling` on a whole cleaned name (tokens of A-Z joined by
+    single spaces, at most 1,000 letters a token: an accepted raw name has at most 200 characters,
+    which upper-case to at most 600): in a token with an old-spelling mark, a lone J is the old Y
+    and NJ the old NY. One regex, run only on names that show a mark; no lambda, so the
+    select stays code-generated. Use on a column reference (the input appears twice)."""
+    return F.when(name.rlike(_OLD_MARK_NAME), F.regexp_replace(name, _OLD_J, "Y")).otherwise(name)
+
+
+def modern_letters(name: Column) -> Column:
+    """The unconditional part of `modern_spelling`, on the whole name (no pattern crosses a space):
+    OE->U, DJ->J, TJ->C, SJ->SY, CH->KH, in that order, as plain string replacements."""
+    out = name
+    for a, b in (("OE", "U"), ("DJ", "J"), ("TJ", "C"), ("SJ", "SY"), ("CH", "KH")):
+        out = F.replace(out, F.lit(a), F.lit(b))
+    return out
+
+
+def modern_spelling(name: Column) -> Column:
+    """Map the pre-1972 spelling to the current one, token by token: OE->U, DJ->J, TJ->C, SJ->SY,
+    CH->KH; in a token that shows an old-spelling mark (OE, DJ, TJ, SJ, or NJ at its start), a lone J
+    is the old Y and NJ the old NY. (NJ inside a word is also current spelling: TANJUNG.)"""
+    return modern_letters(old_spelling_j(name))
+
+
 def drop_patronymic(name: Column) -> Column:
     """'AHMAD BIN SALEH' -> 'AHMAD': the father's name after BIN/BINTI is not the person's name."""
     return F.regexp_replace(name, r" (?:BIN|BINTI) .*$", "")
@@ -150,15 +206,14 @@ def drop_patronymic(name: Column) -> Column:
 
 def clean_name(raw: Column, titles: Iterable[str], muhammad_variants: Iterable[str]) -> Column:
     """The comparable form of a personal name: letters only, titles and degrees removed, old
-    spelling modernised, MUHAMMAD/ABDUL unified, patronymic dropped; null if nothing is left."""
-    letters = F.translate(F.upper(raw), _ACCENTED, _PLAIN)
-    letters = F.regexp_replace(letters, r"[0-9]", "")
-    text = clean_text(letters)
+    spelling modernised, MUHAMMAD/ABDUL unified, patronymic dropped; null if nothing is left.
+    (Nested form for single columns; `standardise_rows` runs the same steps as staged selects.)"""
+    text = blank_to_null(name_letters(raw))
     text = strip_titles(text, titles)
     text = unify_common_tokens(text, muhammad_variants)
     text = modern_spelling(text)
     text = drop_patronymic(text)
-    return collapse_spaces(text)
+    return blank_to_null(text)
 
 
 def name_tokens(name: Column) -> Column:
@@ -174,27 +229,40 @@ def last_token(name: Column) -> Column:
 
 
 def sorted_tokens(name: Column) -> Column:
-    return F.array_join(F.array_sort(name_tokens(name)), " ")
+    # sort_array, not array_sort: the same order for strings without nulls, and code-generated
+    return F.array_join(F.sort_array(name_tokens(name)), " ")
 
 
-_PHONETIC_RULES = (
-    (r"CH", "KH"), (r"KH", "H"), (r"SY", "S"), (r"SH", "S"), (r"DH", "D"), (r"TH", "T"), (r"PH", "F"), (r"DZ", "Z"),
-    (r"Q", "K"), (r"X", "KS"), (r"V", "F"), (r"F", "P"), (r"Y", "I"), (r"W(?=[AEIOU])", "W"),
-    (r"([A-Z])\1+", "$1"), (r"(?<=[A-Z])H$", ""), (r"(?<=[^AEIOU])H", ""),
-)
+# The phonetic rules, token by token, in this order (the first rules rewrite letter pairs, so the
+# order matters: SCH -> SKH -> SH -> S):
+#   CH->KH, KH->H, SY->S, SH->S, DH->D, TH->T, PH->F, DZ->Z; Q->K, X->KS, V->F, F->P, Y->I;
+#   doubled letters collapse; a trailing H after a letter drops; an H after a consonant drops.
+# They run on the whole cleaned name: the pair rules and single-letter rules are plain string
+# replacements and one `translate`; the last two rules are one regex, with the token boundary made
+# explicit (a space is neither a letter nor a consonant before an H).
+_PHONETIC_PAIRS = (("CH", "KH"), ("KH", "H"), ("SY", "S"), ("SH", "S"), ("DH", "D"), ("TH", "T"), ("PH", "F"),
+                   ("DZ", "Z"), ("X", "KS"))
 
 
-def phonetic_token(token: Column) -> Column:
-    out = token
-    for pattern, repl in _PHONETIC_RULES:
-        out = F.regexp_replace(out, pattern, repl)
-    return out
+def phonetic_rules(name: Column) -> Column:
+    """The phonetic rules on a cleaned name (tokens of A-Z joined by single spaces): two regexes in
+    all. A token never becomes empty, so the token count is kept."""
+    out = name
+    for a, b in _PHONETIC_PAIRS:
+        out = F.replace(out, F.lit(a), F.lit(b))
+    out = F.translate(out, "QVFY", "KPPI")                       # Q->K, V->F->P, F->P, Y->I
+    out = F.regexp_replace(out, r"([A-Z])\1+", "$1")
+    return F.regexp_replace(out, r"(?<=[A-Z])H(?= |$)|(?<=[^AEIOU ])H", "")
 
 
 def phonetic_key(name: Column) -> Column:
     """Indonesian sound-alike key, token by token: KH/H, SY/S, F/P/V, Y/I and doubled letters
     collapse; a trailing H and an H after a consonant drop (RACHMAT, RAHMAT -> RAMAT)."""
-    return blank_to_null(F.array_join(F.transform(name_tokens(name), phonetic_token), " "))
+    return blank_to_null(phonetic_rules(name))
+
+
+def phonetic_token(token: Column) -> Column:
+    return phonetic_rules(token)
 
 
 # ---------------------------------------------------------------- dates
@@ -206,8 +274,11 @@ def parse_date(raw: Column, formats: Sequence[str]) -> Column:
 
 
 def is_placeholder_date(d: Column, month_days: Sequence[str], day15: bool) -> Column:
-    md = F.date_format(d, "MM-dd")
-    flag = md.isin(list(month_days)) if month_days else F.lit(False)
+    """True for a birth date on a placeholder month-day ('MM-dd', e.g. '01-01') or, with `day15`,
+    on the 15th; null for a null date. (Compares month * 100 + day: a value not of the form 'MM-dd'
+    can never equal a formatted date, so it matches nothing.)"""
+    codes = sorted({int(v[:2]) * 100 + int(v[3:]) for v in month_days if re.fullmatch(r"\d\d-\d\d", v)})
+    flag = (F.month(d) * 100 + F.dayofmonth(d)).isin(codes) if codes else F.lit(False)
     if day15:
         flag = flag | (F.dayofmonth(d) == 15)
     return F.when(d.isNull(), None).otherwise(flag)
@@ -217,23 +288,35 @@ def is_placeholder_date(d: Column, month_days: Sequence[str], day15: bool) -> Co
 
 def phone_62(raw: Column) -> Column:
     """Indonesian mobile numbers to one form, 62 then the subscriber number (08.., +628.., 628.., 8..)."""
-    digits = F.regexp_replace(raw, r"[^0-9]", "")
+    return phone_from_national(phone_national(digits_only(raw)))
+
+
+def phone_national(digits: Column) -> Column:
+    """Digits of a phone number without the country code or trunk zeros (input used three times)."""
     national = (F.when(digits.startswith("62"), F.substring(digits, 3, 20))
                 .when(digits.startswith("0"), F.substring(digits, 2, 20))
                 .otherwise(digits))
-    national = F.regexp_replace(national, r"^0+", "")
-    ok = national.rlike(r"^8[0-9]{7,12}$")
+    return F.ltrim(national, F.lit("0"))
+
+
+def phone_from_national(national: Column) -> Column:
+    """62 + the national number when it is a mobile number: 8 then 7-12 digits (it holds digits only)."""
+    ok = national.startswith("8") & F.length(national).between(8, 13)
     return F.when(ok, F.concat(F.lit("62"), national))
 
 
 def email_canonical(raw: Column) -> Column:
     """Lower-case, trimmed; dots in a Gmail local part removed; null when not an address."""
-    e = F.lower(F.trim(raw))
+    return email_from_trimmed(F.lower(F.trim(raw)))
+
+
+def email_from_trimmed(e: Column) -> Column:
+    """`email_canonical` of a lower-cased, trimmed value (used several times: pass a column reference)."""
     ok = e.rlike(r"^[a-z0-9._%+\-]+@[a-z0-9\-]+(\.[a-z0-9\-]+)*\.[a-z]{2,}$")
     local = F.substring_index(e, "@", 1)
     domain = F.substring_index(e, "@", -1)
     gmail = domain.isin("gmail.com", "googlemail.com")
-    local = F.when(gmail, F.regexp_replace(F.substring_index(local, "+", 1), r"\.", "")).otherwise(local)
+    local = F.when(gmail, F.replace(F.substring_index(local, "+", 1), F.lit("."), F.lit(""))).otherwise(local)
     domain = F.when(gmail, F.lit("gmail.com")).otherwise(domain)
     return F.when(ok, F.concat_ws("@", local, domain))
 
@@ -246,17 +329,33 @@ _REGION_PREFIX = r"^(?:PROVINSI|PROPINSI|PROV|KABUPATEN|KAB|KOTA ADMINISTRASI|KO
 def clean_region(raw: Column, keep_kota: bool = False) -> Column:
     """Region names without their kind prefix ('KAB. BOGOR' -> 'BOGOR'). For regencies
     `keep_kota` keeps a city distinct from the regency of the same name ('KOTA BOGOR')."""
-    text = clean_text(raw)
+    return region_from_text(clean_text(raw), keep_kota)
+
+
+def region_prefix_stripped(text: Column) -> Column:
+    """A cleaned region name without its kind prefix, before '' -> null."""
+    return F.regexp_replace(text, _REGION_PREFIX, "")
+
+
+def is_kota(text: Column) -> Column:
+    """The cleaned name starts with KOTA, KOTAMADYA, KOTA ADM or KOTA ADMINISTRASI, then a space."""
+    return text.startswith("KOTA ") | text.startswith("KOTAMADYA ")
+
+
+def region_from_text(text: Column, keep_kota: bool = False) -> Column:
+    base = blank_to_null(region_prefix_stripped(text))
     if keep_kota:
-        is_kota = text.rlike(r"^(?:KOTA|KOTAMADYA|KOTA ADM|KOTA ADMINISTRASI) ")
-        base = blank_to_null(F.regexp_replace(text, _REGION_PREFIX, ""))
-        return F.when(is_kota, F.concat(F.lit("KOTA "), base)).otherwise(base)
-    return blank_to_null(F.regexp_replace(text, _REGION_PREFIX, ""))
+        return F.when(is_kota(text), F.concat(F.lit("KOTA "), base)).otherwise(base)
+    return base
 
 
 def province_code_from_name(raw: Column) -> Column:
     """Kemendagri province code from a province name in any usual spelling, else null."""
+    return province_code_from_region(clean_region(raw))
+
+
+def province_code_from_region(name: Column) -> Column:
+    """Province code of a cleaned province name (`clean_region`), else null."""
     mapping = province_name_to_code()
-    name = clean_region(raw)
     expr = F.create_map(*[F.lit(x) for kv in mapping.items() for x in kv])
     return F.try_element_at(expr, name)

@@ -16,6 +16,8 @@ from padan.standardise import columns as C
 
 MAX_NAME_CHARS = 200
 MAX_FIELD_CHARS = 1000
+REASON_CODES = ("malformed_line", "missing_record_key", "duplicate_record_key", "name_too_long", "no_name",
+                "no_identifying_field")
 
 
 def _raw(mapping: Mapping[str, str], field: str) -> Column:
@@ -30,6 +32,36 @@ def _mapped(raw: Column, value_map: Mapping[str, str] | None) -> Column:
         return v
     m = F.create_map(*[F.lit(x) for k, val in value_map.items() for x in (k.upper(), val)])
     return F.try_element_at(m, v)
+
+
+def with_record_keys(raw_rows: DataFrame, key_column: str | None) -> DataFrame:
+    """Add `_record_key` (the register's key, or one derived from the row's text: the same row
+    gets the same key on every run) and `_duplicate_key` (true for every repeat of a key after
+    its first occurrence by file and line)."""
+    if key_column:
+        key = C.blank_to_null(F.col(f"`{key_column}`"))
+    else:
+        digest = F.sha2(F.coalesce(F.col("_raw_text"), F.lit("")), 256).substr(1, 24)
+        occurrence = F.row_number().over(Window.partitionBy(digest).orderBy("_source_file", "_line"))
+        key = F.concat(digest, F.lit("-"), occurrence.cast("string"))
+    keyed = raw_rows.withColumn("_record_key", key)
+    if not key_column:   # digest + occurrence number: unique by construction, no second window needed
+        return keyed.withColumn("_duplicate_key", F.lit(False))
+    first = F.row_number().over(Window.partitionBy("_record_key").orderBy("_source_file", "_line"))
+    return keyed.withColumn("_duplicate_key", F.col("_record_key").isNotNull() & (first > 1))
+
+
+def _province_codes() -> list[str]:
+    from padan.reference import province_codes
+
+    return province_codes()
+
+
+def _flag_array(items: Sequence[tuple[Column, Column | str]]) -> Column:
+    """The labels whose condition is true, in order (a null condition counts as false). Built with
+    `array_remove` on '' rather than `array_compact` (a lambda, not code-generated)."""
+    return F.array_remove(F.array(*[F.when(cond, label if isinstance(label, Column) else F.lit(label))
+                                      .otherwise(F.lit("")) for cond, label in items]), "")
 
 
 def standardise_rows(
@@ -51,140 +83,179 @@ def standardise_rows(
 ) -> DataFrame:
     """Input: raw columns plus `_source_file`, `_line`, `_raw_text`, `_malformed`, `_record_key`,
     `_duplicate_key` (see `with_record_keys`).
-    Output: every `silver.persons` column plus `reasons ARRAY<STRING>` and `raw_text`."""
+    Output: every `silver.persons` column plus `reasons ARRAY<STRING>` and `raw_text`.
+
+    Staged selects: each intermediate (the NIK's digits, the cleaned name at each step, its tokens,
+    the cleaned region texts) is computed once in one select and read by name in the next, so no
+    expression tree is copied into another (Spark's optimiser keeps a select apart when merging it
+    would duplicate a non-trivial expression). The whole chain is one code-generated stage; the
+    only lambda left is the old-spelling J rule, run only on names that show an old-spelling mark."""
     ref_year = int(reference_date[:4])
     ref = F.to_date(F.lit(reference_date))
-    name_raw = _raw(columns, "name")
-    nik = C.nik_digits(_raw(columns, "nik"))
-    nik_issue = C.nik_issue(nik, ref_year, placeholder_niks or C.NIK_PLACEHOLDER_DEFAULTS)
-    ny, nm, nd = C.nik_birth_parts(nik, ref_year)
-    nik_valid = nik_issue.isNull()
-    nik_birth = F.when(nik_valid, C.safe_date(ny, nm, nd))
+    col = F.col
+    raw = lambda field: _raw(columns, field)  # noqa: E731
+    texts = ("address", "family_relation", "occupation", "education", "employment_status", "wave", "program_status")
+    regions = ("desa", "kecamatan", "kabupaten", "provinsi")
 
-    birth_parsed = C.parse_date(_raw(columns, "birth_date"), date_formats.get("birth_date", []))
-    birth_ok = birth_parsed.isNotNull() & (F.year(birth_parsed) >= min_birth_year) & (birth_parsed <= ref)
-    sex = _mapped(_raw(columns, "sex"), value_maps.get("sex"))
-    sex = F.when(sex.isin("L", "P"), sex)
-    name_clean = C.clean_name(name_raw, titles, muhammad_variants)
-    kode = F.regexp_replace(_raw(columns, "kode_wilayah"), r"[^0-9]", "")
+    # 1: one pass over each raw value
+    s1 = {
+        "_nik0": C.digits_only(raw("nik")), "_kk0": C.digits_only(raw("no_kk")),
+        "_n1": C.name_letters(raw("name")), "_name_len": F.length(raw("name")),
+        "_bd": C.blank_to_null(raw("birth_date")), "_sex0": _mapped(raw("sex"), value_maps.get("sex")),
+        "_kode": C.digits_only(raw("kode_wilayah")), "_rt0": C.digits_only(raw("rt")), "_rw0": C.digits_only(raw("rw")),
+        "_phone0": C.digits_only(raw("phone")), "_email0": F.lower(F.trim(raw("email"))),
+        "_desil": F.regexp_extract(raw("desil"), r"^\s*([1-9]|10)\s*$", 1),
+        "registered_at": C.parse_date(raw("registered_at"), date_formats.get("registered_at", [])),
+        **{f"_t_{f}": C.clean_text_trimmed(raw(f)) for f in texts + regions},
+    }
+    df = raw_rows.select("_record_key", "_source_file", "_line", "_raw_text", "_malformed", "_duplicate_key",
+                         *[c.alias(k) for k, c in s1.items()])
 
-    out = raw_rows.select(
-        F.concat(F.lit(f"{source}:"), F.col("_record_key")).alias("unique_id"),
+    # 2
+    birth_formats = date_formats.get("birth_date", [])
+    df = df.withColumns({
+        "nik": C.nonblank(col("_nik0")), "no_kk": C.nonblank(col("_kk0")),
+        "_text": C.nonblank(col("_n1")),
+        "_n2": F.regexp_replace(col("_n1"), C.title_pattern(titles), ""),
+        "_birth": (F.coalesce(*[F.try_to_date(col("_bd"), f) for f in birth_formats]) if birth_formats
+                   else F.lit(None).cast("date")),
+        "sex": F.when(col("_sex0").isin("L", "P"), col("_sex0")),
+        "rt": C.nonblank(col("_rt0")), "rw": C.nonblank(col("_rw0")),
+        "_national": C.phone_national(col("_phone0")),
+        "email": C.email_from_trimmed(col("_email0")),
+        **{f"_r_{f}": C.region_prefix_stripped(C.nonblank(col(f"_t_{f}"))) for f in regions},
+    })
+
+    # 3
+    df = df.withColumns({
+        "_n3": C.unify_common_tokens(F.coalesce(C.blank_to_null(col("_n2")), col("_text")), muhammad_variants),
+        "_nlen": F.length("nik"),
+        "_birth_ok": (col("_birth").isNotNull() & (F.year("_birth") >= min_birth_year) & (col("_birth") <= ref)),
+        "phone": C.phone_from_national(col("_national")),
+        **{f: F.substring(C.blank_to_null(col(f"_r_{f}")), 1, 200) for f in ("desa", "kecamatan")},
+        "kabupaten": F.substring(F.when(C.is_kota(col("_t_kabupaten")),
+                                        F.concat(F.lit("KOTA "), C.blank_to_null(col("_r_kabupaten"))))
+                                 .otherwise(C.blank_to_null(col("_r_kabupaten"))), 1, 200),
+        "_prov": C.blank_to_null(col("_r_provinsi")),
+    })
+
+    # 4: NIK parts (only for 16 digits, so no cast can fail); old-spelling J rule
+    sixteen = col("_nlen") == 16
+    two = lambda start: F.when(sixteen, F.substring("nik", start, 2).cast("int"))  # noqa: E731
+    df = df.withColumns({
+        "_dd": two(7), "_mm": two(9), "_yy": two(11),
+        "_n4": C.old_spelling_j(col("_n3")),
+        "birth_date": F.when(col("_birth_ok"), col("_birth")),
+        "birth_date_invalid": col("_bd").isNotNull() & ~F.coalesce(col("_birth_ok"), F.lit(False)),
+        "provinsi": F.substring(col("_prov"), 1, 200),
+        "province_code": F.coalesce(F.when(F.length("_kode") >= 2, F.substring("_kode", 1, 2)),
+                                    C.province_code_from_region(col("_prov"))),
+    })
+
+    # 5
+    placeholder = F.lit(False)
+    for pattern in placeholder_niks or C.NIK_PLACEHOLDER_DEFAULTS:
+        placeholder = placeholder | col("nik").rlike(f"^(?:{pattern})$")
+    day = F.when(col("_dd") > 40, col("_dd") - 40).otherwise(col("_dd"))
+    year = F.when(col("_yy") > ref_year % 100, col("_yy") + 1900).otherwise(col("_yy") + 2000)
+    df = df.withColumns({
+        "_ndate": C.safe_date(year, col("_mm"), day),
+        "_placeholder": placeholder,
+        "_n5": C.drop_patronymic(C.modern_letters(col("_n4"))),
+    })
+
+    # 6
+    dd, mm = col("_dd"), col("_mm")
+    df = df.withColumns({
+        "nik_issue": (F.when(col("nik").isNull(), "missing")
+                      .when(~sixteen, "wrong_length")
+                      .when(col("_placeholder"), "placeholder")
+                      .when(~F.substring("nik", 1, 2).isin(_province_codes()), "unknown_province")
+                      .when(~(dd.between(1, 31) | dd.between(41, 71)), "bad_day")
+                      .when(~mm.between(1, 12), "bad_month")
+                      .when(col("_ndate").isNull(), "bad_date")
+                      .when(F.substring("nik", 13, 4) == "0000", "zero_serial")),
+        "name_clean": C.blank_to_null(col("_n5")),
+    })
+
+    # 7
+    nik_valid = col("nik_issue").isNull()
+    df = df.withColumns({
+        "nik_valid": nik_valid,
+        "nik_province": F.when(nik_valid, F.substring("nik", 1, 2)),
+        "nik_regency": F.when(nik_valid, F.substring("nik", 1, 4)),
+        "nik_district": F.when(nik_valid, F.substring("nik", 1, 6)),
+        "nik_birth_date": F.when(nik_valid, col("_ndate")),
+        "nik_sex": F.when(nik_valid, F.when(dd > 40, "P").otherwise("L")),
+        "_tokens": C.name_tokens(col("name_clean")),
+        "name_phonetic": C.phonetic_rules(col("name_clean")),   # never blank: a token never becomes empty
+    })
+
+    # 8
+    ph_tokens = F.split(col("name_phonetic"), " ")
+    out = df.select(
+        F.concat(F.lit(f"{source}:"), col("_record_key")).alias("unique_id"),
         F.lit(source).alias("source_dataset"),
-        F.col("_record_key").alias("record_key"),
+        col("_record_key").alias("record_key"),
         F.lit(batch_id).alias("batch_id"),
-        F.col("_source_file").alias("source_file"),
-        F.col("_line").alias("line"),
-        F.col("_raw_text").alias("raw_text"),
-        F.col("_malformed").alias("_malformed"),
-        F.col("_duplicate_key").alias("_duplicate_key"),
-        F.length(name_raw).alias("_name_len"),
-        nik.alias("nik"),
-        nik_valid.alias("nik_valid"),
-        nik_issue.alias("nik_issue"),
-        F.when(nik_valid, F.substring(nik, 1, 2)).alias("nik_province"),
-        F.when(nik_valid, F.substring(nik, 1, 4)).alias("nik_regency"),
-        F.when(nik_valid, F.substring(nik, 1, 6)).alias("nik_district"),
-        nik_birth.alias("nik_birth_date"),
-        F.when(nik_valid, C.nik_sex(nik)).alias("nik_sex"),
-        F.when(birth_ok, birth_parsed).alias("birth_date"),
-        (C.blank_to_null(_raw(columns, "birth_date")).isNotNull() & ~F.coalesce(birth_ok, F.lit(False))).alias("birth_date_invalid"),
-        sex.alias("sex"),
-        C.nik_digits(_raw(columns, "no_kk")).alias("no_kk"),
-        
-        name_clean.alias("name_clean"),
-        C.phone_62(_raw(columns, "phone")).alias("phone"),
-        C.email_canonical(_raw(columns, "email")).alias("email"),
-        F.substring(C.clean_text(_raw(columns, "address")), 1, MAX_FIELD_CHARS).alias("address_clean"),
-        C.blank_to_null(F.regexp_replace(_raw(columns, "rt"), r"[^0-9]", "")).alias("rt"),
-        C.blank_to_null(F.regexp_replace(_raw(columns, "rw"), r"[^0-9]", "")).alias("rw"),
-        F.substring(C.clean_region(_raw(columns, "desa")), 1, 200).alias("desa"),
-        F.substring(C.clean_region(_raw(columns, "kecamatan")), 1, 200).alias("kecamatan"),
-        F.substring(C.clean_region(_raw(columns, "kabupaten"), keep_kota=True), 1, 200).alias("kabupaten"),
-        F.substring(C.clean_region(_raw(columns, "provinsi")), 1, 200).alias("provinsi"),
-        F.coalesce(F.when(F.length(kode) >= 2, F.substring(kode, 1, 2)),
-                   C.province_code_from_name(_raw(columns, "provinsi"))).alias("province_code"),
-        F.when(F.length(kode) >= 4, F.substring(kode, 1, 4)).alias("regency_code"),
-        F.when(F.length(kode) >= 6, F.substring(kode, 1, 6)).alias("district_code"),
-        F.regexp_extract(_raw(columns, "desil"), r"^\s*([1-9]|10)\s*$", 1).alias("_desil"),
-        F.substring(C.clean_text(_raw(columns, "family_relation")), 1, 100).alias("family_relation"),
-        F.substring(C.clean_text(_raw(columns, "occupation")), 1, 100).alias("occupation"),
-        F.substring(C.clean_text(_raw(columns, "education")), 1, 100).alias("education"),
-        F.substring(C.clean_text(_raw(columns, "employment_status")), 1, 100).alias("employment_status"),
-        C.parse_date(_raw(columns, "registered_at"), date_formats.get("registered_at", [])).alias("registered_at"),
-        F.substring(C.clean_text(_raw(columns, "wave")), 1, 50).alias("wave"),
-        F.substring(C.clean_text(_raw(columns, "program_status")), 1, 100).alias("program_status"),
+        col("_source_file").alias("source_file"),
+        col("_line").alias("line"),
+        col("_raw_text").alias("raw_text"),
+        "_malformed", "_duplicate_key", "_name_len",
+        "nik", "nik_valid", "nik_issue", "nik_province", "nik_regency", "nik_district", "nik_birth_date", "nik_sex",
+        "birth_date", "birth_date_invalid", "sex", "no_kk", "name_clean", "phone", "email",
+        F.substring(C.nonblank(col("_t_address")), 1, MAX_FIELD_CHARS).alias("address_clean"),
+        "rt", "rw", "desa", "kecamatan", "kabupaten", "provinsi",
+        F.when(col("province_code").isin(*_province_codes()), col("province_code")).alias("province_code"),
+        F.when(F.length("_kode") >= 4, F.substring("_kode", 1, 4)).alias("regency_code"),
+        F.when(F.length("_kode") >= 6, F.substring("_kode", 1, 6)).alias("district_code"),
+        F.when(col("_desil") != "", col("_desil").cast("int")).alias("desil"),
+        *[F.substring(C.nonblank(col(f"_t_{f}")), 1, n).alias(name) for f, n, name in (
+            ("family_relation", 100, "family_relation"), ("occupation", 100, "occupation"),
+            ("education", 100, "education"), ("employment_status", 100, "employment_status"),
+            ("wave", 50, "wave"), ("program_status", 100, "program_status"))],
+        "registered_at",
+        F.size("_tokens").alias("name_tokens"),
+        F.element_at("_tokens", 1).alias("name_first"),
+        F.element_at("_tokens", -1).alias("name_last"),
+        F.array_join(F.sort_array("_tokens"), " ").alias("name_sorted"),
+        "name_phonetic",
+        F.element_at(ph_tokens, 1).alias("name_first_phonetic"),
+        F.element_at(ph_tokens, -1).alias("name_last_phonetic"),
+        F.year("birth_date").alias("birth_year"),
+        F.month("birth_date").alias("birth_month"),
+        F.dayofmonth("birth_date").alias("birth_day"),
+        F.coalesce(C.is_placeholder_date(col("birth_date"), placeholder_dates, day15_placeholder),
+                   F.lit(False)).alias("dob_placeholder"),
+        F.coalesce(nik_valid_and(col("birth_date").isNotNull() & (col("nik_birth_date") != col("birth_date"))),
+                   F.lit(False)).alias("nik_dob_mismatch"),
+        F.coalesce(nik_valid_and(col("sex").isNotNull() & (col("nik_sex") != col("sex"))),
+                   F.lit(False)).alias("nik_sex_mismatch"),
     )
-    out = (out
-           .withColumn("desil", F.when(F.col("_desil") != "", F.col("_desil").cast("int")))
-           .withColumn("province_code", F.when(F.col("province_code").isin(*_province_codes()), F.col("province_code")))
-           .withColumn("name_tokens", F.size(C.name_tokens(F.col("name_clean"))))
-           .withColumn("name_first", C.first_token(F.col("name_clean")))
-           .withColumn("name_last", C.last_token(F.col("name_clean")))
-           .withColumn("name_sorted", C.sorted_tokens(F.col("name_clean")))
-           .withColumn("name_phonetic", C.phonetic_key(F.col("name_clean")))
-           .withColumn("name_first_phonetic", C.phonetic_token(F.col("name_first")))
-           .withColumn("name_last_phonetic", C.phonetic_token(F.col("name_last")))
-           .withColumn("birth_year", F.year("birth_date"))
-           .withColumn("birth_month", F.month("birth_date"))
-           .withColumn("birth_day", F.dayofmonth("birth_date"))
-           .withColumn("dob_placeholder", F.coalesce(
-               C.is_placeholder_date(F.col("birth_date"), placeholder_dates, day15_placeholder), F.lit(False)))
-           .withColumn("nik_dob_mismatch", F.col("nik_valid") & F.col("birth_date").isNotNull()
-                       & (F.col("nik_birth_date") != F.col("birth_date")))
-           .withColumn("nik_sex_mismatch", F.col("nik_valid") & F.col("sex").isNotNull()
-                       & (F.col("nik_sex") != F.col("sex")))
-           .withColumn("nik_dob_mismatch", F.coalesce(F.col("nik_dob_mismatch"), F.lit(False)))
-           .withColumn("nik_sex_mismatch", F.coalesce(F.col("nik_sex_mismatch"), F.lit(False))))
 
-    flags = F.array_compact(F.array(
-        F.when(~F.col("nik_valid"), F.concat(F.lit("nik_"), F.col("nik_issue"))),
-        F.when(F.col("nik_dob_mismatch"), F.lit("nik_dob_mismatch")),
-        F.when(F.col("nik_sex_mismatch"), F.lit("nik_sex_mismatch")),
-        F.when(F.col("birth_date").isNull(), F.lit("birth_date_missing")),
-        F.when(F.col("birth_date_invalid"), F.lit("birth_date_invalid")),
-        F.when(F.col("dob_placeholder"), F.lit("dob_placeholder")),
-        F.when(F.col("sex").isNull(), F.lit("sex_missing")),
-        F.when(F.col("name_tokens") == 1, F.lit("mononym")),
-        F.when(F.col("province_code").isNull(), F.lit("province_unknown")),
-    ))
-    identifying = (F.col("nik_valid") | F.col("birth_date").isNotNull() | F.col("phone").isNotNull()
-                   | F.col("email").isNotNull())
-    reasons = F.array_compact(F.array(
-        F.when(F.col("_malformed"), F.lit("malformed_line")),
-        F.when(F.col("record_key").isNull(), F.lit("missing_record_key")),
-        F.when(F.col("_duplicate_key"), F.lit("duplicate_record_key")),
-        F.when(F.coalesce(F.col("_name_len"), F.lit(0)) > MAX_NAME_CHARS, F.lit("name_too_long")),
-        F.when(F.col("name_clean").isNull(), F.lit("no_name")),
-        F.when(~identifying, F.lit("no_identifying_field")),
-    ))
-    nik_cmp = F.when((F.length("nik") == 16) & ~F.coalesce(F.col("nik_issue") == "placeholder", F.lit(False)),
-                     F.col("nik"))
-    return (out.withColumn("flags", flags)
-            .withColumn("reasons", reasons)
-            .withColumn("nik_cmp", nik_cmp)
-            .drop("_malformed", "_duplicate_key", "_name_len", "_desil"))
+    flags = _flag_array([
+        (~col("nik_valid"), F.concat(F.lit("nik_"), col("nik_issue"))), (col("nik_dob_mismatch"), "nik_dob_mismatch"),
+        (col("nik_sex_mismatch"), "nik_sex_mismatch"), (col("birth_date").isNull(), "birth_date_missing"),
+        (col("birth_date_invalid"), "birth_date_invalid"), (col("dob_placeholder"), "dob_placeholder"),
+        (col("sex").isNull(), "sex_missing"), (col("name_tokens") == 1, "mononym"),
+        (col("province_code").isNull(), "province_unknown"),
+    ])
+    identifying = (col("nik_valid") | col("birth_date").isNotNull() | col("phone").isNotNull()
+                   | col("email").isNotNull())
+    reasons = _flag_array([
+        (col("_malformed"), "malformed_line"), (col("record_key").isNull(), "missing_record_key"),
+        (col("_duplicate_key"), "duplicate_record_key"),
+        (F.coalesce(col("_name_len"), F.lit(0)) > MAX_NAME_CHARS, "name_too_long"),
+        (col("name_clean").isNull(), "no_name"), (~identifying, "no_identifying_field"),
+    ])
+    nik_cmp = F.when((F.length("nik") == 16) & ~F.coalesce(col("nik_issue") == "placeholder", F.lit(False)),
+                     col("nik"))
+    return (out.withColumns({"flags": flags, "reasons": reasons, "nik_cmp": nik_cmp})
+            .drop("_malformed", "_duplicate_key", "_name_len"))
 
 
-def with_record_keys(raw_rows: DataFrame, key_column: str | None) -> DataFrame:
-    """Add `_record_key` (the register's key, or one derived from the row's text: the same row
-    gets the same key on every run) and `_duplicate_key` (true for every repeat of a key after
-    its first occurrence by file and line)."""
-    if key_column:
-        key = C.blank_to_null(F.col(f"`{key_column}`"))
-    else:
-        digest = F.sha2(F.coalesce(F.col("_raw_text"), F.lit("")), 256).substr(1, 24)
-        occurrence = F.row_number().over(Window.partitionBy(digest).orderBy("_source_file", "_line"))
-        key = F.concat(digest, F.lit("-"), occurrence.cast("string"))
-    keyed = raw_rows.withColumn("_record_key", key)
-    first = F.row_number().over(Window.partitionBy("_record_key").orderBy("_source_file", "_line"))
-    return keyed.withColumn("_duplicate_key", F.col("_record_key").isNotNull() & (first > 1))
-
-
-def _province_codes() -> list[str]:
-    from padan.reference import province_codes
-
-    return province_codes()
+def nik_valid_and(cond: Column) -> Column:
+    return F.col("nik_valid") & cond
 
 
 def split_accepted_rejected(standardised: DataFrame) -> tuple[DataFrame, DataFrame]:
