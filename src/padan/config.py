@@ -202,6 +202,9 @@ class LinkConfig(_Strict):
     extra_thresholds: list[float] = []
     min_pair_probability: float = Field(default=0.01, ge=0, lt=1)
     """Pairs below this probability are not written to gold.pairs (they explain nothing useful)."""
+    engine: Literal["padan", "splink"] = "padan"
+    """What scores candidate pairs: padan's engine (`padan.link.engine`, one Spark plan) or Splink's
+    own predict on Spark. Both give the same pairs and weights from the same model."""
 
     @field_validator("extra_thresholds")
     @classmethod

@@ -214,9 +214,13 @@ def run_train(ctx: Ctx, *, m_method: str | None = None) -> str:
 def run_predict(ctx: Ctx, run_id: str, model_version: str, *, batch: tuple[str, str] | None = None) -> int:
     """Score pairs into gold.pairs (this run's slice): all pairs of silver.persons, or with `batch`
     (source, batch id) only the pairs that batch's records add (an increment)."""
+    from padan.link import engine
     from padan.link.predict import predict_increment, predict_pairs, to_pairs_rows
     from padan.model.store import load_model
     from padan.model.tf import load_tf
+
+    if ctx.cfg.link.engine == "padan":
+        predict_pairs, predict_increment = engine.predict_pairs, engine.predict_increment
 
     done = _skip(ctx, run_id, "predict")
     if done:

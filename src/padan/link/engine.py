@@ -1,0 +1,321 @@
+"""padan's scoring engine: Splink's Fellegi-Sunter prediction as one Spark plan.
+
+From a saved Splink 5 settings dict (the model the lake stores) it builds the candidate pairs of
+the blocking rules, each comparison's gamma (one CASE WHEN over its ordered levels), the
+per-comparison weights, Splink's term-frequency adjustments from the model's pinned frequencies,
+the match weight and probability, and keeps the pairs at or above the minimum probability. The
+output has the columns Splink's `predict()` returns with `retain_intermediate_calculation_columns`
+(unique_id_l/r, source_dataset_l/r, match_key, gamma_*, mw_*, mw_tf_adj_*, match_weight,
+match_probability), so `padan.link.predict.to_pairs_rows` shapes both into gold.pairs.
+
+It follows Splink's semantics exactly (tests/test_engine.py compares the two on generated data):
+- pairs of rule k exclude those an earlier rule finds (`NOT coalesce(rule_j, false)` for j < k),
+  match_key is k;
+- link_and_dedupe / dedupe_only: one table joined with itself, l the record whose
+  `source_dataset || '-__-' || unique_id` is smaller; link_only: records of different sources (with
+  exactly two sources, the first source in sorted order is always l, as Splink's two-dataset
+  optimisation does); between two sets of records (an increment's existing x new), every pair of
+  left x right with the left record as l;
+- a level's weight is log2(m/u) of Splink's own parameter reading (defaults, 'level not observed',
+  clamping), summed in Splink's order after the prior's weight;
+- a term-frequency level adds `w * (log2(u_exact) - log2(greatest(tf_l, tf_r, tf_minimum_u)))`
+  when either side has a frequency, 0 otherwise;
+- pairs are kept where match_weight >= log2(p / (1 - p)) for the minimum probability p.
+
+The level and blocking SQL is the model's (Spark dialect), run through the same sqlglot
+transpilation Splink applies before Spark sees it. The rules with equi-join keys share one join
+(records meet on (rule, hash of the rule's keys); see `_blocked`), so the records are shuffled
+once, not once per rule. Nothing is materialised: the caller's write runs the whole plan.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import logging
+import math
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from padan.model.settings import model_columns_from_settings
+
+logger = logging.getLogger(__name__)
+
+SEPARATOR = "-__-"   # Splink's separator in composite record ids (source_dataset || sep || unique_id)
+
+
+@dataclass(frozen=True)
+class Level:
+    gamma: int
+    condition: str | None     # None: the ELSE level
+    weight: float             # log2(m/u); 0 for the null level
+    tf_column: str | None = None
+    tf_weight: float = 0.0
+    tf_minimum_u: float = 0.0
+    log2_u_exact: float = 0.0
+
+
+@dataclass(frozen=True)
+class ComparisonSpec:
+    name: str
+    levels: tuple[Level, ...]
+
+    @property
+    def has_tf(self) -> bool:
+        return any(lvl.tf_column for lvl in self.levels)
+
+
+@dataclass(frozen=True)
+class Model:
+    link_type: str
+    prior_weight: float
+    comparisons: tuple[ComparisonSpec, ...]
+    rules: tuple[str, ...]
+    tf_columns: tuple[str, ...]
+
+
+def _transpile(sql: str) -> str:
+    """The SQL Spark runs for `sql` under Splink (its Spark backend transpiles every statement)."""
+    import sqlglot
+
+    import splink.internals.spark.database_api  # noqa: F401  (registers the 'customspark' dialect)
+
+    return sqlglot.transpile(sql, read="spark", write="customspark")[0]
+
+
+def parse_model(settings: dict[str, Any]) -> Model:
+    """The parts of a Splink settings dict that scoring needs, read by Splink's own settings classes
+    so that defaults, 'level not observed', clamping and the exact-match level a term-frequency
+    adjustment refers to are Splink's."""
+    from splink.internals.misc import prob_to_match_weight
+    from splink.internals.settings_creator import SettingsCreator
+
+    obj = SettingsCreator.from_path_or_dict(copy.deepcopy(settings)).get_settings("spark")
+    comparisons = []
+    tf_cols: list[str] = []
+    for comp in obj.comparisons:
+        levels = []
+        for cl in comp.comparison_levels:
+            weight = cl._match_weight
+            if weight is None:
+                raise ValueError(f"comparison {comp.output_column_name}: a level has no m or u probability")
+            kw: dict[str, Any] = {}
+            if (cl.comparison_vector_value != -1 and cl._has_tf_adjustments and cl._tf_adjustment_weight != 0
+                    and not cl._is_else_level):
+                col = cl._tf_adjustment_input_column_name
+                kw = dict(tf_column=col, tf_weight=float(cl._tf_adjustment_weight),
+                          tf_minimum_u=float(cl._tf_minimum_u_value),
+                          log2_u_exact=math.log2(cl._u_probability_corresponding_to_exact_match(
+                              comp.comparison_levels)))
+                if col not in tf_cols:
+                    tf_cols.append(col)
+            cond = None if cl._is_else_level else _transpile(cl.sql_condition)
+            levels.append(Level(gamma=cl.comparison_vector_value, condition=cond, weight=float(weight), **kw))
+        comparisons.append(ComparisonSpec(comp.output_column_name.replace(" ", "_"), tuple(levels)))
+    rules = tuple(_transpile(br.blocking_rule_sql) for br in obj._blocking_rules_to_generate_predictions) or ("1=1",)
+    prior = obj.core_model_settings.probability_two_random_records_match
+    return Model(link_type=obj._link_type, prior_weight=float(prob_to_match_weight(prior)),
+                 comparisons=tuple(comparisons), rules=rules, tf_columns=tuple(tf_cols))
+
+
+def register_similarity_functions(spark: SparkSession) -> None:
+    """jaro_winkler, damerau_levenshtein, ... from Splink's jar (Java functions, not Python UDFs)."""
+    from splink.internals.spark.jar_location import get_scala_udfs
+
+    for udf in get_scala_udfs():
+        spark.udf.registerJavaFunction(*udf)
+
+
+# ---------------------------------------------------------------- candidate pairs
+
+def _with_tf(df: DataFrame, model: Model, tf_tables: dict[str, DataFrame] | None) -> DataFrame:
+    """Each record with tf_<column> for the model's term-frequency columns (null: value not pinned)."""
+    for col in model.tf_columns:
+        table = (tf_tables or {}).get(col)
+        if table is None:
+            raise ValueError(f"no term-frequency table for column {col}: pass the model's pinned frequencies")
+        table = table.select(F.col(col).alias(f"__tf_key_{col}"), F.col(f"tf_{col}"))
+        df = df.join(table, df[col] == table[f"__tf_key_{col}"], "left").drop(f"__tf_key_{col}")
+    return df
+
+
+def _composite_id(side: str) -> Column:
+    return F.concat(F.col(f"{side}.source_dataset"), F.lit(SEPARATOR), F.col(f"{side}.unique_id"))
+
+
+def _first_rule_only(k: int, model: Model) -> Column:
+    """Rule k holds and no earlier rule does (Splink: `AND NOT (coalesce((rule_j), false) OR ...)`)."""
+    cond = F.expr(model.rules[k])
+    for earlier in model.rules[:k]:
+        cond = cond & ~F.coalesce(F.expr(f"({earlier})"), F.lit(False))
+    return cond
+
+
+def _pair_columns(columns: Sequence[str], match_key: Column) -> list[Column]:
+    return [match_key.cast("string").alias("match_key"),
+            *[F.col(f"l.{c}").alias(f"{c}_l") for c in columns], *[F.col(f"r.{c}").alias(f"{c}_r") for c in columns]]
+
+
+def _keyed(df: DataFrame, rule_keys: list[tuple[int, list[str]]]) -> DataFrame:
+    """One row per record and rule whose equi-join key columns are all set: the record with
+    __rule and __h (a 64-bit hash of the rule's key values)."""
+    entries = [F.when(~F.greatest(*[F.col(c).isNull() for c in keys], F.lit(False)),
+                      F.struct(F.lit(k).alias("__rule"), F.xxhash64(*[F.col(c) for c in keys]).alias("__h")))
+               for k, keys in rule_keys]
+    return (df.select("*", F.explode(F.array(*entries)).alias("__k")).where(F.col("__k").isNotNull())
+            .select(*df.columns, "__k.__rule", "__k.__h"))
+
+
+def _blocked(left: DataFrame, right: DataFrame, model: Model, where: Column | None, columns: Sequence[str]) -> DataFrame:
+    """The pairs of the blocking rules, each once with the first rule that finds it as match_key,
+    every column as <column>_l / <column>_r.
+
+    The rules with equi-join keys (`l.x = r.x` conjuncts) share one join: each record enters once
+    per such rule with a hash of the rule's key values, records meet on (rule, hash), and the full
+    rule (which also drops hash collisions) and the absence of every earlier rule are checked on the
+    pair. So the records are shuffled once for all these rules, not once per rule. A rule without
+    such keys gets a join of its own."""
+    from padan.link.predict import equi_join_keys
+
+    rule_keys = [(k, equi_join_keys(rule)) for k, rule in enumerate(model.rules)]
+    keyed = [(k, keys) for k, keys in rule_keys if keys]
+    parts = []
+    if keyed:
+        lt, rt = _keyed(left, keyed).alias("l"), _keyed(right, keyed).alias("r")
+        cond = (F.col("l.__rule") == F.col("r.__rule")) & (F.col("l.__h") == F.col("r.__h"))
+        if where is not None:
+            cond = cond & where
+        first = functools.reduce(lambda a, b: a | b,
+                                 [(F.col("l.__rule") == k) & _first_rule_only(k, model) for k, _ in keyed])
+        parts.append(lt.join(rt, cond, "inner").where(first).select(*_pair_columns(columns, F.col("l.__rule"))))
+    lt, rt = left.alias("l"), right.alias("r")
+    for k, keys in rule_keys:
+        if keys:
+            continue
+        cond = _first_rule_only(k, model)
+        if where is not None:
+            cond = cond & where
+        parts.append(lt.join(rt, cond, "inner").select(*_pair_columns(columns, F.lit(k))))
+    return functools.reduce(lambda a, b: a.unionAll(b), parts)
+
+
+# ---------------------------------------------------------------- scores
+
+def _gamma(comp: ComparisonSpec) -> Column:
+    expr = None
+    for lvl in comp.levels:
+        if lvl.condition is None:
+            return expr.otherwise(F.lit(lvl.gamma)) if expr is not None else F.lit(lvl.gamma)
+        cond = F.expr(lvl.condition)
+        expr = F.when(cond, F.lit(lvl.gamma)) if expr is None else expr.when(cond, F.lit(lvl.gamma))
+    return expr
+
+
+def _by_gamma(comp: ComparisonSpec, value) -> Column:
+    g = F.col(f"gamma_{comp.name}")
+    expr = None
+    for lvl in comp.levels:
+        v = value(lvl)
+        expr = F.when(g == lvl.gamma, v) if expr is None else expr.when(g == lvl.gamma, v)
+    return expr
+
+
+def _tf_adjustment(lvl: Level) -> Column:
+    if lvl.tf_column is None:
+        return F.lit(0.0)
+    tf_l, tf_r = F.col(f"tf_{lvl.tf_column}_l"), F.col(f"tf_{lvl.tf_column}_r")
+    u = F.greatest(F.coalesce(tf_l, tf_r), F.coalesce(tf_r, tf_l), F.lit(lvl.tf_minimum_u))
+    return (F.when(F.coalesce(tf_l, tf_r).isNotNull(), F.lit(lvl.tf_weight) * (F.lit(lvl.log2_u_exact) - F.log2(u)))
+            .otherwise(F.lit(0.0)))
+
+
+def _scored(pairs: DataFrame, model: Model, min_probability: float | None) -> DataFrame:
+    pairs = pairs.select("*", *[_gamma(c).alias(f"gamma_{c.name}") for c in model.comparisons])
+    weight_cols, terms = [], []
+    for c in model.comparisons:
+        weight_cols.append(_by_gamma(c, lambda lvl: F.lit(lvl.weight)).alias(f"mw_{c.name}"))
+        terms.append(f"mw_{c.name}")
+        if c.has_tf:
+            weight_cols.append(_by_gamma(c, _tf_adjustment).alias(f"mw_tf_adj_{c.name}"))
+            terms.append(f"mw_tf_adj_{c.name}")
+    tf_cols = [f"tf_{t}_{s}" for t in model.tf_columns for s in ("l", "r")]
+    gammas = [f"gamma_{c.name}" for c in model.comparisons]
+    parts = pairs.select("unique_id_l", "unique_id_r", "source_dataset_l", "source_dataset_r", "match_key",
+                         *gammas, *tf_cols, *weight_cols)
+    mw = functools.reduce(lambda a, b: a + b, [F.col(t) for t in terms], F.lit(model.prior_weight))
+    two = F.lit(2.0)
+    prob = F.when(mw >= 0, F.lit(1.0) / (F.lit(1.0) + F.pow(two, -mw))).otherwise(
+        F.pow(two, mw) / (F.lit(1.0) + F.pow(two, mw)))
+    out = parts.select(mw.alias("match_weight"), prob.alias("match_probability"), *parts.columns)
+    if min_probability:
+        out = out.where(F.col("match_weight") >= F.lit(math.log2(min_probability / (1 - min_probability))))
+    return out
+
+
+# ---------------------------------------------------------------- entry points
+
+def _inputs(df: DataFrame, model: Model, settings: dict[str, Any], tf_tables) -> tuple[DataFrame, list[str]]:
+    cols = ["source_dataset", *[c for c in model_columns_from_settings(settings) if c != "source_dataset"]]
+    df = _with_tf(df.select(*cols), model, tf_tables)
+    return df, [*cols, *[f"tf_{c}" for c in model.tf_columns]]
+
+
+def score_within(spark: SparkSession, persons: DataFrame, settings: dict[str, Any], *, min_probability: float | None,
+                 tf_tables: dict[str, DataFrame] | None, sources: Sequence[str] | None = None) -> DataFrame:
+    """Scored candidate pairs among `persons` (silver.persons rows), as Splink's `predict()` /
+    `predict_within()` over one table per source. `sources` (sorted source names) is only read for
+    link_only (taken from the data when not given)."""
+    register_similarity_functions(spark)
+    model = parse_model(settings)
+    df, cols = _inputs(persons, model, settings, tf_tables)
+    if model.link_type == "link_only":
+        if sources is None:
+            sources = sorted(r[0] for r in persons.select("source_dataset").distinct().collect())
+        if len(sources) == 2:
+            left = df.where(F.col("source_dataset") == sources[0])
+            right = df.where(F.col("source_dataset") == sources[1])
+            return _scored(_blocked(left, right, model, None, cols), model, min_probability)
+        where = (_composite_id("l") < _composite_id("r")) & (F.col("l.source_dataset") != F.col("r.source_dataset"))
+    else:
+        where = _composite_id("l") < _composite_id("r")
+    return _scored(_blocked(df, df, model, where, cols), model, min_probability)
+
+
+def score_between(spark: SparkSession, left: DataFrame, right: DataFrame, settings: dict[str, Any], *,
+                  min_probability: float | None, tf_tables: dict[str, DataFrame] | None) -> DataFrame:
+    """Scored candidate pairs of `left` x `right` (left as l), as Splink's `predict_between()`."""
+    register_similarity_functions(spark)
+    model = parse_model(settings)
+    lf, cols = _inputs(left, model, settings, tf_tables)
+    rf, _ = _inputs(right, model, settings, tf_tables)
+    where = (F.col("l.source_dataset") != F.col("r.source_dataset")) if model.link_type == "link_only" else None
+    return _scored(_blocked(lf, rf, model, where, cols), model, min_probability)
+
+
+def predict_pairs(spark: SparkSession, persons: DataFrame, settings: dict[str, Any], *, min_probability: float,
+                  tf_tables: dict[str, DataFrame] | None = None, **_: Any) -> DataFrame:
+    """The engine's `padan.link.predict.predict_pairs`: all candidate pairs of `persons`."""
+    return score_within(spark, persons, settings, min_probability=min_probability, tf_tables=tf_tables)
+
+
+def predict_increment(spark: SparkSession, existing: DataFrame, new: DataFrame, settings: dict[str, Any], *,
+                      min_probability: float, tf_tables: dict[str, DataFrame], n_new: int | None = None,
+                      stats: dict[str, int] | None = None, **_: Any) -> DataFrame:
+    """The engine's `padan.link.predict.predict_increment`: the pairs a batch of `new` records adds
+    (new x new, and new x the existing records sharing a blocking key with the batch)."""
+    from pyspark import StorageLevel
+
+    from padan.link.predict import existing_candidates
+
+    rules = [r["blocking_rule"] if isinstance(r, dict) else str(r)
+             for r in settings.get("blocking_rules_to_generate_predictions", [])]
+    existing = existing_candidates(existing, new, rules, n_new=n_new)
+    if stats is not None:
+        existing = existing.persist(StorageLevel.MEMORY_AND_DISK)
+        stats["existing_compared"] = existing.count()
+    within = score_within(spark, new, settings, min_probability=min_probability, tf_tables=tf_tables)
+    between = score_between(spark, existing, new, settings, min_probability=min_probability, tf_tables=tf_tables)
+    return within.unionByName(between)
