@@ -12,6 +12,10 @@ from pyspark.sql import functions as F
 from padan.tables import PERSONS
 from tests.conftest import install_extracts, install_test_model
 
+# Splink's own predict and EM on 2,200 records beside the engine's: a whole-stage comparison, so
+# not in the fast tier.
+pytestmark = pytest.mark.integration
+
 REPO = Path(__file__).resolve().parents[1]
 MIN_PROBABILITY = 0.01
 
