@@ -22,7 +22,7 @@ from padan import ledger
 from padan.config import Config
 from padan.errors import InvariantError, StateError
 from padan.ids import check_id
-from padan.ingest.quality import log_quality, quality_profile, quality_rows, rows_written  # noqa: F401
+from padan.ingest.quality import log_quality, quality_rows, rows_written
 from padan.ingest.read import InputFile, batch_fingerprint, list_files, read_source
 from padan.lake import Lake, slice_of
 from padan.standardise.persons import split_accepted_rejected, standardise_rows, with_record_keys
@@ -259,11 +259,7 @@ def run_cluster(ctx: Ctx, run_id: str) -> dict[str, int]:
         return done["row_counts"]
     threshold = ctx.cfg.link.threshold_match_probability
     # The state before this run: on a retry of the same run, the version recorded by the first attempt.
-    # A lake whose gold.clusters does not exist yet records NO_TABLE, so a retry after the first
-    # attempt created it still starts from no clusters.
-    previous_version = _previous_attempt_input_version(ctx, run_id, "cluster", CLUSTERS.name)
-    if previous_version is None:
-        previous_version = ctx.lake.version(CLUSTERS.name) if ctx.lake.exists(CLUSTERS.name) else NO_TABLE
+    previous_version = _clusters_input_version(ctx, run_id)
     with ledger.stage(ctx.lake, run_id, "cluster", input_versions={CLUSTERS.name: previous_version},
                       mark_running=True) as rec:
         persons = ctx.lake.read(PERSONS.name).select("unique_id", "source_dataset")
@@ -337,6 +333,16 @@ def _cluster_rows(assign: DataFrame, threshold: float, run_id: str) -> tuple[Dat
 
 
 NO_TABLE = -1    # an input version meaning "the table did not exist yet"
+
+
+def _clusters_input_version(ctx: Ctx, run_id: str) -> int:
+    """The gold.clusters version this run's cluster stage starts from: on a retry, the one its first
+    attempt recorded; else the current one, or NO_TABLE on a lake without clusters yet (so a retry
+    after the first attempt created the table still starts from no clusters)."""
+    version = _previous_attempt_input_version(ctx, run_id, "cluster", CLUSTERS.name)
+    if version is None:
+        version = ctx.lake.version(CLUSTERS.name) if ctx.lake.exists(CLUSTERS.name) else NO_TABLE
+    return version
 
 
 def _clusters_at(ctx: Ctx, version: int) -> DataFrame:
@@ -504,9 +510,7 @@ def run_cluster_increment(ctx: Ctx, run_id: str, source: str, batch_id: str) -> 
     if done:
         return done["row_counts"]
     threshold = ctx.cfg.link.threshold_match_probability
-    previous_version = _previous_attempt_input_version(ctx, run_id, "cluster", CLUSTERS.name)
-    if previous_version is None:
-        previous_version = ctx.lake.version(CLUSTERS.name) if ctx.lake.exists(CLUSTERS.name) else NO_TABLE
+    previous_version = _clusters_input_version(ctx, run_id)
     with ledger.stage(ctx.lake, run_id, "cluster", batch_id=batch_id, input_versions={CLUSTERS.name: previous_version},
                       mark_running=True) as rec:
         prev = _clusters_at(ctx, previous_version).select("unique_id", "person_id")
