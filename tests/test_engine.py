@@ -193,3 +193,38 @@ def test_em_on_pattern_counts_matches_splink_em(world):
             assert a["u_probability"] == pytest.approx(b["u_probability"], abs=1e-12), name
             moved += abs(a["m_probability"] - o["m_probability"]) > 1e-3
     assert moved >= 6      # EM changed the m of the active comparisons: the comparison is not vacuous
+
+
+def test_training_on_counts_matches_splink_training(world):
+    """padan's training on counts (`training.engine: padan`) and Splink's training calls on the same
+    records: the same prior and the same m from the same label pairs (to 1e-12), and u from two
+    different random samples of pairs agreeing within sampling error."""
+    import math
+
+    from padan.model.train import train_model
+
+    spark, persons, cfg = world["spark"], world["persons"], world["ctx"].cfg
+    model = cfg.model.model_copy(update={"training": cfg.model.training.model_copy(update={"u_max_pairs": 200_000})})
+    ours = train_model(spark, persons, model.model_copy(update={
+        "training": model.training.model_copy(update={"engine": "padan"})}))
+    theirs = train_model(spark, persons, model.model_copy(update={
+        "training": model.training.model_copy(update={"engine": "splink"})}))
+
+    assert ours.label_pairs["nik_anchored"] == theirs.label_pairs["nik_anchored"] > 50
+    assert ours.label_pairs["agreement_anchored"] == theirs.label_pairs["agreement_anchored"] > 10
+    a, b = ours.settings, theirs.settings
+    assert a["probability_two_random_records_match"] == pytest.approx(b["probability_two_random_records_match"],
+                                                                      rel=1e-12)
+    checked_u = 0
+    for ca, cb in zip(a["comparisons"], b["comparisons"]):
+        assert ca["output_column_name"] == cb["output_column_name"]
+        for la, lb in zip(ca["comparison_levels"], cb["comparison_levels"]):
+            if la.get("is_null_level"):
+                continue
+            assert la["m_probability"] == pytest.approx(lb["m_probability"], abs=1e-12), ca["output_column_name"]
+            u = lb["u_probability"]
+            if u > 3.0 / 200_000:         # seen in Splink's sample: the two samples must agree
+                tolerance = 5 * math.sqrt(u * (1 - u) / 150_000) + 0.002
+                assert abs(la["u_probability"] - u) <= tolerance, (ca["output_column_name"], la["u_probability"], u)
+                checked_u += 1
+    assert checked_u >= 15

@@ -8,9 +8,11 @@ table, overwrite of one slice (`replaceWhere`), or MERGE on a key. There is no b
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
 from delta.tables import DeltaTable
@@ -50,6 +52,9 @@ class Lake:
     root: str
     catalog: str | None = None
     schema_prefix: str = "padan_"
+    # Tables this process has seen exist (a table, once created, is not dropped by padan): their
+    # existence is not probed again, which would cost a Delta snapshot per write.
+    _known: set = field(default_factory=set, compare=False, repr=False)
 
     @classmethod
     def from_config(cls, spark: SparkSession, lake_cfg) -> "Lake":
@@ -78,10 +83,13 @@ class Lake:
         return DeltaTable.forName(self.spark, loc) if self.catalog else DeltaTable.forPath(self.spark, loc)
 
     def exists(self, table: str) -> bool:
+        if table in self._known:
+            return True
         loc = self.location(table)
-        if self.catalog:
-            return self.spark.catalog.tableExists(loc)
-        return DeltaTable.isDeltaTable(self.spark, loc)
+        found = self.spark.catalog.tableExists(loc) if self.catalog else DeltaTable.isDeltaTable(self.spark, loc)
+        if found:
+            self._known.add(table)
+        return found
 
     def read(self, table: str, version: int | None = None) -> DataFrame:
         """The table (at `version`). A declared table that no run has written yet reads as empty,
@@ -99,9 +107,44 @@ class Lake:
             return self.spark.createDataFrame([], spec.ddl)
 
     def version(self, table: str) -> int | None:
+        if not self.catalog:
+            commits = self._log_versions(table)
+            if commits is not None:
+                return commits[-1] if commits else None
         if not self.exists(table):
             return None
         return int(self._delta(table).history(1).select("version").first()[0])
+
+    # The Delta log of a path table, read as files (the open Delta protocol: `_delta_log/<version
+    # zero-padded to 20>.json`, one action per line, the commit's `commitInfo` among them). A table's
+    # newest version and a commit's metrics then cost one listing and one small read instead of a
+    # Spark job each; `None` means "ask Delta" (catalog tables, or a listing that failed).
+    _COMMIT_FILE = re.compile(r"^(\d{20})\.json$")
+
+    def _log_versions(self, table: str) -> list[int] | None:
+        try:
+            fs, path, _ = self._hadoop_abs(f"{self.location(table)}/_delta_log")
+            if not fs.exists(path):
+                return []
+            names = (str(s.getPath().getName()) for s in fs.listStatus(path))
+            return sorted(int(m.group(1)) for n in names if (m := self._COMMIT_FILE.match(n)))
+        except Exception:   # noqa: BLE001 -- any trouble: fall back to Delta's own API
+            logger.debug("could not list the Delta log of %s", table, exc_info=True)
+            return None
+
+    def _commit_info(self, table: str, version: int) -> dict | None:
+        fs, path, jvm = self._hadoop_abs(f"{self.location(table)}/_delta_log/{version:020d}.json")
+        stream = fs.open(path)
+        try:
+            reader = jvm.java.io.BufferedReader(jvm.java.io.InputStreamReader(stream, "UTF-8"))
+            while (line := reader.readLine()) is not None:
+                if '"commitInfo"' in line:
+                    info = json.loads(line).get("commitInfo")
+                    if info is not None:
+                        return info
+            return None
+        finally:
+            stream.close()
 
     def versions(self, tables: Iterable[str]) -> dict[str, int]:
         return {t: v for t in tables if (v := self.version(t)) is not None}
@@ -112,6 +155,9 @@ class Lake:
         """Create the table with its declared schema and partitioning if it does not exist."""
         if self.exists(spec.name):
             return
+        self._create_empty(spec)
+
+    def _create_empty(self, spec: TableSpec) -> None:
         loc = self.location(spec.name)
         if self.catalog:
             layer = spec.name.split(".", 1)[0]
@@ -124,7 +170,42 @@ class Lake:
         for key, value in spec.properties:
             builder = builder.property(key, value)
         builder.execute()
+        self._known.add(spec.name)
         logger.info("created table %s", spec.name)
+
+    def _create_with(self, df: DataFrame, spec: TableSpec, tag: str) -> bool:
+        """Create the table by its first write, in one commit (schema, partitioning, properties,
+        comment and rows together): a third of the Spark jobs of creating it empty and then writing.
+        False when another writer created it first (the caller then writes as to any table)."""
+        if self.catalog:
+            layer = spec.name.split(".", 1)[0]
+            self.spark.sql(f"CREATE SCHEMA IF NOT EXISTS {self.catalog}.{self.schema_prefix}{layer}")
+            target = self.location(spec.name)
+        else:
+            target = f"delta.`{self.location(spec.name)}`"
+        writer = df.writeTo(target).using("delta").tableProperty("comment", spec.description)
+        if spec.partition_by:
+            writer = writer.partitionedBy(*[F.col(c) for c in spec.partition_by])
+        for key, value in spec.properties:
+            writer = writer.tableProperty(key, value)
+        # CREATE takes no per-write userMetadata option: the session's commit-info setting tags it.
+        conf_key = "spark.databricks.delta.commitInfo.userMetadata"
+        previous = self.spark.conf.get(conf_key, None)
+        self.spark.conf.set(conf_key, tag)
+        try:
+            writer.create()
+        except AnalysisException as exc:
+            if "ALREADY_EXISTS" not in (exc.getCondition() or "") and "already exists" not in str(exc):
+                raise
+            return False
+        finally:
+            if previous is None:
+                self.spark.conf.unset(conf_key)
+            else:
+                self.spark.conf.set(conf_key, previous)
+        self._known.add(spec.name)
+        logger.info("created table %s", spec.name)
+        return True
 
     def _conform(self, df: DataFrame, spec: TableSpec) -> DataFrame:
         """Select the spec's columns in order with the spec's types; fail on missing columns."""
@@ -140,18 +221,19 @@ class Lake:
                   quiet: bool = False) -> dict[str, int]:
         """Replace the whole table, or only the slice matching `replace_where`: a column expression
         (`padan.ids.slice_of(run_id=...)`), never SQL text, so no value can change its meaning."""
-        self.ensure_table(spec)
-        writer = self._conform(df, spec).write.format("delta").mode("overwrite")
-        if replace_where is not None:
-            if not isinstance(replace_where, Column):
-                raise TypeError("replace_where takes a column expression (padan.ids.slice_of), not SQL text")
-            writer = writer.option("replaceWhere", predicate_sql(self.spark, replace_where, spec.ddl))
+        if replace_where is not None and not isinstance(replace_where, Column):
+            raise TypeError("replace_where takes a column expression (padan.ids.slice_of), not SQL text")
         # A tag on this write's commit: a write that adds and removes nothing makes no commit at all,
         # and the newest commit's metrics would then be another write's.
         tag = f"padan-write:{uuid.uuid4().hex}"
-        writer = writer.option("userMetadata", tag)
-        loc = self.location(spec.name)
-        writer.saveAsTable(loc) if self.catalog else writer.save(loc)
+        rows = self._conform(df, spec)
+        if self.exists(spec.name) or not self._create_with(rows, spec, tag):
+            writer = rows.write.format("delta").mode("overwrite")
+            if replace_where is not None:
+                writer = writer.option("replaceWhere", predicate_sql(self.spark, replace_where, spec.ddl))
+            writer = writer.option("userMetadata", tag)
+            loc = self.location(spec.name)
+            writer.saveAsTable(loc) if self.catalog else writer.save(loc)
         if quiet:
             return {}
         metrics = self.last_operation_metrics(spec.name, tag=tag)
@@ -190,6 +272,14 @@ class Lake:
         """Operation metrics of the newest commit, or with `tag` of the commit that write tagged
         (`userMetadata`) among the newest 20: when there is none the write committed nothing, so it
         wrote no rows. Delta leaves `numOutputRows` out of a commit that wrote no file: 0 then."""
+        versions = None if self.catalog else self._log_versions(table)
+        if versions:
+            for version in reversed(versions[-20:] if tag is not None else versions[-1:]):
+                info = self._commit_info(table, version)
+                if info is not None and (tag is None or info.get("userMetadata") == tag):
+                    return self._int_metrics(info.get("operationMetrics"), tag)
+            if tag is not None:
+                return {"numOutputRows": 0, "numFiles": 0}
         if tag is None:
             row = self._delta(table).history(1).select("operationMetrics").first()
         else:
@@ -197,8 +287,12 @@ class Lake:
                    .select("operationMetrics").first())
             if row is None:
                 return {"numOutputRows": 0, "numFiles": 0}
+        return self._int_metrics(row[0], tag)
+
+    @staticmethod
+    def _int_metrics(metrics: dict | None, tag: str | None) -> dict[str, int]:
         out: dict[str, int] = {"numOutputRows": 0} if tag is not None else {}
-        for k, v in (row[0] or {}).items():
+        for k, v in (metrics or {}).items():
             try:
                 out[k] = int(v)
             except (TypeError, ValueError):
@@ -207,8 +301,11 @@ class Lake:
 
     def _hadoop(self, relative_path: str):
         """(Hadoop FileSystem, Path, JVM view) of a location under the lake root."""
+        return self._hadoop_abs(self.path(relative_path))
+
+    def _hadoop_abs(self, location: str):
         jvm = self.spark.sparkContext._jvm
-        path = jvm.org.apache.hadoop.fs.Path(self.path(relative_path))
+        path = jvm.org.apache.hadoop.fs.Path(location)
         return path.getFileSystem(self.spark.sparkContext._jsc.hadoopConfiguration()), path, jvm
 
     def write_bytes(self, relative_path: str, data: bytes) -> str:

@@ -106,6 +106,20 @@ def train_model(spark, persons: DataFrame, model: ModelConfig, *, break_lineage_
                                     < int(1000 * tr.em_sample_rows / n) + 1)
     persons = persons.cache()
     result = TrainingResult(settings={}, m_method=m_method)
+    if m_method == "nik_anchored" and tr.engine == "padan":
+        from padan.model.counts import train_nik_anchored
+
+        sets = [("nik_anchored", nik_anchored_labels, None), ("agreement_anchored", agreement_anchored_labels, ("nik",))]
+        if tr.date_sex_m_from_name_labels:
+            sets.append(("nik_name_anchored", nik_name_anchored_labels, ("birth_date", "sex")))
+        trained, result.seconds, sizes = train_nik_anchored(spark, persons, settings, tr, sets)
+        result.label_pairs = {k: v for k, v in sizes.items() if k != "u_sample_pairs"}
+        _smooth(trained, tr.u_max_pairs)
+        persons.unpersist()
+        result.settings = trained
+        logger.info("trained model (m by %s, on counts) in %s", m_method,
+                    ", ".join(f"{k}={v:.1f}s" for k, v in result.seconds.items()))
+        return result
     linker, db_api = make_linker(spark, persons, settings, cols, break_lineage_method=break_lineage_method,
                                  tag="train")
 

@@ -1,0 +1,208 @@
+"""Training on counts: the prior, u and the NIK-anchored m of `padan.model.train` without Splink's
+per-comparison passes, each from one Spark job that ends in a small table of counts.
+
+- prior: the number of distinct pairs the deterministic `prior_rules` find (padan's engine joins,
+  one count) over the number of possible pairs for the link type, divided by the assumed recall:
+  Splink's `estimate_probability_two_random_records_match`.
+- u: a seeded hash sample of records, sized so that its pairs number about `u_max_pairs` (Splink's
+  sample size for that many pairs), all its pairs -> gamma vectors -> counts of each distinct gamma
+  pattern (one collect); u of a level = its share among the pairs outside the comparison's null
+  level. Splink's `estimate_u_using_random_sampling` computes the same shares over its own random
+  sample, one comparison at a time (a pass per comparison and chunk).
+- m: label pairs (`train.nik_anchored_labels` and the others) -> gamma vectors -> pattern counts;
+  m of a level = its share among the labelled pairs outside the null level: exactly Splink's
+  `estimate_m_from_pairwise_labels` (every label has clerical_match_score 1).
+
+tests/test_train_counts.py checks m against Splink's on the same labels (to 1e-12), the prior
+against Splink's on the same rules, and u against Splink's sampling within sampling error.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+from typing import Any
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from padan.model.patterns import PatternCounts, pattern_counts
+
+
+def _gamma_model(settings: dict[str, Any]):
+    """The engine's parsed model for computing gamma vectors: every level's condition, no weights
+    needed (untrained levels get a placeholder m and u) and no term frequencies."""
+    from padan.link import engine
+
+    s = copy.deepcopy(settings)
+    for comp in s["comparisons"]:
+        for lvl in comp["comparison_levels"]:
+            if not lvl.get("is_null_level"):
+                lvl.setdefault("m_probability", 0.5)
+                lvl.setdefault("u_probability", 0.5)
+                lvl["m_probability"] = lvl["m_probability"] or 0.5
+                lvl["u_probability"] = lvl["u_probability"] or 0.5
+    return dataclasses.replace(engine.parse_model(s), tf_columns=())
+
+
+def _records(spark, persons: DataFrame, settings: dict[str, Any]):
+    from padan.link import engine
+
+    engine.register_similarity_functions(spark)
+    model = _gamma_model(settings)
+    df, cols = engine._inputs(persons, model, settings, None)
+    return model, df, cols
+
+
+def _gammas(pairs: DataFrame, model) -> DataFrame:
+    from padan.link import engine
+
+    return pairs.select(*[engine._gamma(c).alias(f"gamma_{c.name}") for c in model.comparisons])
+
+
+def _pair_filter(model):
+    from padan.link import engine
+
+    where = engine._composite_id("l") < engine._composite_id("r")
+    if model.link_type == "link_only":
+        where = where & (F.col("l.source_dataset") != F.col("r.source_dataset"))
+    return where
+
+
+def level_shares(pc: PatternCounts, settings: dict[str, Any]) -> dict[str, dict[int, float | None]]:
+    """Each comparison's non-null levels (gamma -> share of the pairs outside the null level; None
+    for a level no pair reached), from pattern counts."""
+    out: dict[str, dict[int, float | None]] = {}
+    model = _gamma_model(settings)
+    for j, comp in enumerate(model.comparisons):
+        gammas = [lvl.gamma for lvl in comp.levels if lvl.gamma != -1]
+        col = pc.gammas[:, pc.names.index(comp.name)] if len(pc.counts) else None
+        counts = {g: float(pc.counts[col == g].sum()) if col is not None else 0.0 for g in gammas}
+        total = sum(counts.values())
+        out[comp.name] = {g: (counts[g] / total if total and counts[g] else None) for g in gammas}
+    return out
+
+
+def _names(settings: dict[str, Any]) -> list[str]:
+    return [c.name for c in _gamma_model(settings).comparisons]
+
+
+def _apply(settings: dict[str, Any], shares: dict[str, dict[int, float | None]], key: str,
+           only: tuple[str, ...] | None = None) -> None:
+    """Write `shares` as each level's m or u (`key`) into a settings dict, in place. A level with no
+    observation keeps no value (None), as Splink's trained values leave it."""
+    for comp in settings["comparisons"]:
+        name = comp["output_column_name"].replace(" ", "_")
+        if name not in shares or (only is not None and name not in only):
+            continue
+        non_null = [lvl for lvl in comp["comparison_levels"] if not lvl.get("is_null_level")]
+        for i, lvl in enumerate(non_null):
+            gamma = len(non_null) - 1 - i
+            lvl[key] = shares[name].get(gamma)
+
+
+def total_comparisons(persons: DataFrame, link_type: str) -> float:
+    """Possible pairs for the link type (Splink's `calculate_cartesian`)."""
+    counts = [r["n"] for r in persons.groupBy("source_dataset").agg(F.count(F.lit(1)).alias("n")).collect()]
+    n = sum(counts)
+    if link_type == "link_only":
+        return (n * n - sum(c * c for c in counts)) / 2
+    return n * (n - 1) / 2
+
+
+def estimate_prior(spark, persons: DataFrame, settings: dict[str, Any], rules: list[str], recall: float) -> float:
+    """Splink's prior: (distinct pairs the deterministic rules find) / recall / (possible pairs)."""
+    from padan.link import engine
+
+    model, df, cols = _records(spark, persons, settings)
+    model = dataclasses.replace(model, rules=tuple(engine._transpile(r) for r in rules))
+    pairs = engine._blocked(df, df, model, _pair_filter(model), ["unique_id"])
+    found = pairs.count()
+    total = total_comparisons(persons, model.link_type)
+    return min(1.0, found / recall / total) if total else 0.0
+
+
+def u_sample_rows(persons: DataFrame, max_pairs: float) -> tuple[int, float]:
+    """(records, share of records to sample) so the sample's pairs number about `max_pairs`:
+    Splink's `_rows_needed_for_n_pairs`."""
+    n = persons.count()
+    rows = 0.5 * ((8 * max_pairs + 1) ** 0.5 + 1)
+    return n, min(1.0, rows / n) if n else 1.0
+
+
+def estimate_u(spark, persons: DataFrame, settings: dict[str, Any], max_pairs: float, seed: int) -> tuple[
+        dict[str, dict[int, float | None]], int]:
+    """u of every level from all pairs of a seeded hash sample of records; returns (u, pairs)."""
+    model, df, cols = _records(spark, persons, settings)
+    n, share = u_sample_rows(persons, max_pairs)
+    buckets = 1_000_000
+    sample = df.where(F.pmod(F.xxhash64("source_dataset", "unique_id", F.lit(seed)), F.lit(buckets))
+                      < F.lit(int(math.ceil(share * buckets))))
+    pairs = sample.alias("l").crossJoin(sample.alias("r")).where(_pair_filter(model))
+    pairs = pairs.select(*[F.col(f"l.{c}").alias(f"{c}_l") for c in cols],
+                         *[F.col(f"r.{c}").alias(f"{c}_r") for c in cols])
+    pc = pattern_counts(_gammas(pairs, model), [c.name for c in model.comparisons])
+    return level_shares(pc, settings), int(pc.counts.sum())
+
+
+def estimate_m_from_labels(spark, persons: DataFrame, settings: dict[str, Any], labels: DataFrame) -> tuple[
+        dict[str, dict[int, float | None]], int]:
+    """m of every level from label pairs (source_dataset_l, unique_id_l, source_dataset_r,
+    unique_id_r): the records joined on both sides -> gamma vectors -> pattern counts. Returns
+    (m, labelled pairs)."""
+    model, df, cols = _records(spark, persons, settings)
+    left = df.select(*[F.col(c).alias(f"{c}_l") for c in cols])
+    right = df.select(*[F.col(c).alias(f"{c}_r") for c in cols])
+    pairs = (labels.select("source_dataset_l", "unique_id_l", "source_dataset_r", "unique_id_r")
+             .join(left, ["source_dataset_l", "unique_id_l"]).join(right, ["source_dataset_r", "unique_id_r"]))
+    pc = pattern_counts(_gammas(pairs, model), [c.name for c in model.comparisons])
+    return level_shares(pc, settings), int(pc.counts.sum())
+
+
+def train_nik_anchored(spark, persons: DataFrame, settings: dict[str, Any], tr, label_sets) -> tuple[
+        dict[str, Any], dict[str, float], dict[str, int]]:
+    """The whole `nik_anchored` training on counts: prior, u, then m from each label set.
+
+    `label_sets` is [(name, make_labels(persons, max_pairs, seed), comparisons)]; the first set
+    (comparisons None) trains every comparison's m, each later set only its own comparisons. As in
+    Splink, every set is a training session that estimates every comparison, and a level's m is the
+    median of the sessions' estimates that observed it (so a later set's comparisons end with the
+    median of all sessions so far, the others with the first session's). Returns (trained settings,
+    seconds per step, pairs per set and of the u sample)."""
+    import statistics
+    import time
+
+    from padan.model.train import raise_no_labels
+
+    out = copy.deepcopy(settings)
+    seconds: dict[str, float] = {}
+    sizes: dict[str, int] = {}
+    t = time.monotonic()
+    out["probability_two_random_records_match"] = estimate_prior(spark, persons, out, list(tr.prior_rules),
+                                                                 tr.prior_recall)
+    seconds["prior"] = time.monotonic() - t
+    t = time.monotonic()
+    u, sizes["u_sample_pairs"] = estimate_u(spark, persons, out, tr.u_max_pairs, tr.u_seed)
+    _apply(out, u, "u_probability")
+    seconds["u"] = time.monotonic() - t
+    t = time.monotonic()
+    sessions: dict[str, dict[int, list[float]]] = {}
+    for name, make, only in label_sets:
+        m, n = estimate_m_from_labels(spark, persons, out, make(persons, tr.max_label_pairs, tr.u_seed))
+        sizes[name] = n
+        if only is None and n == 0:
+            raise_no_labels()
+        if n == 0:
+            continue
+        for comp, levels in m.items():
+            for gamma, value in levels.items():
+                if value is not None:
+                    sessions.setdefault(comp, {}).setdefault(gamma, []).append(value)
+        medians = {comp: {g: (statistics.median(sessions[comp][g]) if sessions.get(comp, {}).get(g) else None)
+                          for g in levels} for comp, levels in m.items()}
+        _apply(out, medians, "m_probability", None if only is None else tuple(only))
+    seconds["m"] = time.monotonic() - t
+    return out, seconds, sizes
+
+
