@@ -4,9 +4,10 @@
     out.p3ke, out.prakerja   # raw extracts, every column a string, the source contracts' column names
     out.truth                # source, record_id, person_id: who each record really is
 
-Rows are produced from `spark.range` in parallel; every value is a hash of (seed, identifiers,
-purpose) -- no Python UDFs, no driver-side rows -- so a seed gives the same data on any number of
-partitions or cores. See docs/SYNTH.md for the population model, the profiles and throughput.
+Rows are generated inside Spark tasks (`mapInArrow`), a batch of row numbers at a time, with
+vectorised numpy / pyarrow code (this is generation of obviously synthetic data, not processing of
+real personal data); every value is a hash of (seed, identifiers, purpose), so a seed gives the
+same data on any number of partitions, batch sizes or cores. See docs/SYNTH.md for the population model, the profiles and throughput.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ import logging
 import time
 from dataclasses import dataclass
 
-from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from padan.synth import build
 from padan.synth.build import P3KE_COLUMNS, PRAKERJA_COLUMNS
+from padan.synth.world import Ctx
 from padan.synth.profiles import PROFILES, Profile, SourceRates, get_profile
 
 logger = logging.getLogger(__name__)
@@ -49,63 +51,61 @@ def generate_debug(spark: SparkSession, *, p3ke_rows: int, prakerja_rows: int, s
                    ) -> tuple[DataFrame, DataFrame, float]:
     """Both extracts with their hidden '_' columns (true values, damage flags), and the overlap
     acceptance scale. For tests and diagnostics; never write these columns out."""
-    from padan.synth import build
-    from padan.synth.world import Ctx
+    ctx, scale = _ctx(p3ke_rows, prakerja_rows, seed, profile)
+    return (build.frame(spark, ctx, "p3ke", partitions=partitions),
+            build.frame(spark, ctx, "prakerja", scale=scale, partitions=partitions), scale)
 
+
+def _ctx(p3ke_rows: int, prakerja_rows: int, seed: int, profile: str | Profile) -> tuple[Ctx, float]:
     _check(p3ke_rows, prakerja_rows, seed)
     ctx = Ctx(seed=seed, profile=get_profile(profile), p3ke_rows=int(p3ke_rows), prakerja_rows=int(prakerja_rows))
-    scale = build.calibrate_overlap(spark, ctx)
-    return build.p3ke(spark, ctx, partitions), build.prakerja(spark, ctx, scale, partitions), scale
+    return ctx, build.calibrate_overlap(ctx)
 
 
-def _truth(p3ke_dbg: DataFrame, prakerja_dbg: DataFrame) -> DataFrame:
-    return (p3ke_dbg.select(F.lit("p3ke").alias("source"), F.col("id_individu").alias("record_id"),
-                            F.col("_person_id").alias("person_id"))
-            .unionByName(prakerja_dbg.select(F.lit("prakerja").alias("source"),
-                                             F.col("id_pendaftar").alias("record_id"),
-                                             F.col("_person_id").alias("person_id"))))
+def _truth(spark: SparkSession, ctx: Ctx, scale: float, partitions: int | None) -> DataFrame:
+    """source, record_id, person_id of every record: regenerated from the row numbers (cheap: who a
+    record is needs no names, addresses or damage)."""
+    p = build.frame(spark, ctx, "p3ke", mode="truth", partitions=partitions)
+    q = build.frame(spark, ctx, "prakerja", mode="truth", scale=scale, partitions=partitions)
+    return (p.select(F.lit("p3ke").alias("source"), F.col("id_individu").alias("record_id"),
+                     F.col("_person_id").alias("person_id"))
+            .unionByName(q.select(F.lit("prakerja").alias("source"), F.col("id_pendaftar").alias("record_id"),
+                                  F.col("_person_id").alias("person_id"))))
 
 
 def generate(spark: SparkSession, *, p3ke_rows: int, prakerja_rows: int, seed: int,
              profile: str | Profile = "typical", partitions: int | None = None) -> SynthOutput:
     """Lazy DataFrames for both extracts and the truth. `partitions` only changes how the work is
     split, never the data (default: the session's parallelism, at least one per million rows)."""
-    p3ke_dbg, prakerja_dbg, _ = generate_debug(spark, p3ke_rows=p3ke_rows, prakerja_rows=prakerja_rows,
-                                               seed=seed, profile=profile, partitions=partitions)
-    return SynthOutput(p3ke=p3ke_dbg.select(*P3KE_COLUMNS), prakerja=prakerja_dbg.select(*PRAKERJA_COLUMNS),
-                       truth=_truth(p3ke_dbg, prakerja_dbg))
+    ctx, scale = _ctx(p3ke_rows, prakerja_rows, seed, profile)
+    return SynthOutput(p3ke=build.frame(spark, ctx, "p3ke", mode="public", partitions=partitions),
+                       prakerja=build.frame(spark, ctx, "prakerja", mode="public", scale=scale, partitions=partitions),
+                       truth=_truth(spark, ctx, scale, partitions))
 
 
 def write_extracts(spark: SparkSession, out: str, *, p3ke_rows: int, prakerja_rows: int, seed: int,
                    profile: str | Profile = "typical", fmt: str = "csv", partitions: int | None = None) -> dict:
     """Write out/p3ke/ and out/prakerja/ (CSV with header, ',' delimiter, UTF-8, Spark part files;
     or parquet) and out/truth/ (parquet). Overwrites. Returns row counts, paths and seconds taken.
-
-    The Prakerja rows are kept on local disk between the extract and the truth (choosing who a
-    registrant is costs about as much as the rest of the row); P3KE's truth is recomputed, which
-    is cheap."""
+    One Spark job per output; the truth is regenerated from the row numbers (cheap)."""
     if fmt not in ("csv", "parquet"):
         raise ValueError(f"fmt must be 'csv' or 'parquet', not {fmt!r}")
     base = out.rstrip("/")
     paths = {"p3ke": f"{base}/p3ke", "prakerja": f"{base}/prakerja", "truth": f"{base}/truth"}
-    p3ke_dbg, prakerja_dbg, _ = generate_debug(spark, p3ke_rows=p3ke_rows, prakerja_rows=prakerja_rows,
-                                               seed=seed, profile=profile, partitions=partitions)
-    prakerja_kept = prakerja_dbg.select(*PRAKERJA_COLUMNS, "_person_id").persist(StorageLevel.DISK_ONLY)
+    ctx, scale = _ctx(p3ke_rows, prakerja_rows, seed, profile)
     seconds: dict[str, float] = {}
-    try:
-        for name, df in (("p3ke", p3ke_dbg.select(*P3KE_COLUMNS)), ("prakerja", prakerja_kept.select(*PRAKERJA_COLUMNS))):
-            start = time.perf_counter()
-            writer = df.write.mode("overwrite")
-            if fmt == "csv":
-                writer.option("header", True).option("delimiter", ",").option("encoding", "UTF-8").csv(paths[name])
-            else:
-                writer.parquet(paths[name])
-            seconds[name] = round(time.perf_counter() - start, 2)
-            logger.info("synth: wrote %s (%s) in %.1fs", name, fmt, seconds[name])
+    for name in ("p3ke", "prakerja"):
+        df = build.frame(spark, ctx, name, mode="public", scale=scale, partitions=partitions)
         start = time.perf_counter()
-        _truth(p3ke_dbg, prakerja_kept).write.mode("overwrite").parquet(paths["truth"])
-        seconds["truth"] = round(time.perf_counter() - start, 2)
-    finally:
-        prakerja_kept.unpersist()
+        writer = df.write.mode("overwrite")
+        if fmt == "csv":
+            writer.option("header", True).option("delimiter", ",").option("encoding", "UTF-8").csv(paths[name])
+        else:
+            writer.parquet(paths[name])
+        seconds[name] = round(time.perf_counter() - start, 2)
+        logger.info("synth: wrote %s (%s) in %.1fs", name, fmt, seconds[name])
+    start = time.perf_counter()
+    _truth(spark, ctx, scale, partitions).write.mode("overwrite").parquet(paths["truth"])
+    seconds["truth"] = round(time.perf_counter() - start, 2)
     return {"p3ke": int(p3ke_rows), "prakerja": int(prakerja_rows), "truth": int(p3ke_rows) + int(prakerja_rows),
             "paths": paths, "format": fmt, "seconds": seconds}

@@ -1,20 +1,27 @@
-"""Builds the P3KE and Prakerja extracts (with hidden ground-truth and damage columns, prefixed '_')."""
+"""Builds the P3KE and Prakerja extracts (with hidden ground-truth and damage columns, prefixed '_').
+
+`p3ke_batch` / `prakerja_batch` turn a numpy array of row numbers into an Arrow record batch, with
+vectorised numpy / pyarrow code only; `frame` runs them inside Spark with `mapInArrow`, each task
+generating its share of row numbers. A row's values depend only on the seed and its row number
+(see `rng`), so the data are the same for any number of partitions, batch size or cores.
+"""
 
 from __future__ import annotations
 
 import math
+from typing import Iterator
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import functions as PF
-
-from padan.synth import sqlx as F
-from padan.synth.sqlx import X as Column
 
 from padan.synth import corrupt as C
 from padan.synth import names as N
+from padan.synth import vx
 from padan.synth import world as W
 from padan.synth.profiles import Profile
-from padan.synth.rng import SEED_COLUMN, Rng, at
+from padan.synth.rng import Rng
 from padan.synth.world import BLOCK, BLOCK_BITS, N_TEMPLATES, NP_ADULT_BASE, NP_BASE, Ctx
 
 P3KE_COLUMNS = ["id_individu", "id_keluarga", "no_kk", "nik", "nama", "tgl_lahir", "jenis_kelamin",
@@ -28,13 +35,34 @@ REG_START = "2020-04-11"      # first Prakerja wave
 REG_SPAN_DAYS = 960
 CALIBRATION_SAMPLE = 20_000
 ROWS_PER_PARTITION = 1_000_000
+BATCH_ROWS = 32_768           # rows generated (and handed to Spark) at a time
+
+_FLAGS = ["_f_mono", "_f_drop", "_f_muh", "_f_abd", "_f_old", "_f_swap", "_f_typo", "_f_title"]
+_COMMON_HIDDEN = [("_person_id", "string"), ("_hh", "bigint"), ("_k", "int")]
+_PERSON_HIDDEN = [("_nik_true", "string"), ("_nik_region", "string"), ("_nik_mismatch", "boolean"),
+                  ("_dob_true", "date"), ("_sex_true", "string"), ("_name_true", "string"), ("_age", "int")]
+P3KE_HIDDEN = (_COMMON_HIDDEN + [("_dup", "boolean")] + _PERSON_HIDDEN
+               + [("_role", "string"), ("_desil", "int"), ("_pkh", "boolean"), ("_trad", "int"),
+                  ("_home_region", "string"), ("_nik_kind", "string"), ("_dob_kind", "string"),
+                  ("_family_ok", "boolean"), ("_sex_flip", "boolean"), ("_kk_missing", "boolean")]
+               + [(f, "boolean") for f in _FLAGS])
+PRAKERJA_HIDDEN = (_COMMON_HIDDEN + [("_j", "bigint"), ("_acct", "int"), ("_overlap", "boolean"), ("_reg_date", "date")]
+                   + _PERSON_HIDDEN
+                   + [("_desil", "int"), ("_pkh", "boolean"), ("_trad", "int"),
+                      ("_nik_kind", "string"), ("_dob_kind", "string"), ("_family_ok", "boolean"),
+                      ("_sex_flip", "boolean"), ("_kk_missing", "boolean"), ("_kk_changed", "boolean"),
+                      ("_moved", "boolean")]
+                   + [(f, "boolean") for f in _FLAGS + ["_f_case"]])
+_ARROW = {"string": pa.string(), "bigint": pa.int64(), "int": pa.int32(), "boolean": pa.bool_(), "date": pa.date32()}
 
 
-_stage = W.stage
-
-
-def _select(df: W.Plan, cols: dict[str, Column]) -> DataFrame:
-    return df.select(cols)
+def columns(source: str, mode: str) -> list[tuple[str, str]]:
+    """(name, Spark type) of the columns `mode` ('debug', 'public', 'truth') gives for a source."""
+    key = "id_individu" if source == "p3ke" else "id_pendaftar"
+    if mode == "truth":
+        return [(key, "string"), ("_person_id", "string")]
+    public = [(c, "string") for c in (P3KE_COLUMNS if source == "p3ke" else PRAKERJA_COLUMNS)]
+    return public if mode == "public" else public + (P3KE_HIDDEN if source == "p3ke" else PRAKERJA_HIDDEN)
 
 
 def partitions_for(spark: SparkSession, rows: int, partitions: int | None) -> int:
@@ -43,225 +71,249 @@ def partitions_for(spark: SparkSession, rows: int, partitions: int | None) -> in
     return max(spark.sparkContext.defaultParallelism, math.ceil(rows / ROWS_PER_PARTITION), 1)
 
 
-def _yn(flag: Column) -> Column:
-    return F.when(flag, "Ya").otherwise("Tidak")
+def _yn(flag: np.ndarray) -> pa.Array:
+    return vx.where(flag, "Ya", "Tidak")
 
 
-def person_id(hh: Column, k: Column) -> Column:
-    return F.concat(F.lit("ORG-"), hh.cast("string"), F.lit("-"), k.cast("string"))
+def _sex(male: np.ndarray) -> pa.Array:
+    return vx.where(male, "L", "P")
 
 
-def p3ke_person_at(ctx: Ctx, row: Column) -> dict[str, Column]:
+def person_id(hh: np.ndarray, k: np.ndarray) -> pa.Array:
+    return vx.cat("ORG-", vx.itos(hh), "-", vx.itos(k))
+
+
+def _kind_text(kind: np.ndarray, kinds: tuple[str, ...]) -> pa.Array:
+    return vx.where(kind >= 0, vx.take(kinds, np.maximum(kind, 0)), None)
+
+
+# ---------------------------------------------------------------- identities
+
+def p3ke_person_at(ctx: Ctx, row: np.ndarray) -> dict[str, np.ndarray]:
     """Who is on P3KE row `row`: (hh, k) of the person shown, the household the row sits in, and
     whether the row repeats a person shown elsewhere (a within-source duplicate)."""
-    rng = Rng("p3ke")
-    block = F.shiftright(row, BLOCK_BITS)
-    pos = row.bitwiseAND(BLOCK - 1).cast("int")
+    rng = Rng(ctx.seed, "p3ke")
+    block = row >> BLOCK_BITS
+    pos = row & (BLOCK - 1)
     tpl = rng.int("tpl", N_TEMPLATES, block)
-    code = at(ctx.tpl_codes, tpl * BLOCK + pos)
+    code = ctx.tpl_codes[tpl * BLOCK + pos]
     pos2 = rng.int("dup_pos", BLOCK, row)
     dup = (rng.u("dup", row) < ctx.profile.p3ke.duplicate) & (pos2 != pos)
-    shown = F.when(dup, at(ctx.tpl_codes, tpl * BLOCK + pos2)).otherwise(code)
-    base = F.shiftleft(block, BLOCK_BITS)
-    return {
-        "hh": base + (shown / 100).cast("int"),
-        "k": ((shown / 10).cast("int") % 10).cast("int"),
-        "host_hh": base + (code / 100).cast("int"),
-        "dup": dup,
-    }
+    shown = np.where(dup, ctx.tpl_codes[tpl * BLOCK + pos2], code)
+    base = block << BLOCK_BITS
+    return {"hh": base + shown // 100, "k": (shown // 10) % 10, "host_hh": base + code // 100, "dup": dup}
 
 
-def _perm_params(prefix: str, n: int, salt: int) -> dict[str, int]:
-    """Parameters of the bijection x -> (x * a + c) mod n of [0, n)."""
+def _perm(n: int, salt: int) -> tuple[int, int, int]:
+    """(n, a, c) of the bijection x -> (x * a + c) mod n of [0, n)."""
     n = max(int(n), 1)
-    return {f"{prefix}_n": n, f"{prefix}_a": W.permutation_multiplier(n, salt), f"{prefix}_c": (salt * 7919) % n}
+    return n, W.permutation_multiplier(n, salt), (salt * 7919) % n
 
 
-def _permute(x: Column, prefix: str) -> Column:
-    return (x * F.col(f"{prefix}_a") + F.col(f"{prefix}_c")) % F.col(f"{prefix}_n")
+def _permute(x: np.ndarray, p: tuple[int, int, int]) -> np.ndarray:
+    n, a, c = p
+    return (x * a + c) % n
 
 
-def _params(ctx: Ctx, **extra: int | float) -> dict[str, int | float]:
-    return {SEED_COLUMN: ctx.seed, **_perm_params("pp", ctx.p3ke_rows, 11), **extra}
-
-
-def _household_full(df: DataFrame, ctx: Ctx, hh: Column, p: str) -> tuple[DataFrame, dict[str, Column]]:
-    return W.household(df, ctx, hh, p)
-
-
-def _age_ok(reg_date: Column, dob: Column) -> Column:
+def _age_ok(reg_date: np.ndarray, dob: np.ndarray) -> np.ndarray:
     """Aged 18-64 on any day from the registration up to a year later."""
-    gap = F.year(reg_date) - F.year(dob)
+    gap = vx.ymd(reg_date)[0] - vx.ymd(dob)[0]
     return (gap >= 19) & (gap <= 63)
 
 
-def _overlap_candidate(df: DataFrame, ctx: Ctx, j: Column, reg_date: Column) -> tuple[DataFrame, dict[str, Column]]:
+def _overlap_candidate(ctx: Ctx, j: np.ndarray, reg_date: np.ndarray) -> dict[str, np.ndarray]:
     """The P3KE person registrant j would be if it is one of the overlap, its eligibility and weight."""
     prof = ctx.profile
     P = ctx.p3ke_rows
+    n = len(j)
     if P <= 0:
-        return df, {"c_hh": F.lit(None).cast("long"), "c_k": F.lit(None).cast("int"),
-                    "c_ok": F.lit(False), "c_w": F.lit(0.0), "c_desil": F.lit(None).cast("int")}
-    cand = _permute(j % F.col("pp_n"), "pp")
-    sel = p3ke_person_at(ctx, cand)
-    df, S = _stage(df, {"c_hh": sel["hh"], "c_k": sel["k"]})
-    df, H = _household_full(df, ctx, S["c_hh"], "c_")
-    df, M = W.member(df, ctx, S["c_hh"], S["c_k"], H, "c_", "cm_")
-    weight = at(list(prof.overlap_desil_weights), H["c_desil"] - 1) * F.when(H["c_pkh"], prof.overlap_pkh_factor).otherwise(1.0)
-    df, R = _stage(df, {"c_ok": (j < F.col("pp_n")) & _age_ok(reg_date, M["cm_dob"]), "c_w": weight})
-    return df, {**S, **R, "c_desil": H["c_desil"]}
+        return {"c_hh": np.zeros(n, np.int64), "c_k": np.zeros(n, np.int64), "c_ok": np.zeros(n, bool),
+                "c_w": np.zeros(n)}
+    sel = p3ke_person_at(ctx, _permute(j % P, _perm(P, 11)))
+    H = W.household(ctx, sel["hh"], full=False)
+    M = W.member(ctx, sel["hh"], sel["k"], H)
+    weight = np.asarray(prof.overlap_desil_weights)[H["desil"] - 1] * np.where(H["pkh"], prof.overlap_pkh_factor, 1.0)
+    return {"c_hh": sel["hh"], "c_k": sel["k"], "c_ok": (j < P) & _age_ok(reg_date, M["dob"]), "c_w": weight}
 
 
-def _registrant(rng: Rng, r: Column, ctx: Ctx) -> dict[str, Column]:
-    block = F.shiftright(r, BLOCK_BITS)
-    pos = r.bitwiseAND(BLOCK - 1).cast("int")
-    tpl = rng.int("tpl", N_TEMPLATES, block)
-    code = at(ctx.acct_codes, tpl * BLOCK + pos)
-    slot = (code / 10).cast("int")
-    acct = code % 10
-    j = F.shiftleft(block, BLOCK_BITS) + slot
-    return {"slot": slot, "acct": acct, "j": j}
+def _registrant(ctx: Ctx, r: np.ndarray) -> dict[str, np.ndarray]:
+    rng = Rng(ctx.seed, "prakerja")
+    block = r >> BLOCK_BITS
+    pos = r & (BLOCK - 1)
+    code = ctx.acct_codes[rng.int("tpl", N_TEMPLATES, block) * BLOCK + pos]
+    slot = code // 10
+    return {"slot": slot, "acct": code % 10, "j": (block << BLOCK_BITS) + slot}
 
 
-def _reg_date(rng: Rng, j: Column) -> Column:
-    return F.date_add(F.lit(REG_START).cast("date"), rng.int("regday", REG_SPAN_DAYS, j))
+def _reg_date(ctx: Ctx, j: np.ndarray) -> np.ndarray:
+    return vx.add_days(vx.date(REG_START, len(j)), Rng(ctx.seed, "prakerja").int("regday", REG_SPAN_DAYS, j))
 
 
-_MEAN_WEIGHT: dict[Profile, float] = {}
-# Measured with `_mean_weight` for the default desil weights and PKH factor (the built-in profiles;
-# the other profile settings move it by < 0.001). Re-measure when the population model changes --
-# test_synth checks that the realised overlap stays near the configured one.
-MODEL_MEAN_WEIGHT = {((0.35, 0.6, 0.9, 1.0), 0.5): 0.3989}
+def _np_member(ctx: Ctx, j: np.ndarray, slot: np.ndarray, reg_date: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(household, member or -1) of a working-age member of a household outside P3KE for registrant j
+    (siblings sometimes share one)."""
+    rng = Rng(ctx.seed, "prakerja")
+    sib = (rng.u("sib", j) < 0.08) & (slot > 0)
+    hh = NP_BASE + np.where(sib, j - 1, j)
+    H = W.household(ctx, hh, full=False)
+    oks = np.stack([(kk < H["size"]) & _age_ok(reg_date, W.member(ctx, hh, kk, H)["dob"]) for kk in range(4)], axis=1)
+    pref = np.where(sib, rng.category([(2, 0.6), (3, 0.4)], "np_k", j),
+                    rng.category([(0, 0.35), (1, 0.2), (2, 0.3), (3, 0.15)], "np_k", j))
+    rows = np.arange(len(j))
+    first_ok = np.where(oks.any(axis=1), oks.argmax(axis=1), -1)
+    return hh, np.where(oks[rows, pref], pref, first_ok)
 
 
-def mean_weight(spark: SparkSession, profile: Profile) -> float:
-    known = MODEL_MEAN_WEIGHT.get((tuple(profile.overlap_desil_weights), profile.overlap_pkh_factor))
-    return known if known is not None else _mean_weight(spark, profile)
+def prakerja_identity(ctx: Ctx, r: np.ndarray, scale: float) -> dict[str, np.ndarray]:
+    """Registrant, accounts and who the person behind Prakerja row r is."""
+    A = _registrant(ctx, r)
+    j = A["j"]
+    rng = Rng(ctx.seed, "prakerja")
+    reg_date = _reg_date(ctx, j)
+    c = _overlap_candidate(ctx, j, reg_date)
+    n_hh, n_k = _np_member(ctx, j, A["slot"], reg_date)
+    ov = c["c_ok"] & (rng.u("ov", j) < scale * c["c_w"])
+    hh = np.where(ov, c["c_hh"], np.where(n_k >= 0, n_hh, NP_ADULT_BASE + j))
+    k = np.where(ov, c["c_k"], np.where(n_k >= 0, n_k, 0))
+    return {**A, "reg_date": reg_date, "hh": hh, "k": k, "ov": ov}
 
 
-def _mean_weight(spark: SparkSession, profile: Profile) -> float:
-    """Mean acceptance weight (eligible age x desil/PKH weight) of a P3KE candidate, measured once
-    per profile and process on a fixed sample (seed 0, 20,000 registrants) with integer sums -- a
-    property of the population model, not of a run, so every run and cluster gets the same number."""
-    if profile not in _MEAN_WEIGHT:
-        n = CALIBRATION_SAMPLE
-        ctx = Ctx(seed=0, profile=profile, p3ke_rows=n, prakerja_rows=n)
-        rng = Rng("prakerja")
-        df = W.Plan(spark, n, 1, "j", _params(ctx))
-        df, C_ = _overlap_candidate(df, ctx, F.col("j"), _reg_date(rng, F.col("j")))
-        micro = F.when(C_["c_ok"], F.round(C_["c_w"] * 1_000_000).cast("long")).otherwise(F.lit(0).cast("long"))
-        total = df.select({"micro": micro}).agg(PF.sum("micro").alias("s")).collect()[0]["s"] or 0
-        _MEAN_WEIGHT[profile] = total / 1_000_000 / n
-    return _MEAN_WEIGHT[profile]
+# ---------------------------------------------------------------- overlap calibration
+
+def mean_weight(profile: Profile) -> float:
+    """Mean acceptance weight (eligible age x desil/PKH weight) of a P3KE candidate, measured on a
+    fixed sample (seed 0, 20,000 registrants) with integer sums -- a property of the population
+    model, not of a run, so every run and cluster gets the same number. Cheap: numpy on the driver."""
+    n = CALIBRATION_SAMPLE
+    ctx = Ctx(seed=0, profile=profile, p3ke_rows=n, prakerja_rows=n)
+    j = np.arange(n, dtype=np.int64)
+    c = _overlap_candidate(ctx, j, _reg_date(ctx, j))
+    micro = np.where(c["c_ok"], np.round(c["c_w"] * 1_000_000), 0).astype(np.int64)
+    return int(micro.sum()) / 1_000_000 / n
 
 
-def calibrate_overlap(spark: SparkSession, ctx: Ctx) -> float:
+def calibrate_overlap(ctx: Ctx) -> float:
     """The acceptance scale that makes about `profile.overlap` of registrants P3KE people (capped:
     with few P3KE rows per registrant the overlap comes out lower)."""
     prof = ctx.profile
     P, R = ctx.p3ke_rows, ctx.prakerja_rows
     if P <= 0 or R <= 0 or prof.overlap <= 0:
         return 0.0
-    mean_w = mean_weight(spark, prof)
+    mean_w = mean_weight(prof)
     if mean_w <= 0:
         return 0.0
-    frac_in = min(1.0, P / R)
-    return round(prof.overlap / (frac_in * mean_w), 9)
+    return round(prof.overlap / (min(1.0, P / R) * mean_w), 9)
 
 
 # ---------------------------------------------------------------- person block shared by both sources
 
-def _person(df: DataFrame, ctx: Ctx, hh: Column, k: Column) -> tuple[DataFrame, dict[str, Column]]:
-    df, H = _household_full(df, ctx, hh, "h_")
-    df, M = W.member(df, ctx, hh, k, H, "h_", "m_")
-    df, K = W.person_nik(df, ctx, hh, k, H, "h_", M, "m_", "p_")
-    df, NM = W.person_name(df, ctx, hh, k, H, "h_", M, "m_", "p_")
-    by = F.year(M["m_dob"])
-    df, P1 = _stage(df, {"p_edu": W.education(ctx, hh, k, M["m_age"], by, H["h_is_np"])}, inline=True)
-    pre, suf = W.titles(ctx, hh, k, M["m_sex"], M["m_age"], by, P1["p_edu"], H["h_trad"])
-    df, P2 = _stage(df, {"p_title_pre": pre, "p_title_suf": suf,
-                         "p_job": W.occupation(ctx, hh, k, M["m_age"], M["m_sex"], P1["p_edu"], H["h_kota"])})
-    return df, {**H, **M, **K, **NM, **P1, **P2}
+def _person(ctx: Ctx, hh: np.ndarray, k: np.ndarray) -> dict:
+    H = W.household(ctx, hh)
+    M = W.member(ctx, hh, k, H)
+    K = W.person_nik(ctx, hh, k, H, M)
+    name = W.person_name(ctx, hh, k, H, M)
+    by = vx.ymd(M["dob"])[0]
+    edu = W.education(ctx, hh, k, M["age"], by, H["is_np"])
+    pre, suf = W.titles(ctx, hh, k, M["male"], M["age"], by, edu, H["trad"])
+    job = W.occupation(ctx, hh, k, M["age"], M["male"], edu, H["kota"])
+    return {"H": H, "M": M, "K": K, "name": name, "edu": edu, "title_pre": pre, "title_suf": suf, "job": job}
 
 
-def _family_nik(df: DataFrame, ctx: Ctx, hh: Column, k: Column, X: dict[str, Column]
-                ) -> tuple[DataFrame, Column, Column]:
-    """(NIK of another member of the person's household -- the head, or for the head the spouse or
-    first child --, whether there is one)."""
-    k2 = F.when(k == 0, F.lit(1)).otherwise(F.lit(0))
-    df, M2 = W.member(df, ctx, hh, k2, X, "h_", "f_")
-    df, K2 = W.person_nik(df, ctx, hh, k2, X, "h_", M2, "f_", "f_")
-    return df, K2["f_nik"], X["h_size"] >= 2
+def _family_nik(ctx: Ctx, hh: np.ndarray, k: np.ndarray, H: dict, need: np.ndarray) -> np.ndarray:
+    """NIK of another member of the person's household (the head, or for the head the spouse or
+    first child), computed where `need`; 0 elsewhere."""
+    out = np.zeros(len(hh), np.int64)
+    idx = np.nonzero(need)[0]
+    if len(idx):
+        h, k2 = hh[idx], np.where(k[idx] == 0, 1, 0)
+        Hs = W.subset(H, idx)
+        out[idx] = W.person_nik(ctx, h, k2, Hs, W.member(ctx, h, k2, Hs))["nik"]
+    return out
 
 
-def _name_and_damage(df: DataFrame, ctx: Ctx, rng: Rng, rates, key: Column, X: dict[str, Column], allow_case: bool):
-    gpre, gsuf = W.generic_title(rng, "gt", key, X["m_sex"], X["m_age"], X["h_trad"])
+def _name_and_damage(ctx: Ctx, rng: Rng, rates, key: np.ndarray, X: dict, allow_case: bool):
+    H, M = X["H"], X["M"]
+    gpre, gsuf = W.generic_title(rng, "gt", key, M["male"], M["age"], H["trad"])
     father = rng.pick(N.token_list("FATHER_M"), "father", key)
-    return C.name(df, X["p_name"], rates, rng, key, sex=X["m_sex"], title_pre=X["p_title_pre"],
-                  title_suf=X["p_title_suf"], generic_pre=gpre, generic_suf=gsuf, father=father,
-                  allow_case=allow_case)
+    return C.name(X["name"], rates, rng, key, male=M["male"], title_pre=X["title_pre"], title_suf=X["title_suf"],
+                  generic_pre=gpre, generic_suf=gsuf, father=father, allow_case=allow_case)
+
+
+def _hidden_person(X: dict) -> dict:
+    H, M, K = X["H"], X["M"], X["K"]
+    return {"_nik_true": vx.itos(K["nik"]), "_nik_region": vx.itos(K["nik_region"]), "_nik_mismatch": K["nik_mismatch"],
+            "_dob_true": vx.to_date32(M["dob"]), "_sex_true": _sex(M["male"]), "_name_true": X["name"],
+            "_age": M["age"], "_desil": pa.array(H["desil"], pa.int32(), mask=H["desil"] == 0), "_pkh": H["pkh"],
+            "_trad": H["trad"]}
+
+
+def _batch(cols: dict, schema: list[tuple[str, str]]) -> pa.RecordBatch:
+    arrays = []
+    for name, typ in schema:
+        v = cols[name]
+        at = _ARROW[typ]
+        arrays.append(v.cast(at) if isinstance(v, pa.Array) else pa.array(v).cast(at))
+    return pa.RecordBatch.from_arrays(arrays, names=[n for n, _ in schema])
 
 
 # ---------------------------------------------------------------- P3KE
 
-def p3ke(spark: SparkSession, ctx: Ctx, partitions: int | None = None) -> DataFrame:
+def p3ke_batch(ctx: Ctx, r: np.ndarray, mode: str = "debug") -> pa.RecordBatch:
+    schema = columns("p3ke", mode)
+    A = p3ke_person_at(ctx, r)
+    id_individu = vx.cat("P3KE-", vx.lpad(r + 1, 10))
+    if mode == "truth":
+        return _batch({"id_individu": id_individu, "_person_id": person_id(A["hh"], A["k"])}, schema)
     rates = ctx.profile.p3ke
-    rng = Rng("p3ke")
-    n = ctx.p3ke_rows
-    df = W.Plan(spark, n, partitions_for(spark, n, partitions), "r", _params(ctx))
-    r = F.col("r")
-    df, A = _stage(df, p3ke_person_at(ctx, r))
-    df, X = _person(df, ctx, A["hh"], A["k"])
-    df, O = _household_full(df, ctx, A["host_hh"], "o_")
-    df, fam_nik, fam_ok = _family_nik(df, ctx, A["hh"], A["k"], X)
-    df, D = _stage(df, {"nik_kind": C.nik_kind(rates, rng, r, fam_ok),
-                        "dob_kind": C.dob_kind(rates, rng, r, X["m_dob"])}, inline=True)
-    df, nama, flags = _name_and_damage(df, ctx, rng, rates, r, X, allow_case=False)
-    nik = C.nik(X["p_nik"], D["nik_kind"], fam_nik, rng, r)
-    nik = F.when(nik.isNotNull() & (rng.u("nik_apos", r) < 0.01), F.concat(F.lit("'"), nik)).otherwise(nik)
-    dob = C.dob(X["m_dob"], D["dob_kind"], rng, r)
+    rng = Rng(ctx.seed, "p3ke")
+    hh, k = A["hh"], A["k"]
+    X = _person(ctx, hh, k)
+    H, M, K = X["H"], X["M"], X["K"]
+    # the household the row sits in (another one only for a few duplicate rows)
+    O = {c: H[c] for c in ("no_kk", "alamat", "rt", "rw", "desil", "pkh", "bpnt")}
+    other = np.nonzero(A["host_hh"] != hh)[0]
+    if len(other):
+        O = W.merge(O, other, W.household(ctx, A["host_hh"][other]))
+    fam_ok = H["size"] >= 2
+    nik_kind = C.nik_kind(rates, rng, r, fam_ok)
+    dob_kind = C.dob_kind(rates, rng, r, M["dob"])
+    fam_nik = _family_nik(ctx, hh, k, H, nik_kind == C.NIK_KINDS.index("family"))
+    nama, flags = _name_and_damage(ctx, rng, rates, r, X, allow_case=False)
+    nik = C.nik(K["nik"], nik_kind, fam_nik, rng, r)
+    apos = ~vx.is_null(nik) & (rng.u("nik_apos", r) < 0.01)
+    nik = vx.where(apos, vx.cat("'", nik), nik)
+    dob, dob_missing = C.dob(M["dob"], dob_kind, rng, r)
     sex_flip = rng.u("sex_flip", r) < rates.sex_flip
-    sex = F.when(sex_flip, F.when(X["m_sex"] == "L", "P").otherwise("L")).otherwise(X["m_sex"])
     kk_missing = rng.u("kk_missing", r) < rates.kk_missing
-    foreign = A["dup"] & (A["hh"] != A["host_hh"])
-    role = F.when(foreign, F.lit("FAMILI LAIN")).otherwise(X["m_role"])
-    edu_text = at(W.EDU_P3KE, X["p_edu"])
-    public = {
-        "id_individu": F.concat(F.lit("P3KE-"), F.lpad((r + 1).cast("string"), 10, "0")),
-        "id_keluarga": F.concat(F.lit("KLG-"), F.lpad(A["host_hh"].cast("string"), 10, "0")),
-        "no_kk": F.when(kk_missing, F.lit(None).cast("string")).otherwise(O["o_no_kk"]),
+    foreign = A["dup"] & (hh != A["host_hh"])
+    role = np.where(foreign, W.R_EXTRA + W.X_FAMILI_LAIN, M["role"])
+    cols = {
+        "id_individu": id_individu,
+        "id_keluarga": vx.cat("KLG-", vx.lpad(A["host_hh"], 10)),
+        "no_kk": vx.where(kk_missing, None, vx.itos(O["no_kk"])),
         "nik": nik,
         "nama": nama,
-        "tgl_lahir": F.date_format(dob, "dd-MM-yyyy"),
-        "jenis_kelamin": sex,
-        "hubungan_keluarga": role,
-        "alamat": O["o_alamat"],
-        "rt": O["o_rt"],
-        "rw": O["o_rw"],
-        "desa_kelurahan": X["h_desa"],
-        "kecamatan": X["h_kec"],
-        "kabupaten_kota": X["h_reg_name"],
-        "provinsi": X["h_prov_name"],
-        "kode_wilayah": X["h_kode"],
-        "desil": O["o_desil"].cast("string"),
-        "pekerjaan": X["p_job"],
-        "pendidikan": edu_text,
-        "penerima_pkh": _yn(O["o_pkh"]),
-        "penerima_bpnt": _yn(O["o_bpnt"]),
+        "tgl_lahir": vx.date_format(dob, "dd-MM-yyyy", dob_missing),
+        "jenis_kelamin": _sex(M["male"] ^ sex_flip),
+        "hubungan_keluarga": vx.take(W.ROLES, role),
+        "alamat": O["alamat"], "rt": O["rt"], "rw": O["rw"],
+        "desa_kelurahan": H["desa"], "kecamatan": H["kec"], "kabupaten_kota": H["reg_name"],
+        "provinsi": H["prov_name"], "kode_wilayah": H["kode"],
+        "desil": vx.itos(O["desil"]),
+        "pekerjaan": X["job"],
+        "pendidikan": vx.take(W.EDU_P3KE, X["edu"]),
+        "penerima_pkh": _yn(O["pkh"]), "penerima_bpnt": _yn(O["bpnt"]),
     }
-    hidden = {
-        "_person_id": person_id(A["hh"], A["k"]),
-        "_hh": A["hh"], "_k": A["k"], "_dup": A["dup"],
-        "_nik_true": X["p_nik"], "_nik_region": X["p_nik_region"], "_nik_mismatch": X["p_nik_mismatch"],
-        "_dob_true": X["m_dob"], "_sex_true": X["m_sex"], "_name_true": X["p_name"], "_age": X["m_age"],
-        "_role": X["m_role"], "_desil": X["h_desil"], "_pkh": X["h_pkh"], "_trad": X["h_trad"],
-        "_home_region": F.concat(F.lpad(X["h_prov"].cast("string"), 2, "0"), F.lpad(X["h_rcode"].cast("string"), 2, "0"),
-                                 F.lpad(X["h_dist"].cast("string"), 2, "0")),
-        "_nik_kind": D["nik_kind"], "_dob_kind": D["dob_kind"], "_family_ok": fam_ok,
-        "_sex_flip": sex_flip, "_kk_missing": kk_missing,
-        **{f"_{k}": v for k, v in flags.items()},
-    }
-    return _select(df, {**public, **hidden})
+    if mode == "debug":
+        cols.update({
+            "_person_id": person_id(hh, k), "_hh": hh, "_k": k, "_dup": A["dup"], **_hidden_person(X),
+            "_role": vx.take(W.ROLES, M["role"]),
+            "_home_region": vx.cat(vx.lpad(H["prov"], 2), vx.lpad(H["rcode"], 2), vx.lpad(H["dist"], 2)),
+            "_nik_kind": _kind_text(nik_kind, C.NIK_KINDS), "_dob_kind": _kind_text(dob_kind, C.DOB_KINDS),
+            "_family_ok": fam_ok, "_sex_flip": sex_flip, "_kk_missing": kk_missing,
+            **{f"_{f}": v for f, v in flags.items()},
+        })
+    return _batch(cols, schema)
 
 
 # ---------------------------------------------------------------- Prakerja
@@ -270,188 +322,184 @@ STATUS_PEKERJAAN = [("Pencari Kerja", 0.45), ("Pekerja/Buruh", 0.25), ("Wirausah
                     ("Dirumahkan", 0.06)]
 
 
-def _np_member(df: DataFrame, ctx: Ctx, rng: Rng, j: Column, slot: Column, reg_date: Column
-               ) -> tuple[DataFrame, dict[str, Column]]:
-    """A working-age member of a household outside P3KE for registrant j (siblings sometimes share one)."""
-    sib = (rng.u("sib", j) < 0.08) & (slot > 0)
-    hh_np = F.lit(NP_BASE).cast("long") + F.when(sib, j - 1).otherwise(j)
-    df, S = _stage(df, {"n_hh0": hh_np, "n_sib": sib})
-    df, H = _household_full(df, ctx, S["n_hh0"], "n_")
-    oks = []
-    for kk in range(4):
-        df, M = W.member(df, ctx, S["n_hh0"], F.lit(kk), H, "n_", f"n{kk}_")
-        df, OK = _stage(df, {f"n{kk}_ok": (F.lit(kk) < H["n_size"]) & _age_ok(reg_date, M[f"n{kk}_dob"])})
-        oks.append(OK[f"n{kk}_ok"])
-    pref = F.when(S["n_sib"], rng.category([(2, 0.6), (3, 0.4)], "np_k", j)).otherwise(
-        rng.category([(0, 0.35), (1, 0.2), (2, 0.3), (3, 0.15)], "np_k", j))
-    ok_pref = F.when(pref == 0, oks[0]).when(pref == 1, oks[1]).when(pref == 2, oks[2]).otherwise(oks[3])
-    k_np = F.coalesce(F.when(ok_pref, pref), *[F.when(oks[i], F.lit(i)) for i in range(4)])
-    return _stage(df, {"n_k": k_np})
-
-
-def prakerja(spark: SparkSession, ctx: Ctx, scale: float, partitions: int | None = None) -> DataFrame:
-    prof = ctx.profile
-    rates = prof.prakerja
-    rng = Rng("prakerja")
-    n = ctx.prakerja_rows
-    df = W.Plan(spark, n, partitions_for(spark, n, partitions), "r",
-                _params(ctx, ov_scale=float(scale), **_perm_params("pk", n, 29)))
-    r = F.col("r")
-    df, A = _stage(df, _registrant(rng, r, ctx))
-    j = A["j"]
-    reg_date = _reg_date(rng, j)
-    acct_shift = F.when(A["acct"] > 0, 1 + rng.int("acct_day", 240, j, A["acct"])).otherwise(0)
-    df, T = _stage(df, {"reg_date": reg_date,
-                        "acct_date": F.least(F.date_add(reg_date, acct_shift), F.lit("2022-12-31").cast("date"))})
-    df, Cn = _overlap_candidate(df, ctx, j, T["reg_date"])
-    df, Nn = _np_member(df, ctx, rng, j, A["slot"], T["reg_date"])
-    ov = Cn["c_ok"] & (rng.u("ov", j) < F.col("ov_scale") * Cn["c_w"])
-    hh = (F.when(ov, Cn["c_hh"]).when(Nn["n_k"].isNotNull(), F.col("n_hh0"))
-          .otherwise(F.lit(NP_ADULT_BASE).cast("long") + j))
-    k = F.when(ov, Cn["c_k"]).when(Nn["n_k"].isNotNull(), Nn["n_k"]).otherwise(F.lit(0))
-    df, S = _stage(df, {"hh": hh, "k": k.cast("int"), "ov": ov})
-    # keep only what later stages use, so the candidate columns do not travel further
-    df.keep(["r", SEED_COLUMN, "pk_n", "pk_a", "pk_c", "slot", "acct", "j", "reg_date", "acct_date", "hh", "k", "ov",
-             "c_desil"])
-    df, X = _person(df, ctx, S["hh"], S["k"])
-    df, fam_nik, fam_ok = _family_nik(df, ctx, S["hh"], S["k"], X)
-    df, D = _stage(df, {"nik_kind": C.nik_kind(rates, rng, r, fam_ok),
-                        "dob_kind": C.dob_kind(rates, rng, r, X["m_dob"])}, inline=True)
-    df, nama, flags = _name_and_damage(df, ctx, rng, rates, r, X, allow_case=True)
-    nik = C.nik(X["p_nik"], D["nik_kind"], fam_nik, rng, r)
-    nik = F.when(nik.isNotNull() & (F.length(nik) == 16) & (rng.u("nik_sp", r) < 0.02),
-                 F.concat_ws(" ", F.substring(nik, 1, 6), F.substring(nik, 7, 6), F.substring(nik, 13, 4))
-                 ).otherwise(nik)
-    dob = C.dob(X["m_dob"], D["dob_kind"], rng, r)
+def prakerja_batch(ctx: Ctx, r: np.ndarray, scale: float, mode: str = "debug") -> pa.RecordBatch:
+    schema = columns("prakerja", mode)
+    n = len(r)
+    rates = ctx.profile.prakerja
+    rng = Rng(ctx.seed, "prakerja")
+    S = prakerja_identity(ctx, r, scale)
+    id_pendaftar = vx.cat("PK-", vx.lpad(_permute(r, _perm(ctx.prakerja_rows, 29)) + 1, 10))
+    hh, k, j, acct = S["hh"], S["k"], S["j"], S["acct"]
+    if mode == "truth":
+        return _batch({"id_pendaftar": id_pendaftar, "_person_id": person_id(hh, k)}, schema)
+    acct_shift = np.where(acct > 0, 1 + rng.int("acct_day", 240, j, acct), 0)
+    acct_date = np.minimum(vx.add_days(S["reg_date"], acct_shift), np.datetime64("2022-12-31", "D"))
+    X = _person(ctx, hh, k)
+    H, M, K = X["H"], X["M"], X["K"]
+    fam_ok = H["size"] >= 2
+    nik_kind = C.nik_kind(rates, rng, r, fam_ok)
+    dob_kind = C.dob_kind(rates, rng, r, M["dob"])
+    fam_nik = _family_nik(ctx, hh, k, H, nik_kind == C.NIK_KINDS.index("family"))
+    nama, flags = _name_and_damage(ctx, rng, rates, r, X, allow_case=True)
+    nik = C.nik(K["nik"], nik_kind, fam_nik, rng, r)
+    spaced = ~vx.is_null(nik) & (vx.length(nik) == 16) & (rng.u("nik_sp", r) < 0.02)
+    idx = np.nonzero(spaced)[0]
+    if len(idx):
+        nik = vx.scatter(nik, idx, vx.regex(vx.sub(nik, idx), "^(.{6})(.{6})(.{4})$", "\\1 \\2 \\3"))
+    dob, dob_missing = C.dob(M["dob"], dob_kind, rng, r)
     sex_flip = rng.u("sex_flip", r) < rates.sex_flip
-    sex = F.when(sex_flip, F.when(X["m_sex"] == "L", "P").otherwise("L")).otherwise(X["m_sex"])
     # family card: sometimes a newer one (moved, married) -- a property of the registrant, not the row
     kk_changed = rng.u("kk_changed", j) < rates.kk_changed
     kk_missing = rng.u("kk_missing", r) < rates.kk_missing
-    kk_date = F.date_add(F.lit("2019-01-01").cast("date"), rng.int("kk_new_d", 1300, j))
-    kk_ddmmyy = F.dayofmonth(kk_date) * 10_000 + F.month(kk_date) * 100 + F.year(kk_date) % 100
-    # region6 of the household's card, then DDMMYY and a serial: 16 digits (leading 1 dropped)
-    new_kk = F.concat(F.substring(X["h_no_kk"], 1, 6),
-                      F.substring((kk_ddmmyy.cast("long") * 10_000 + 1 + rng.int("kk_new_s", 9999, j)
-                                   + 10_000_000_000).cast("string"), 2, 10))
-    no_kk = F.when(kk_missing, F.lit(None).cast("string")).when(kk_changed, new_kk).otherwise(X["h_no_kk"])
+    kk_date = vx.add_days(vx.date("2019-01-01", n), rng.int("kk_new_d", 1300, j))
+    new_kk = (H["no_kk"] // 10_000_000_000) * 10_000_000_000 + W._digits_date(kk_date) * 10_000 + 1 \
+        + rng.int("kk_new_s", 9999, j)
+    no_kk = vx.where(kk_missing, None, vx.itos(np.where(kk_changed, new_kk, H["no_kk"])))
     # domicile: the household's village, or (moved) another village of the same regency
     moved = rng.u("moved", j) < rates.addr_moved
     same_dist = rng.u("moved_d", j) < 0.6
-    ndist = at(ctx.geo.reg_ndist, X["h_reg"])
-    d_dist = F.when(moved & ~same_dist, 1 + rng.int("moved_dist", ndist, j)).otherwise(X["h_dist"])
-    nvil = W.n_villages(ctx, X["h_reg"], d_dist, X["h_kota"])
+    reg = H["reg"]
+    d_dist = np.where(moved & ~same_dist, 1 + rng.int("moved_dist", ctx.reg_ndist[reg], j), H["dist"])
+    nvil = W.n_villages(ctx, reg, d_dist, H["kota"])
     new_v = rng.int("moved_vil", nvil, j)
-    new_v = F.when((d_dist == X["h_dist"]) & (new_v == X["h_vnum"]), (new_v + 1) % nvil).otherwise(new_v)
-    d_vnum = F.when(moved, new_v).otherwise(X["h_vnum"])
-    df, Dm = _stage(df, {"moved": moved, "dm_dist": d_dist}, inline=True)
-    df, Dm2 = _stage(df, {"dm_vnum": F.when(moved, new_v).otherwise(X["h_vnum"])})
-    Dm = {**Dm, **Dm2}
-    Rg = W.region(ctx, X["h_reg"], Dm["dm_dist"], Dm["dm_vnum"], "d_")
-    df, Rg = _stage(df, Rg)
-    street = F.when(Dm["moved"], W.street_address(ctx, rng, "dom", Rg["d_group"], Rg["d_kota"], X["h_reg"],
-                                                   Rg["d_dist"], Rg["d_vcode"], j)).otherwise(X["h_alamat"])
-    rt = F.when(Dm["moved"], F.lpad((1 + rng.int("dom_rt", 14, j)).cast("string"), 3, "0")).otherwise(X["h_rt"])
-    rw = F.when(Dm["moved"], F.lpad((1 + rng.int("dom_rw", 8, j)).cast("string"), 3, "0")).otherwise(X["h_rw"])
-    df, St = _stage(df, {"dom_street": street, "dom_rt": rt, "dom_rw": rw})
-    street, rt, rw = St["dom_street"], St["dom_rt"], St["dom_rw"]
-    desa_word = F.when(Rg["d_vcode"] < 2000, "KEL. ").otherwise("DESA ")
+    new_v = np.where((d_dist == H["dist"]) & (new_v == H["vnum"]), (new_v + 1) % nvil, new_v)
+    street, rt, rw = H["alamat"], H["rt"], H["rw"]
+    desa, kec, vcode = H["desa"], H["kec"], H["vcode"]
+    mi = np.nonzero(moved)[0]
+    if len(mi):
+        Rg = W.region(ctx, reg[mi], d_dist[mi], new_v[mi])
+        jm = j[mi]
+        street = vx.scatter(street, mi, W.street_address(ctx, rng, "dom", Rg["group"], Rg["kota"], reg[mi],
+                                                         Rg["dist"], Rg["vcode"], jm))
+        rt = vx.scatter(rt, mi, vx.lpad(1 + rng.int("dom_rt", 14, jm), 3))
+        rw = vx.scatter(rw, mi, vx.lpad(1 + rng.int("dom_rw", 8, jm), 3))
+        desa, kec = vx.scatter(desa, mi, Rg["desa"]), vx.scatter(kec, mi, Rg["kec"])
+        vcode = vcode.copy()
+        vcode[mi] = Rg["vcode"]
+    desa_word = vx.where(vcode < 2000, "KEL. ", "DESA ")
     addr_style = rng.int("addr_style", 3, r)
-    alamat = (F.when(addr_style == 0, F.concat(street, F.lit(" RT "), rt, F.lit(" RW "), rw, F.lit(", "), desa_word,
-                                               Rg["d_desa"], F.lit(", KEC. "), Rg["d_kec"]))
-              .when(addr_style == 1, F.concat(street, F.lit(" RT "), F.substring(rt, 2, 2), F.lit("/"), F.substring(rw, 2, 2),
-                                              F.lit(" "), Rg["d_desa"], F.lit(" "), Rg["d_kec"]))
-              .otherwise(F.concat(street, F.lit(", "), Rg["d_desa"])))
-    typed_case = rng.u("addr_case", r) < 0.4
-    df, Al = _stage(df, {"alamat0": alamat}, inline=True)
-    alamat = F.when(typed_case, F.initcap(F.lower(Al["alamat0"]))).otherwise(Al["alamat0"])
+    alamat = vx.where(addr_style == 0, vx.cat(street, " RT ", rt, " RW ", rw, ", ", desa_word, desa, ", KEC. ", kec),
+                      vx.where(addr_style == 1, vx.cat(street, " RT ", pc.utf8_slice_codeunits(rt, 1, 3), "/",
+                                                       pc.utf8_slice_codeunits(rw, 1, 3), " ", desa, " ", kec),
+                               vx.cat(street, ", ", desa)))
+    typed = np.nonzero(rng.u("addr_case", r) < 0.4)[0]
+    alamat = vx.scatter(alamat, typed, vx.initcap(vx.sub(alamat, typed)))
     reg_style = rng.int("reg_style", 4, r)
-    kab = F.when(X["h_kota"], F.concat(F.lit("KOTA "), X["h_reg_base"])).otherwise(
-        F.when(reg_style < 2, F.concat(F.lit("KABUPATEN "), X["h_reg_base"])).otherwise(F.concat(F.lit("KAB. "), X["h_reg_base"])))
-    kab = F.when(reg_style == 3, F.initcap(F.lower(kab))).otherwise(kab)
-    prov = F.when(rng.u("prov_case", r) < 0.3, F.initcap(F.lower(X["h_prov_name"]))).otherwise(X["h_prov_name"])
+    base = H["reg_base"]
+    kab = vx.where(H["kota"], vx.cat("KOTA ", base), vx.where(reg_style < 2, vx.cat("KABUPATEN ", base),
+                                                               vx.cat("KAB. ", base)))
+    ki = np.nonzero(reg_style == 3)[0]
+    kab = vx.scatter(kab, ki, vx.initcap(vx.sub(kab, ki)))
+    pi = np.nonzero(rng.u("prov_case", r) < 0.3)[0]
+    prov = vx.scatter(H["prov_name"], pi, vx.initcap(vx.sub(H["prov_name"], pi)))
     # contact details: the person's own phone / e-mail, variants for second accounts
-    acct = A["acct"]
-    nat = F.when((acct > 0) & (rng.u("ph_new", j, acct) < 0.4),
-                 W.phone_national(ctx, S["hh"], S["k"], acct)).otherwise(W.phone_national(ctx, S["hh"], S["k"], F.lit(0)))
-    df, Ph = _stage(df, {"ph_nat": nat, "ph_u": rng.u("ph_fmt", r)}, inline=True)
-    nat, ph_u = Ph["ph_nat"], Ph["ph_u"]
-    phone = F.when(ph_u < rates.phone_intl * 0.55, F.concat(F.lit("+62"), nat)).when(
-        ph_u < rates.phone_intl, F.concat(F.lit("62"), nat)).otherwise(F.concat(F.lit("0"), nat))
-    df, Ph2 = _stage(df, {"phone0": phone}, inline=True)
-    phone = F.when(rng.u("ph_sep", r) < 0.04, F.regexp_replace(Ph2["phone0"], r"^(\+?[0-9]{4})([0-9]{4})", "$1-$2-")
-                   ).otherwise(Ph2["phone0"])
-    df, email = _email(df, ctx, rng, r, j, acct, S["hh"], S["k"], X, rates.email_variant)
+    new_phone = (acct > 0) & (rng.u("ph_new", j, acct) < 0.4)
+    nat = vx.where(new_phone, W.phone_national(ctx, hh, k, acct), W.phone_national(ctx, hh, k, np.zeros(n, np.int64)))
+    ph_u = rng.u("ph_fmt", r)
+    phone = vx.cat(vx.where(ph_u < rates.phone_intl * 0.55, "+62", vx.where(ph_u < rates.phone_intl, "62", "0")), nat)
+    si = np.nonzero(rng.u("ph_sep", r) < 0.04)[0]
+    if len(si):
+        phone = vx.scatter(phone, si, vx.regex(vx.sub(phone, si), "^(\\+?[0-9]{4})([0-9]{4})", "\\1-\\2-"))
+    email = _email(ctx, rng, r, j, acct, hh, k, X, rates.email_variant)
     # registration outcome
-    nik_bad = D["nik_kind"].isNotNull()
-    accept_p = F.when(X["h_pkh"], 0.02).otherwise(0.16)
-    status = (F.when(nik_bad & (rng.u("st_nik", r) < 0.85), "Gagal Verifikasi NIK")
-              .when((acct == 0) & (rng.u("st", j) < accept_p), "Penerima")
-              .when(rng.u("st_w", r) < 0.03, "Menunggu Verifikasi")
-              .otherwise("Tidak Lolos"))
-    gelombang = F.least(F.lit(50), 1 + F.floor(F.datediff(T["acct_date"], F.lit(REG_START).cast("date")) / 20).cast("int"))
-    public = {
-        "id_pendaftar": F.concat(F.lit("PK-"), F.lpad((_permute(r, "pk") + 1).cast("string"), 10, "0")),
+    nik_bad = nik_kind >= 0
+    accept_p = np.where(H["pkh"], 0.02, 0.16)
+    status = np.select([nik_bad & (rng.u("st_nik", r) < 0.85), (acct == 0) & (rng.u("st", j) < accept_p),
+                        rng.u("st_w", r) < 0.03], [0, 1, 2], 3)
+    gelombang = np.minimum(50, 1 + (acct_date - np.datetime64(REG_START, "D")).astype(np.int64) // 20)
+    cols = {
+        "id_pendaftar": id_pendaftar,
         "nik": nik,
         "no_kk": no_kk,
         "nama_lengkap": nama,
-        "tanggal_lahir": F.date_format(dob, "yyyy-MM-dd"),
-        "jenis_kelamin": F.when(sex == "L", "LAKI-LAKI").otherwise("PEREMPUAN"),
+        "tanggal_lahir": vx.date_format(dob, "yyyy-MM-dd", dob_missing),
+        "jenis_kelamin": vx.where(M["male"] ^ sex_flip, "LAKI-LAKI", "PEREMPUAN"),
         "email": email,
         "no_hp": phone,
         "alamat_domisili": alamat,
         "kabupaten_kota": kab,
         "provinsi": prov,
-        "status_pekerjaan": rng.category(STATUS_PEKERJAAN, "st_kerja", j),
-        "pendidikan_terakhir": at(W.EDU_PRAKERJA, X["p_edu"]),
-        "tanggal_daftar": F.date_format(T["acct_date"], "yyyy-MM-dd"),
-        "gelombang": gelombang.cast("string"),
-        "status_penerima": status,
+        "status_pekerjaan": vx.take([s for s, _ in STATUS_PEKERJAAN],
+                                    rng.category(list(enumerate(p for _, p in STATUS_PEKERJAAN)), "st_kerja", j)),
+        "pendidikan_terakhir": vx.take(W.EDU_PRAKERJA, X["edu"]),
+        "tanggal_daftar": vx.date_format(acct_date, "yyyy-MM-dd"),
+        "gelombang": vx.itos(gelombang),
+        "status_penerima": vx.take(["Gagal Verifikasi NIK", "Penerima", "Menunggu Verifikasi", "Tidak Lolos"], status),
     }
-    hidden = {
-        "_person_id": person_id(S["hh"], S["k"]),
-        "_hh": S["hh"], "_k": S["k"], "_j": j, "_acct": acct, "_overlap": S["ov"], "_reg_date": T["reg_date"],
-        "_nik_true": X["p_nik"], "_nik_region": X["p_nik_region"], "_nik_mismatch": X["p_nik_mismatch"],
-        "_dob_true": X["m_dob"], "_sex_true": X["m_sex"], "_name_true": X["p_name"], "_age": X["m_age"],
-        "_desil": X["h_desil"], "_pkh": X["h_pkh"], "_trad": X["h_trad"],
-        "_nik_kind": D["nik_kind"], "_dob_kind": D["dob_kind"], "_family_ok": fam_ok,
-        "_sex_flip": sex_flip, "_kk_missing": kk_missing, "_kk_changed": kk_changed, "_moved": Dm["moved"],
-        **{f"_{k}": v for k, v in flags.items()},
-    }
-    return _select(df, {**public, **hidden})
+    if mode == "debug":
+        cols.update({
+            "_person_id": person_id(hh, k), "_hh": hh, "_k": k, "_j": j, "_acct": acct, "_overlap": S["ov"],
+            "_reg_date": vx.to_date32(S["reg_date"]), **_hidden_person(X),
+            "_nik_kind": _kind_text(nik_kind, C.NIK_KINDS), "_dob_kind": _kind_text(dob_kind, C.DOB_KINDS),
+            "_family_ok": fam_ok, "_sex_flip": sex_flip, "_kk_missing": kk_missing, "_kk_changed": kk_changed,
+            "_moved": moved, **{f"_{f}": v for f, v in flags.items()},
+        })
+    return _batch(cols, schema)
 
 
-def _email(df: DataFrame, ctx: Ctx, rng: Rng, r: Column, j: Column, acct: Column, hh: Column, k: Column,
-           X: dict[str, Column], variant_rate: float) -> tuple[DataFrame, Column]:
+def _email(ctx: Ctx, rng: Rng, r, j, acct, hh, k, X: dict, variant_rate: float) -> pa.Array:
     w = ctx.world
-    df, T0 = _stage(df, {"em_toks": F.split(F.lower(F.regexp_replace(X["p_name"], "[^A-Z ]", "")), " ")}, inline=True)
-    toks = T0["em_toks"]
-    t1 = F.element_at(toks, 1)
-    tl = F.when(F.size(toks) > 1, F.element_at(toks, -1)).otherwise(F.lit(""))
-    yy = F.lpad((F.year(X["m_dob"]) % 100).cast("string"), 2, "0")
-    nn = w.int("em_num", 1000, hh, k).cast("string")
+    n = len(r)
+    vals, off = vx.split(vx.lower(vx.regex(X["name"], "[^A-Z ]", "")))
+    ntok = np.diff(off)
+    t1 = vx.sub(vals, off[:-1])
+    tl = vx.where(ntok > 1, vx.sub(vals, np.maximum(off[1:] - 1, 0)), "")
+    yy = vx.lpad(vx.ymd(X["M"]["dob"])[0] % 100, 2)
+    nn = vx.itos(w.int("em_num", 1000, hh, k))
     style = w.int("em_style", 5, hh, k)
-    local = (F.when(style == 0, F.concat(t1, tl, yy)).when(style == 1, F.concat_ws(".", t1, tl, nn))
-             .when(style == 2, F.concat(t1, F.lit("_"), tl, nn)).when(style == 3, F.concat(t1, nn, yy))
-             .otherwise(F.concat(t1, tl, nn)))
-    local = F.regexp_replace(F.regexp_replace(local, r"\.+", "."), r"^\.|\.$", "")
-    df, L = _stage(df, {"em_local0": local, "em_domain0": w.pick(W.EMAIL_DOMAINS, "em_dom", hh, k),
-                        "em_vk": rng.int("em_acct", 3, j, acct)})
-    local, domain, vk = L["em_local0"], L["em_domain0"], L["em_vk"]
+    local = vx.where(style == 0, vx.cat(t1, tl, yy),
+                     vx.where(style == 1, vx.cat_ws(".", t1, tl, nn),
+                              vx.where(style == 2, vx.cat(t1, "_", tl, nn),
+                                       vx.where(style == 3, vx.cat(t1, nn, yy), vx.cat(t1, tl, nn)))))
+    local = vx.regex(vx.regex(local, "\\.+", "."), "^\\.|\\.$", "")
+    domain = w.pick(W.EMAIL_DOMAINS, "em_dom", hh, k)
+    vk = rng.int("em_acct", 3, j, acct)
     # a second account needs another address: the Gmail dot trick, another number, another provider
-    cut = 1 + rng.int("em_cut", F.greatest(F.length(local) - 1, F.lit(1)), j, acct)
-    dotted = F.concat(local.substr(F.lit(1), cut), F.lit("."), local.substr(cut + 1, F.length(local)))
-    acct_local = (F.when(vk == 0, F.regexp_replace(dotted, r"\.\.+", "."))
-                  .when(vk == 1, F.concat(local, acct.cast("string")))
-                  .otherwise(local))
-    alt = w.pick(W.EMAIL_DOMAINS, "em_dom2", hh, k, acct)
-    acct_domain = F.when(vk == 2, F.when(alt == domain, F.lit("yahoo.com")).otherwise(alt)).otherwise(domain)
-    df, M = _stage(df, {"em_local1": F.when(acct > 0, acct_local).otherwise(local),
-                        "em_domain1": F.when(acct > 0, acct_domain).otherwise(domain),
-                        "em_fvar": rng.u("em_var", r) < variant_rate})
-    local = M["em_local1"]
+    ai = np.nonzero(acct > 0)[0]
+    if len(ai):
+        la, ja, aa = vx.sub(local, ai), j[ai], acct[ai]
+        mat, lens = vx.to_mat(la)
+        mat = vx.widen(mat, 1)
+        cut = 1 + rng.int("em_cut", np.maximum(lens - 1, 1), ja, aa)     # dot after `cut` characters
+        t = np.arange(mat.shape[1])[None, :]
+        dotted = np.where(t == cut[:, None], 46, vx.gather(mat, t - (t > cut[:, None]))).astype(np.uint8)
+        dotted = vx.regex(vx.from_mat(dotted, np.minimum(lens, cut) + 1 + np.maximum(lens - cut, 0)), "\\.\\.+", ".")
+        v = vk[ai]
+        acct_local = vx.where(v == 0, dotted, vx.where(v == 1, vx.cat(la, vx.itos(aa)), la))
+        da = vx.sub(domain, ai)
+        alt = w.pick(W.EMAIL_DOMAINS, "em_dom2", hh[ai], k[ai], aa)
+        acct_domain = vx.where(v == 2, vx.where(pc.equal(alt, da).to_numpy(zero_copy_only=False), "yahoo.com", alt), da)
+        local, domain = vx.scatter(local, ai, acct_local), vx.scatter(domain, ai, acct_domain)
     # typed differently: capitals, dots removed
-    vv = rng.int("em_var_k", 3, r)
-    local = F.when(M["em_fvar"], F.when(vv == 0, F.initcap(local)).when(vv == 1, F.upper(local))
-                   .otherwise(F.regexp_replace(local, r"\.", ""))).otherwise(local)
-    return df, F.concat(local, F.lit("@"), M["em_domain1"])
+    fi = np.nonzero(rng.u("em_var", r) < variant_rate)[0]
+    if len(fi):
+        lf = vx.sub(local, fi)
+        vv = rng.int("em_var_k", 3, r[fi])
+        local = vx.scatter(local, fi, vx.where(vv == 0, vx.initcap(lf), vx.where(vv == 1, vx.upper(lf),
+                                                                                 vx.regex(lf, "\\.", ""))))
+    return vx.cat(local, "@", domain)
+
+
+# ---------------------------------------------------------------- in Spark
+
+def _ranges(rows: int, parts: int, pid: int) -> Iterator[np.ndarray]:
+    lo, hi = rows * pid // parts, rows * (pid + 1) // parts
+    for start in range(lo, hi, BATCH_ROWS):
+        yield np.arange(start, min(hi, start + BATCH_ROWS), dtype=np.int64)
+
+
+def frame(spark: SparkSession, ctx: Ctx, source: str, *, mode: str = "debug", scale: float = 0.0,
+          partitions: int | None = None) -> DataFrame:
+    """One extract (or its truth) as a DataFrame: `parts` tasks, task i generating the i-th share of
+    the row numbers with `mapInArrow`."""
+    rows = ctx.p3ke_rows if source == "p3ke" else ctx.prakerja_rows
+    parts = partitions_for(spark, rows, partitions)
+    schema = ", ".join(f"`{n}` {t}" for n, t in columns(source, mode))
+
+    def generate(batches):
+        for b in batches:
+            for pid in b.column(0).to_numpy():
+                for r in _ranges(rows, parts, int(pid)):
+                    yield p3ke_batch(ctx, r, mode) if source == "p3ke" else prakerja_batch(ctx, r, scale, mode)
+
+    return spark.range(0, parts, 1, parts).mapInArrow(generate, schema)

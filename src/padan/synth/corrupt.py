@@ -1,22 +1,21 @@
-"""Record-level damage as Spark SQL expressions.
+"""Record-level damage, vectorised over a batch of records.
 
-Each function takes the clean value, the source's `SourceRates`, an `Rng` stream for the source and
-the record's key, and returns (damaged value, flags) where flags are boolean/str columns saying what
-was done -- the generator keeps them in debug output so tests can check the realised rates.
+Each function takes the clean values, the source's `SourceRates`, an `Rng` stream for the source
+and the records' keys, and returns the damaged values (and flags saying what was done -- the
+generator keeps them in debug output so tests can check the realised rates). Damage that touches a
+few records is computed on those records only.
 """
 
 from __future__ import annotations
 
-from pyspark.sql import DataFrame
-from pyspark.sql import functions as PF
-
-from padan.synth import sqlx as F
-from padan.synth.sqlx import X as Column
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from padan.synth import names as N
+from padan.synth import vx
 from padan.synth.profiles import SourceRates
 from padan.synth.rng import Rng
-from padan.synth.world import stage
 
 ARABIC_LEADS = ["MUHAMMAD", "AHMAD", "ABDUL", "SITI", "SITTI", "NUR", "NURUL", "I", "NI", "IDA", "ANAK", "DESAK",
                 "ANDI", "LA", "WA", "TEUKU", "CUT", "LALU", "BAIQ"]
@@ -25,169 +24,209 @@ NIK_PLACEHOLDERS = N.expand("9999999999999999*5 0000000000000000*2 9999*2 123456
                             "99999999999999999 -")
 NIK_KINDS = ("missing", "placeholder", "wrong_length", "letters", "transposed", "family", "digit_typo")
 DOB_KINDS = ("missing", "placeholder", "day_month_swap", "year_off")
+TYPO_LETTERS = np.frombuffer(N.TYPO_LETTERS.encode(), dtype=np.uint8)
 
 
-def _sub(s: Column, start: Column | int, length: Column | int) -> Column:
-    start_c = start if isinstance(start, Column) else F.lit(start)
-    len_c = length if isinstance(length, Column) else F.lit(length)
-    return s.substr(start_c, len_c)
-
-
-def old_spelling(name: Column) -> Column:
+def old_spelling(name: pa.Array) -> pa.Array:
     """Modern -> pre-1972 spelling: KH->CH, SY->SJ, NY->NJ, J->DJ, Y->J, C->TJ, U->OE."""
-    out = F.regexp_replace(name, "KH", "CH")
-    out = F.regexp_replace(out, "SY", "SJ")
-    out = F.regexp_replace(out, "NY", "NJ")
-    out = F.regexp_replace(out, "(?<![SN])J", "DJ")
-    out = F.regexp_replace(out, "Y", "J")
-    out = F.regexp_replace(out, "C(?!H)", "TJ")
-    out = F.regexp_replace(out, "U", "OE")
+    out = vx.regex(name, "KH", "CH")
+    out = vx.regex(out, "SY", "SJ")
+    out = vx.regex(out, "NY", "NJ")
+    out = vx.regex(out, "(^|[^SN])J", "\\1DJ")     # J not after S/N (RE2 has no look-behind)
+    out = vx.regex(out, "Y", "J")
+    out = vx.regex(out, "C([^H]|$)", "TJ\\1")      # C not before H
+    out = vx.regex(out, "U", "OE")
     return out
 
 
-def typo(s: Column, rng: Rng, purpose: str, key: Column) -> Column:
+def typo(s: pa.Array, rng: Rng, purpose: str, key: np.ndarray) -> pa.Array:
     """One keying slip: substitute, drop, double a letter, or swap two neighbours."""
-    n = F.length(s)
-    p = 1 + rng.int(purpose + ":pos", n, key)
+    mat, n = vx.to_mat(s)
+    mat = vx.widen(mat, 1)
+    p = rng.int(purpose + ":pos", n, key)               # 0-based position
     kind = rng.int(purpose + ":kind", 4, key)
-    letter = rng.pick(list(N.TYPO_LETTERS), purpose + ":ch", key)
-    rest = n  # substr past the end is fine
-    sub = F.concat(_sub(s, 1, p - 1), letter, _sub(s, p + 1, rest))
-    drop = F.concat(_sub(s, 1, p - 1), _sub(s, p + 1, rest))
-    dup = F.concat(_sub(s, 1, p), _sub(s, p, rest))
-    swap = F.concat(_sub(s, 1, p - 1), _sub(s, p + 1, 1), _sub(s, p, 1), _sub(s, p + 2, rest))
-    return (F.when(kind == 0, sub).when(kind == 1, F.when(n > 3, drop).otherwise(dup))
-            .when(kind == 2, dup).otherwise(F.when(p < n, swap).otherwise(sub)))
+    letter = TYPO_LETTERS[rng.int(purpose + ":ch", len(TYPO_LETTERS), key)]
+    kind = np.where((kind == 1) & (n <= 3), 2, kind)      # too short to drop: double
+    kind = np.where((kind == 3) & (p + 1 >= n), 0, kind)  # nothing to swap with: substitute
+    t = np.arange(mat.shape[1])[None, :]
+    pc_ = p[:, None]
+    src = np.where(kind[:, None] == 1, t + (t >= pc_),                       # drop
+                   np.where(kind[:, None] == 2, t - (t > pc_),                # double
+                            np.where(kind[:, None] == 3, np.where(t == pc_, t + 1, np.where(t == pc_ + 1, t - 1, t)), t)))
+    out = vx.gather(mat, src)
+    sub = (kind[:, None] == 0) & (t == pc_)
+    out = np.where(sub, letter[:, None], out).astype(np.uint8)
+    lens = n + np.where(kind == 1, -1, np.where(kind == 2, 1, 0))
+    return vx.from_mat(out, lens)
 
 
-def name(df, clean: Column, r: SourceRates, rng: Rng, key: Column, *, sex: Column, title_pre: Column,
-         title_suf: Column, generic_pre: Column, generic_suf: Column, father: Column,
-         allow_case: bool, q: str = "nm_") -> tuple[object, Column, dict[str, Column]]:
+def name(clean: pa.Array, r: SourceRates, rng: Rng, key: np.ndarray, *, male: np.ndarray, title_pre: pa.Array,
+         title_suf: pa.Array, generic_pre: pa.Array, generic_suf: pa.Array, father: pa.Array,
+         allow_case: bool) -> tuple[pa.Array, dict[str, np.ndarray]]:
     """The name as this record shows it, one damage step after the other; flags say which applied.
     Order: mononym/patronymic, middle token dropped, MUHAMMAD/ABDUL variants, old spelling, token
     order, typo, titles, case."""
-    toks = F.split(clean, " ")
-    df, A = stage(df, {f"{q}f_mono": rng.u("n_mono", key) < r.name_mononym}, inline=True)
-    f_mono = A[f"{q}f_mono"]
-    shortened = F.when(F.element_at(toks, 1).isin(*ARABIC_LEADS), F.element_at(toks, -1)).otherwise(F.element_at(toks, 1))
-    s1 = (F.when(f_mono & (F.size(toks) >= 2), shortened)
-          .when(f_mono & (F.size(toks) == 1), F.concat(clean, F.when(sex == "L", " BIN ").otherwise(" BINTI "), father))
-          .otherwise(clean))
-    df, B = stage(df, {f"{q}t1": F.split(s1, " ")}, inline=True)
-    t1 = B[f"{q}t1"]
-    df, Cf = stage(df, {f"{q}f_drop": (F.size(t1) >= 3) & (rng.u("n_drop", key) < r.name_drop_middle)}, inline=True)
-    f_drop = Cf[f"{q}f_drop"]
-    df, Cc = stage(df, {f"{q}t2": F.when(f_drop, F.concat(F.slice(t1, 1, 1), F.slice(t1, 3, 64))).otherwise(t1)})
-    toks = Cc[f"{q}t2"]
-    df, D = stage(df, {
-        f"{q}f_muh": F.array_contains(toks, "MUHAMMAD") & (rng.u("n_muh", key) < r.name_muhammad_variant),
-        f"{q}f_abd": F.array_contains(toks, "ABDUL") & (rng.u("n_abd", key) < r.name_abdul_abbrev),
-        f"{q}muh": rng.pick(N.MUHAMMAD_VARIANTS, "n_muh_v", key),
-        f"{q}abd": rng.pick(N.ABDUL_VARIANTS, "n_abd_v", key)}, inline=True)
-    f_muh, f_abd, muh, abd = D[f"{q}f_muh"], D[f"{q}f_abd"], D[f"{q}muh"], D[f"{q}abd"]
-    s3 = F.array_join(F.when(f_muh | f_abd, F.transform(
-        toks, lambda t: F.when(f_muh & (t == "MUHAMMAD"), muh).when(f_abd & (t == "ABDUL"), abd).otherwise(t))
-    ).otherwise(toks), " ")
-    df, E = stage(df, {f"{q}s3": s3})
-    df, E2 = stage(df, {f"{q}f_old": rng.u("n_old", key) < r.name_old_spelling}, inline=True)
-    df, G = stage(df, {f"{q}s4": F.when(E2[f"{q}f_old"], old_spelling(E[f"{q}s3"])).otherwise(E[f"{q}s3"])}, inline=True)
-    df, G2 = stage(df, {f"{q}t4": F.split(G[f"{q}s4"], " ")}, inline=True)
-    t4 = G2[f"{q}t4"]
-    df, H0 = stage(df, {f"{q}f_swap": (F.size(t4) >= 2) & (rng.u("n_swap", key) < r.name_token_swap)}, inline=True)
-    f_swap = H0[f"{q}f_swap"]
-    df, H = stage(df, {f"{q}s5": F.when(f_swap, F.array_join(F.concat(F.slice(t4, 2, 64), F.slice(t4, 1, 1)), " "))
-                       .otherwise(G[f"{q}s4"])})
-    s5 = H[f"{q}s5"]
-    df, I0 = stage(df, {f"{q}f_typo": rng.u("n_typo", key) < r.name_typo,
-                        f"{q}f_title": rng.u("n_title", key) < r.name_title}, inline=True)
-    df, I = stage(df, {f"{q}s6": F.when(I0[f"{q}f_typo"], typo(s5, rng, "n_typo", key)).otherwise(s5)})
-    s6 = I[f"{q}s6"]
-    has_own = title_pre.isNotNull() | title_suf.isNotNull()
-    df, J = stage(df, {f"{q}pre": F.when(has_own, title_pre).otherwise(generic_pre),
-                       f"{q}suf": F.when(has_own, title_suf).otherwise(generic_suf)}, inline=True)
-    pre, suf = J[f"{q}pre"], J[f"{q}suf"]
-    titled = F.concat(F.when(pre.isNotNull(), F.concat(pre, F.lit(" "))).otherwise(F.lit("")), s6,
-                      F.when(suf.isNotNull(), F.concat(F.lit(", "), suf)).otherwise(F.lit("")))
-    s7 = F.when(I0[f"{q}f_title"], titled).otherwise(s6)
-    flags = {"f_mono": f_mono, "f_drop": f_drop, "f_muh": f_muh, "f_abd": f_abd, "f_old": E2[f"{q}f_old"],
-             "f_swap": f_swap, "f_typo": I0[f"{q}f_typo"], "f_title": I0[f"{q}f_title"]}
+    n = len(key)
+    vals, off = vx.split(clean)
+    ntok = np.diff(off)
+    f_mono = rng.u("n_mono", key) < r.name_mononym
+    first = vx.sub(vals, off[:-1])
+    last = vx.sub(vals, off[1:] - 1)
+    shortened = vx.where(pc.is_in(first, value_set=vx.table(tuple(ARABIC_LEADS))).to_numpy(zero_copy_only=False),
+                         last, first)
+    patronym = vx.cat(clean, vx.where(male, " BIN ", " BINTI "), father)
+    s1 = vx.where(f_mono & (ntok >= 2), shortened, vx.where(f_mono & (ntok == 1), patronym, clean))
+    vals, off = vx.split(s1)
+    ntok = np.diff(off)
+    f_drop = (ntok >= 3) & (rng.u("n_drop", key) < r.name_drop_middle)
+    row, pos = vx.token_pos(off)
+    keep = ~(f_drop[row] & (pos == 1))
+    vals = vx.sub(vals, np.nonzero(keep)[0])
+    off = np.concatenate([[0], np.cumsum(np.bincount(row[keep], minlength=n))])
+    row = row[keep]
+    is_muh, is_abd = vx.eq(vals, "MUHAMMAD"), vx.eq(vals, "ABDUL")
+    has_muh = np.bincount(row[is_muh], minlength=n) > 0
+    has_abd = np.bincount(row[is_abd], minlength=n) > 0
+    f_muh = has_muh & (rng.u("n_muh", key) < r.name_muhammad_variant)
+    f_abd = has_abd & (rng.u("n_abd", key) < r.name_abdul_abbrev)
+    muh = rng.pick(N.MUHAMMAD_VARIANTS, "n_muh_v", key)
+    abd = rng.pick(N.ABDUL_VARIANTS, "n_abd_v", key)
+    rep_muh = is_muh & f_muh[row]
+    rep_abd = is_abd & f_abd[row]
+    if rep_muh.any() or rep_abd.any():
+        rows_t = pa.array(row)
+        vals = vx.where(rep_muh, muh.take(rows_t), vx.where(rep_abd, abd.take(rows_t), vals))
+    s3 = vx.join(vals, off)
+    f_old = rng.u("n_old", key) < r.name_old_spelling
+    s4 = s3
+    idx = np.nonzero(f_old)[0]
+    if len(idx):
+        s4 = vx.scatter(s3, idx, old_spelling(vx.sub(s3, idx)))
+    f_swap = rng.u("n_swap", key) < r.name_token_swap
+    idx = np.nonzero(f_swap)[0]
+    if len(idx):
+        v4, o4 = vx.split(vx.sub(s4, idx))
+        cnt = np.diff(o4)
+        f_swap[idx[cnt < 2]] = False
+        rr, pp = vx.token_pos(o4)
+        rotated = vx.join(vx.sub(v4, o4[:-1][rr] + (pp + 1) % cnt[rr]), o4)
+        s5 = vx.scatter(s4, idx, vx.where(cnt >= 2, rotated, vx.sub(s4, idx)))
+    else:
+        s5 = s4
+    f_typo = rng.u("n_typo", key) < r.name_typo
+    f_title = rng.u("n_title", key) < r.name_title
+    s6 = s5
+    idx = np.nonzero(f_typo)[0]
+    if len(idx):
+        s6 = vx.scatter(s5, idx, typo(vx.sub(s5, idx), rng, "n_typo", key[idx]))
+    has_own = ~vx.is_null(title_pre) | ~vx.is_null(title_suf)
+    pre = vx.where(has_own, title_pre, generic_pre)
+    suf = vx.where(has_own, title_suf, generic_suf)
+    titled = vx.cat(pc.fill_null(vx.cat(pre, " "), ""), s6, pc.fill_null(vx.cat(", ", suf), ""))
+    s7 = vx.where(f_title, titled, s6)
+    flags = {"f_mono": f_mono, "f_drop": f_drop, "f_muh": f_muh, "f_abd": f_abd, "f_old": f_old,
+             "f_swap": f_swap, "f_typo": f_typo, "f_title": f_title}
     if allow_case:
-        df, K = stage(df, {f"{q}f_case": rng.u("n_case", key) < r.name_case}, inline=True)
+        f_case = rng.u("n_case", key) < r.name_case
         lower_k = rng.u("n_case_k", key) < 0.7
-        s7 = F.when(K[f"{q}f_case"], F.when(lower_k, F.initcap(F.lower(s7))).otherwise(F.lower(s7))).otherwise(s7)
-        flags["f_case"] = K[f"{q}f_case"]
-    df, Z = stage(df, {f"{q}out": s7})
-    return df, Z[f"{q}out"], flags
+        idx = np.nonzero(f_case)[0]
+        if len(idx):
+            part = vx.sub(s7, idx)
+            s7 = vx.scatter(s7, idx, vx.where(lower_k[idx], vx.initcap(part), vx.lower(part)))
+        flags["f_case"] = f_case
+    return s7, flags
 
 
-def _exclusive_kind(u: Column, rates: list[tuple[str, float, Column | None]]) -> Column:
-    """One kind (or null) per record from a uniform draw: each kind owns a slice of [0, 1) as wide
-    as its rate, in order; a kind with a precondition is skipped (null) where it does not hold."""
+def _exclusive_kind(u: np.ndarray, rates: list[tuple[float, np.ndarray | None]]) -> np.ndarray:
+    """One kind index (or -1) per record from a uniform draw: each kind owns a slice of [0, 1) as
+    wide as its rate, in order; a kind with a precondition is skipped (-1) where it does not hold."""
+    out = np.full(len(u), -1, np.int64)
     cum = 0.0
-    expr = None
-    for kind, rate, only_if in rates:
+    for i, (rate, only_if) in enumerate(rates):
         if rate <= 0:
             continue
-        lo = cum
-        cum += rate
+        lo, cum = cum, cum + rate
         cond = (u >= lo) & (u < cum)
         if only_if is not None:
-            cond = cond & only_if
-        expr = F.when(cond, F.lit(kind)) if expr is None else expr.when(cond, F.lit(kind))
-    return F.lit(None).cast("string") if expr is None else expr
+            cond &= only_if
+        out[cond] = i
+    return out
 
 
-def nik_kind(r: SourceRates, rng: Rng, key: Column, family_ok: Column) -> Column:
-    """Which damage (if any) a record's NIK gets; exclusive kinds by cumulative rate."""
+def nik_kind(r: SourceRates, rng: Rng, key: np.ndarray, family_ok: np.ndarray) -> np.ndarray:
+    """Which damage (index into NIK_KINDS, -1 none) a record's NIK gets; exclusive kinds."""
     return _exclusive_kind(rng.u("nik_kind", key),
-                           [(k, getattr(r, f"nik_{k}"), family_ok if k == "family" else None) for k in NIK_KINDS])
+                           [(getattr(r, f"nik_{k}"), family_ok if k == "family" else None) for k in NIK_KINDS])
 
 
-def nik(clean: Column, kind: Column, family_nik: Column, rng: Rng, key: Column) -> Column:
-    p16 = 1 + rng.int("nik_pos", 16, key)
-    cands = [1 + rng.int(f"nik_pos_{i}", 15, key) for i in range(4)]
-    digit = rng.int("nik_digit", 10, key).cast("string")
-    wrong_len = F.when(rng.u("nik_wl", key) < 0.6, F.concat(_sub(clean, 1, p16 - 1), _sub(clean, p16 + 1, 16))
-                       ).otherwise(F.concat(_sub(clean, 1, p16), digit, _sub(clean, p16 + 1, 16)))
-    lk = rng.int("nik_letters", 3, key)
-    letters = (F.when(lk == 0, F.regexp_replace(clean, "0", "O"))
-               .when(lk == 1, F.regexp_replace(clean, "1", "I"))
-               .otherwise(F.concat(_sub(clean, 1, 1), F.lit("."), _sub(clean, 2, 5), F.lit("E+15"))))
-    pp = None
-    for c in cands[:-1]:  # the first of a few random positions whose two digits differ
-        cond = _sub(clean, c, 1) != _sub(clean, c + 1, 1)
-        pp = F.when(cond, c) if pp is None else pp.when(cond, c)
-    pp = pp.otherwise(cands[-1])
-    transposed = F.concat(_sub(clean, 1, pp - 1), _sub(clean, pp + 1, 1), _sub(clean, pp, 1), _sub(clean, pp + 2, 16))
-    old_digit = _sub(clean, p16, 1).cast("int")
-    new_digit = ((old_digit + 1 + rng.int("nik_typo_d", 9, key)) % 10).cast("string")
-    digit_typo = F.concat(_sub(clean, 1, p16 - 1), new_digit, _sub(clean, p16 + 1, 16))
-    return (F.when(kind.isNull(), clean)
-            .when(kind == "missing", F.lit(None).cast("string"))
-            .when(kind == "placeholder", rng.pick(NIK_PLACEHOLDERS, "nik_ph", key))
-            .when(kind == "wrong_length", wrong_len)
-            .when(kind == "letters", letters)
-            .when(kind == "transposed", transposed)
-            .when(kind == "family", family_nik)
-            .otherwise(digit_typo))
+def _nik_mat(nik: np.ndarray) -> np.ndarray:
+    return ((nik[:, None] // (10 ** np.arange(15, -1, -1, dtype=np.int64))) % 10 + 48).astype(np.uint8)
 
 
-def dob_kind(r: SourceRates, rng: Rng, key: Column, dob: Column) -> Column:
-    swappable = (F.dayofmonth(dob) <= 12) & (F.dayofmonth(dob) != F.month(dob))
+def nik(clean: np.ndarray, kind: np.ndarray, family_nik: np.ndarray, rng: Rng, key: np.ndarray) -> pa.Array:
+    """The NIK as shown: clean (int64, 16 digits) with the record's damage kind applied."""
+    n = len(clean)
+    mat = vx.widen(_nik_mat(clean), 1)
+    lens = np.full(n, 16, np.int64)
+    null = kind == NIK_KINDS.index("missing")
+    t = np.arange(17)[None, :]
+    p = rng.int("nik_pos", 16, key)[:, None]                 # 0-based
+    digit = (48 + rng.int("nik_digit", 10, key)).astype(np.uint8)[:, None]
+    out = mat.copy()
+    # wrong length: a digit lost, or one added after position p
+    wl = kind == NIK_KINDS.index("wrong_length")
+    lose = rng.u("nik_wl", key) < 0.6
+    lost = vx.gather(mat, t + (t >= p))
+    added = np.where(t == p + 1, digit, vx.gather(mat, t - (t > p)))
+    out = np.where((wl & lose)[:, None], lost, np.where((wl & ~lose)[:, None], added, out)).astype(np.uint8)
+    lens = np.where(wl, np.where(lose, 15, 17), lens)
+    # transposed: the first of a few random positions whose two digits differ
+    cands = [rng.int(f"nik_pos_{i}", 15, key) for i in range(4)]
+    rows = np.arange(n)
+    pp = cands[-1].copy()
+    for c in reversed(cands[:-1]):
+        pp = np.where(mat[rows, c] != mat[rows, c + 1], c, pp)
+    tr = (kind == NIK_KINDS.index("transposed"))[:, None]
+    swapped = vx.gather(mat, np.where(t == pp[:, None], t + 1, np.where(t == pp[:, None] + 1, t - 1, t)))
+    out = np.where(tr, swapped, out).astype(np.uint8)
+    # one digit mistyped
+    old = mat[rows, p[:, 0]].astype(np.int64) - 48
+    new = (48 + (old + 1 + rng.int("nik_typo_d", 9, key)) % 10).astype(np.uint8)
+    dt = (kind == NIK_KINDS.index("digit_typo"))[:, None]
+    out = np.where(dt & (t == p), new[:, None], out).astype(np.uint8)
+    fam = (kind == NIK_KINDS.index("family"))[:, None]
+    out = np.where(fam, vx.widen(_nik_mat(family_nik), 1), out).astype(np.uint8)
+    shown = vx.from_mat(out, lens, null)
+    # placeholders and letters (strings)
+    ph = kind == NIK_KINDS.index("placeholder")
+    if ph.any():
+        shown = vx.where(ph, rng.pick(NIK_PLACEHOLDERS, "nik_ph", key), shown)
+    le = np.nonzero(kind == NIK_KINDS.index("letters"))[0]
+    if len(le):
+        s = vx.sub(shown, le)
+        lk = rng.int("nik_letters", 3, key[le])
+        sci = vx.from_mat(np.concatenate([mat[le, :1], np.full((len(le), 1), 46, np.uint8), mat[le, 1:6],
+                                          np.frombuffer(b"E+15", np.uint8)[None, :].repeat(len(le), 0)], axis=1),
+                          np.full(len(le), 11))
+        letters = vx.where(lk == 0, vx.regex(s, "0", "O"), vx.where(lk == 1, vx.regex(s, "1", "I"), sci))
+        shown = vx.scatter(shown, le, letters)
+    return shown
+
+
+def dob_kind(r: SourceRates, rng: Rng, key: np.ndarray, dob: np.ndarray) -> np.ndarray:
+    _, m, d = vx.ymd(dob)
+    swappable = (d <= 12) & (d != m)
     return _exclusive_kind(rng.u("dob_kind", key),
-                           [(k, getattr(r, f"dob_{k}"), swappable if k == "day_month_swap" else None)
-                            for k in DOB_KINDS])
+                           [(getattr(r, f"dob_{k}"), swappable if k == "day_month_swap" else None) for k in DOB_KINDS])
 
 
-def dob(clean: Column, kind: Column, rng: Rng, key: Column) -> Column:
-    y, m, d = F.year(clean), F.month(clean), F.dayofmonth(clean)
+def dob(clean: np.ndarray, kind: np.ndarray, rng: Rng, key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(date as shown, missing)."""
+    y, m, d = vx.ymd(clean)
     pk = rng.int("dob_ph", 10, key)
-    placeholder = (F.when(pk < 4, F.make_date(y, F.lit(7), F.lit(1)))
-                   .when(pk < 6, F.make_date(y, F.lit(12), F.lit(31)))
-                   .when(pk < 8, F.make_date(y, F.lit(1), F.lit(1)))
-                   .otherwise(F.make_date(y, m, F.lit(15))))
-    return (F.when(kind.isNull(), clean)
-            .when(kind == "missing", F.lit(None).cast("date"))
-            .when(kind == "placeholder", placeholder)
-            .when(kind == "day_month_swap", F.make_date(y, d, m))
-            .otherwise(F.add_months(clean, F.when(rng.u("dob_y", key) < 0.5, -12).otherwise(12))))
+    placeholder = np.select([pk < 4, pk < 6, pk < 8],
+                            [vx.make_date(y, 7, 1), vx.make_date(y, 12, 31), vx.make_date(y, 1, 1)], vx.make_date(y, m, 15))
+    swap = vx.make_date(y, np.where(kind == 2, d, m), np.where(kind == 2, m, d))
+    year_off = vx.add_months(clean, np.where(rng.u("dob_y", key) < 0.5, -12, 12))
+    out = np.select([kind == 1, kind == 2, kind == 3], [placeholder, swap, year_off], clean)
+    return out, kind == 0

@@ -1,10 +1,11 @@
-"""The synthetic population as pure functions of identifiers.
+"""The synthetic population as pure, vectorised functions of identifiers.
 
 A person is (household id `hh`, member index `k`). Everything about a household -- where it lives,
 its family card, its desil, its naming tradition, the head's age -- is a function of (seed, hh), and
 everything about a member -- role, sex, birth date, NIK, name, education -- of (seed, hh, k) and the
 household. So the same person can be rebuilt anywhere (in P3KE, in Prakerja, as somebody's family
-member) without a join, and the same seed always gives the same people.
+member) without a join, and the same seed always gives the same people. Each function takes numpy
+arrays of identifiers (one batch of rows) and returns a dict of numpy / pyarrow arrays.
 
 Household ids:
 - P3KE households: ``hh = block * 64 + slot``. P3KE rows come in blocks of 64 rows; a block is laid
@@ -19,19 +20,16 @@ from __future__ import annotations
 
 import math
 import random
-import re
 from dataclasses import dataclass
 
-from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import functions as PF
-
-from padan.synth import sqlx as F
-from padan.synth.sqlx import X as Column
+import numpy as np
+import pyarrow as pa
 
 from padan.synth import names as N
+from padan.synth import vx
 from padan.synth.profiles import Profile
-from padan.synth.regions import GEO_SEED, Geography, STREETS, HAMLET_WORD, GROUPS, geography
-from padan.synth.rng import CONSTANTS, Rng, at, lit_array
+from padan.synth.regions import GEO_SEED, GROUPS, HAMLET_WORD, STREETS, Geography, geography
+from padan.synth.rng import Rng
 
 BLOCK = 64
 BLOCK_BITS = 6
@@ -46,6 +44,10 @@ P3KE_SIZE_WEIGHTS = {1: 0.07, 2: 0.14, 3: 0.20, 4: 0.24, 5: 0.17, 6: 0.10, 7: 0.
 
 ROLE_HEAD, ROLE_WIFE, ROLE_HUSBAND, ROLE_CHILD = "KEPALA KELUARGA", "ISTRI", "SUAMI", "ANAK"
 EXTRA_ROLES = [("ORANG TUA", 0.30), ("CUCU", 0.25), ("FAMILI LAIN", 0.22), ("MENANTU", 0.13), ("MERTUA", 0.10)]
+X_ORANG_TUA, X_CUCU, X_FAMILI_LAIN, X_MENANTU, X_MERTUA = range(5)
+# role codes: 0 head, 1 wife, 2 husband, 3 child, 4 + extra kind
+ROLES = (ROLE_HEAD, ROLE_WIFE, ROLE_HUSBAND, ROLE_CHILD, *[r for r, _ in EXTRA_ROLES])
+R_HEAD, R_WIFE, R_HUSBAND, R_CHILD, R_EXTRA = 0, 1, 2, 3, 4
 
 EDU_P3KE = ["TIDAK/BELUM SEKOLAH", "BELUM TAMAT SD/SEDERAJAT", "TAMAT SD/SEDERAJAT", "SLTP/SEDERAJAT",
             "SLTA/SEDERAJAT", "DIPLOMA I/II", "AKADEMI/DIPLOMA III/SARJANA MUDA", "DIPLOMA IV/STRATA I",
@@ -125,607 +127,473 @@ def permutation_multiplier(n: int, salt: int) -> int:
     return a
 
 
+class Tokens:
+    """Name lists as one string table with offsets, so a male/female pick is one `take`."""
+
+    def __init__(self):
+        self._keys: dict[str, tuple[int, int]] = {}
+        values: list[str] = []
+        keys = [*N.LISTS, "ARAB_M_LEAD", "ARAB_F_LEAD", "ABDUL_NEXT", "ARAB_M", "ARAB_F"]
+        for key in keys:
+            toks = N.token_list(key)
+            self._keys[key] = (len(values), len(toks))
+            values.extend(toks)
+        self.values = pa.array(values, pa.string())
+
+    def span(self, key: str) -> tuple[int, int]:
+        return self._keys[key]
+
+
 @dataclass
 class Ctx:
-    """Everything the expressions need: rates, RNG streams, lookup tables."""
+    """Everything the generator needs: rates, RNG streams, lookup tables (numpy / pyarrow)."""
     seed: int
     profile: Profile
     p3ke_rows: int
     prakerja_rows: int
 
     def __post_init__(self) -> None:
-        self.geo: Geography = geography()
-        self.world = Rng("world")
-        self.geo_rng = Rng("geo", fixed_seed=GEO_SEED)
+        g: Geography = geography()
+        self.world = Rng(self.seed, "world")
+        self.geo_rng = Rng(GEO_SEED, "geo")
         tpl_codes, tpl_sizes = _p3ke_templates(self.seed)
-        self.tpl_codes = lit_array(tpl_codes)
-        self.tpl_sizes = lit_array(tpl_sizes)
-        self.acct_codes = lit_array(_account_templates(self.seed, self.profile.prakerja.duplicate))
+        self.tpl_codes = np.asarray(tpl_codes, np.int64)
+        self.tpl_sizes = np.asarray(tpl_sizes, np.int64)
+        self.acct_codes = np.asarray(_account_templates(self.seed, self.profile.prakerja.duplicate), np.int64)
+        i = lambda v: np.asarray(v, np.int64)  # noqa: E731
+        s = lambda v: pa.array(list(v), pa.string())  # noqa: E731
+        self.prov_codes, self.prov_group = i(g.prov_codes), i(g.prov_group)
+        self.prov_names = s(g.prov_names)
+        self.reg_prov_idx, self.reg_code, self.reg_ndist = i(g.reg_prov_idx), i(g.reg_code), i(g.reg_ndist)
+        self.reg_is_kota = np.asarray(g.reg_is_kota, bool)
+        self.reg_name, self.reg_base = s(g.reg_name), s(g.reg_base)
+        self.prov_reg_start, self.prov_reg_count = i(g.prov_reg_start), i(g.prov_reg_count)
+        self.pop_table, self.pov_table, self.trad_table = i(g.pop_table), i(g.pov_table), i(g.trad_table)
+        self.place_prefix, self.place_suffix, self.joiner = s(g.place_prefix), s(g.place_suffix), s(g.joiner)
+        self.prefix_off, self.prefix_len = i(g.prefix_off), i(g.prefix_len)
+        self.suffix_off, self.suffix_len = i(g.suffix_off), i(g.suffix_len)
+        self.hamlet_word = s([HAMLET_WORD[gr] for gr in GROUPS])
+        self.tokens = Tokens()
 
 
-_REF = re.compile(r"`([^`]+)`")
+def subset(d: dict, idx: np.ndarray) -> dict:
+    """Rows idx of every array in d."""
+    out = {}
+    for k, v in d.items():
+        out[k] = vx.sub(v, idx) if isinstance(v, pa.Array) else v[idx]
+    return out
 
 
-def _hof_identity(sql: str) -> str:
-    return f"element_at(transform(array({sql}), barrier_v -> barrier_v), 1)"
-
-
-def _barrier(prev: str) -> str:
-    """0 again, from the previous barrier used twice, through a higher-order function whose lambda
-    is a constant (the interpreted part is as small as it gets)."""
-    return f"(`{prev}` + `{prev}`) + CASE WHEN exists(array(`{prev}`), barrier_v -> false) THEN 1L ELSE 0L END"
-
-
-class Plan:
-    """A query under construction: `spark.range`, then named SQL expressions, rendered as one nested
-    SELECT and analysed once (adding ~100 stages with DataFrame.withColumns costs seconds of driver
-    time, each re-analysing the growing plan). Each column goes to the lowest SELECT level above
-    the columns it refers to, which keeps the nesting shallow."""
-
-    def __init__(self, spark: SparkSession, rows: int, partitions: int, id_name: str,
-                 params: dict[str, int | float]):
-        """`params` (the seed, row counts, ...) become columns rather than literals, so that the
-        generated Java code does not depend on them and is compiled once per JVM."""
-        self.spark = spark
-        self._rows, self._partitions, self._id = int(rows), int(partitions), id_name
-        self._params = dict(params)
-        self._levels: list[list[tuple[str, str]] | list[str]] = []   # stage levels: (name, sql); keep levels: names
-        self._keep_at: set[int] = set()
-        self._floor = 0                      # new columns go above this level (after a keep)
-        self._level_of: dict[str, int] = {id_name: -1, **{n: -1 for n in params}}
-        self._inline: dict[str, str] = {}
-        self.columns: list[str] = [id_name, *params]
-
-    def _expand(self, sql: str) -> str:
-        """Replace references to inline columns by their (already expanded) expressions."""
-        if not self._inline:
-            return sql
-        return _REF.sub(lambda m: self._inline.get(m.group(1), m.group(0)), sql)
-
-    def stage(self, cols: dict[str, Column], inline: bool = False) -> None:
-        """Add columns. `inline` ones are not materialised: later expressions get their SQL in
-        place of the reference (Spark evaluates a repeated subexpression once per projection), which
-        saves a projection level -- use it for cheap expressions."""
-        for name, expr in cols.items():
-            if name in self._level_of or name in self._inline:
-                raise ValueError(f"column staged twice: {name}")
-            sql = self._expand(expr.sql)
-            if inline:
-                self._inline[name] = f"({sql})"
-                continue
-            refs = [self._level_of[r] for r in _REF.findall(sql) if r in self._level_of]
-            level = max([self._floor - 1, *refs]) + 1
-            while level in self._keep_at or level >= len(self._levels):
-                if level >= len(self._levels):
-                    self._levels.append([])
-                    break
-                level += 1
-            self._levels[level].append((name, sql))
-            self._level_of[name] = level
-            self.columns.append(name)
-
-    def keep(self, names: list[str]) -> None:
-        self._levels.append(list(names))
-        level = len(self._levels) - 1
-        self._keep_at.add(level)
-        self._floor = level + 1
-        self._level_of = {n: level for n in names}
-        self._inline = {n: sql for n, sql in self._inline.items() if set(_REF.findall(sql)) <= set(names)}
-        self.columns = list(names)
-
-    def select(self, final: dict[str, Column]) -> DataFrame:
-        """The DataFrame: one `selectExpr` per level on top of the already analysed levels below
-        (one nested SQL text instead makes the analyser iterate over the whole tree per level).
-
-        Code generation: the generator's expressions are too big for Spark's whole-stage code
-        generation, which fuses a chain of projections into one Java method -- beyond the JVM's
-        64 KB limit (Spark logs a compile error and interprets) or beyond HotSpot's 8 KB limit for
-        JIT compilation (the method then runs in the bytecode interpreter, many times slower). So
-        every level also computes a barrier column `_bN`: a number passed through an identity
-        lambda (higher-order functions are not whole-stage generated), computed from the previous
-        level's barrier used twice (so the optimizer neither prunes it nor merges two levels). Each
-        level then runs as its own projection, compiled with Spark's per-expression method
-        splitting. The chain is anchored in the final string columns by an empty suffix."""
-        df = self.spark.range(0, self._rows, 1, self._partitions).withColumnRenamed("id", self._id)
-        zero = f"shiftright(`{self._id}`, 62)"   # 0 for every row, but not a constant to the optimizer
-        params = []
-        for name, value in self._params.items():
-            base = f"CAST({zero} AS DOUBLE) + {float(value)!r}D" if isinstance(value, float) else f"{zero} + {int(value)}L"
-            params.append(f"{_hof_identity(base)} AS `{name}`")
-        prev = "_b0"
-        df = df.selectExpr("*", *params, f"{_hof_identity(zero)} AS `{prev}`")
-        used_consts = sorted(set(_REF.findall(" ".join(sql for lvl in self._levels if lvl and isinstance(lvl[0], tuple)
-                                                        for _, sql in lvl)
-                                           + " " + " ".join(self._expand(e.sql) for e in final.values())))
-                             & set(CONSTANTS))
-        const_exprs = [f"{CONSTANTS[c]} AS `{c}`" for c in used_consts]
-        if const_exprs:
-            df = df.selectExpr("*", *const_exprs)
-        self._place_late(final)
-        levels = [lvl for i, lvl in enumerate(self._levels) if lvl or i in self._keep_at]
-        keep_idx = {id(self._levels[i]) for i in self._keep_at}
-        out_names = {name: f"_o_{name}" for name in final}
-        levels.append([(out_names[n], self._expand(e.sql)) for n, e in final.items()])
-        for n, level in enumerate(levels, start=1):
-            if id(level) in keep_idx:
-                df = df.select(*level, prev)
-                if const_exprs:
-                    df = df.selectExpr("*", *const_exprs)
-                continue
-            barrier = f"_b{n}"
-            df = df.selectExpr("*", *[f"{sql} AS `{name}`" for name, sql in level],
-                               f"{_barrier(prev)} AS `{barrier}`")
-            prev = barrier
-        anchor = f"substring(CAST(`{prev}` + `{prev}` AS STRING), 1, 0)"
-        types = dict(df.dtypes)
-        return df.selectExpr(*[
-            (f"concat(`{out_names[n]}`, {anchor}) AS `{n}`" if types[out_names[n]] == "string"
-             else f"`{out_names[n]}` AS `{n}`")
-            for n in final])
-
-    def _place_late(self, final: dict[str, Column]) -> None:
-        """Move every column to the last level before its first use (columns are placed as early
-        as their inputs allow while staging): a column computed early and used late would be
-        copied through every projection in between."""
-        n = len(self._levels)
-        final_refs = set(_REF.findall(" ".join(self._expand(e.sql) for e in final.values())))
-        # consumer level of each name; the final select counts as level n
-        first_use: dict[str, int] = {r: n for r in final_refs}
-        for i in range(n - 1, -1, -1):
-            level = self._levels[i]
-            if i in self._keep_at:
-                for name in level:
-                    first_use[name] = min(first_use.get(name, n), i)
-                continue
-            moved = []
-            for name, sql in list(level):
-                target = first_use.get(name, i + 1) - 1
-                nxt_keep = min([k for k in self._keep_at if k > i], default=n)
-                target = min(target, nxt_keep - 1)
-                if target > i:
-                    moved.append((name, sql, target))
-            for name, sql, target in moved:
-                level.remove((name, sql))
-                self._levels[target].append((name, sql))
-            for name, sql in self._levels[i]:
-                for r in _REF.findall(sql):
-                    first_use[r] = min(first_use.get(r, n), i)
-            for name, sql, target in moved:
-                for r in _REF.findall(sql):
-                    first_use[r] = min(first_use.get(r, n), target)
-
-    def depth(self) -> int:
-        return len(self._levels)
-
-
-def stage(df: Plan, cols: dict[str, Column], inline: bool = False) -> tuple[Plan, dict[str, Column]]:
-    """Add the columns and hand back references to them: later expressions refer to the column by
-    name instead of repeating its expression (see `Plan.stage` for `inline`)."""
-    df.stage(cols, inline=inline)
-    return df, {name: F.col(name) for name in cols}
-
-
-def _s(col: Column, width: int) -> Column:
-    return F.lpad(col.cast("string"), width, "0")
+def merge(base: dict, idx: np.ndarray, part: dict) -> dict:
+    """base with rows idx replaced by part's rows (same keys)."""
+    out = {}
+    for k, v in base.items():
+        if k not in part:
+            continue
+        if isinstance(v, pa.Array):
+            out[k] = vx.scatter(v, idx, part[k])
+        else:
+            nv = v.copy()
+            nv[idx] = part[k]
+            out[k] = nv
+    return out
 
 
 # ---------------------------------------------------------------- geography
 
-def place_name(ctx: Ctx, group: Column, purpose: str, *keys: Column) -> Column:
-    g = ctx.geo
-    pre = at(g.place_prefix, at(g.prefix_off, group) + ctx.geo_rng.int(purpose + ":p", at(g.prefix_len, group), *keys))
-    suf = at(g.place_suffix, at(g.suffix_off, group) + ctx.geo_rng.int(purpose + ":s", at(g.suffix_len, group), *keys))
-    return F.concat(pre, at(g.joiner, group), suf)
+def place_name(ctx: Ctx, group: np.ndarray, purpose: str, *keys) -> pa.Array:
+    pre = vx.take(ctx.place_prefix, ctx.prefix_off[group] + ctx.geo_rng.int(purpose + ":p", ctx.prefix_len[group], *keys))
+    suf = vx.take(ctx.place_suffix, ctx.suffix_off[group] + ctx.geo_rng.int(purpose + ":s", ctx.suffix_len[group], *keys))
+    return vx.cat(pre, vx.take(ctx.joiner, group), suf)
 
 
-def n_villages(ctx: Ctx, reg: Column, dist: Column, kota: Column) -> Column:
-    return F.when(kota, 4 + ctx.geo_rng.int("nvil_k", 8, reg, dist)).otherwise(6 + ctx.geo_rng.int("nvil", 16, reg, dist))
+def n_villages(ctx: Ctx, reg, dist, kota) -> np.ndarray:
+    g = ctx.geo_rng
+    return np.where(kota, 4 + g.int("nvil_k", 8, reg, dist), 6 + g.int("nvil", 16, reg, dist))
 
 
-def village_code(ctx: Ctx, reg: Column, dist: Column, kota: Column, vnum: Column) -> Column:
+def village_code(ctx: Ctx, reg, dist, kota, vnum) -> np.ndarray:
     """Kemendagri-style 4-digit village code: kelurahan 1001.., desa 2001.."""
-    nkel = F.when(kota, F.lit(99)).otherwise(ctx.geo_rng.int("nkel", 3, reg, dist))
-    return F.when(vnum < nkel, 1001 + vnum).otherwise(2001 + vnum - nkel)
+    nkel = np.where(kota, 99, ctx.geo_rng.int("nkel", 3, reg, dist))
+    return np.where(vnum < nkel, 1001 + vnum, 2001 + vnum - nkel)
 
 
-def region(ctx: Ctx, reg: Column, dist: Column, vnum: Column, prefix: str) -> dict[str, Column]:
-    """Codes and names for (regency index, district number, village number)."""
-    g = ctx.geo
-    pidx = at(g.reg_prov_idx, reg)
-    kota = at(g.reg_is_kota, reg)
-    group = at(g.prov_group, pidx)
+def region(ctx: Ctx, reg: np.ndarray, dist: np.ndarray, vnum: np.ndarray, names: bool = True) -> dict:
+    """Codes (and with `names` the names) for (regency index, district number, village number)."""
+    pidx = ctx.reg_prov_idx[reg]
+    kota = ctx.reg_is_kota[reg]
+    group = ctx.prov_group[pidx]
     vcode = village_code(ctx, reg, dist, kota, vnum)
-    prov = at(g.prov_codes, pidx)
-    rcode = at(g.reg_code, reg)
-    return {
-        f"{prefix}pidx": pidx,
-        f"{prefix}kota": kota,
-        f"{prefix}group": group,
-        f"{prefix}prov": prov,
-        f"{prefix}rcode": rcode,
-        f"{prefix}dist": dist,
-        f"{prefix}vcode": vcode,
-        f"{prefix}kode": (prov.cast("long") * 100_000_000 + rcode * 1_000_000 + dist * 10_000 + vcode).cast("string"),
-        f"{prefix}prov_name": at(g.prov_names, pidx),
-        f"{prefix}reg_name": at(g.reg_name, reg),
-        f"{prefix}reg_base": at(g.reg_base, reg),
-        f"{prefix}kec": place_name(ctx, group, "kec", reg.cast("long"), dist.cast("long")),
-        f"{prefix}desa": place_name(ctx, group, "desa", reg.cast("long"), dist.cast("long"), vcode.cast("long")),
-    }
+    prov = ctx.prov_codes[pidx]
+    rcode = ctx.reg_code[reg]
+    out = {"pidx": pidx, "kota": kota, "group": group, "prov": prov, "rcode": rcode, "dist": dist, "vcode": vcode}
+    if names:
+        out.update(
+            kode=vx.itos(prov * 100_000_000 + rcode * 1_000_000 + dist * 10_000 + vcode),
+            prov_name=vx.take(ctx.prov_names, pidx), reg_name=vx.take(ctx.reg_name, reg),
+            reg_base=vx.take(ctx.reg_base, reg),
+            kec=place_name(ctx, group, "kec", reg, dist),
+            desa=place_name(ctx, group, "desa", reg, dist, vcode))
+    return out
 
 
-def pick_regency(ctx: Ctx, table: str, purpose: str, *keys: Column) -> Column:
-    values = ctx.geo.pop_table if table == "pop" else ctx.geo.pov_table
-    return at(values, ctx.world.int(purpose, len(values), *keys))
+def pick_regency(ctx: Ctx, table: str, purpose: str, *keys) -> np.ndarray:
+    values = ctx.pop_table if table == "pop" else ctx.pov_table
+    return values[ctx.world.int(purpose, len(values), *keys)]
 
 
-def street_address(ctx: Ctx, rng: Rng, purpose: str, group: Column, kota: Column, reg: Column, dist: Column,
-                   vcode: Column, *keys: Column) -> Column:
+def street_address(ctx: Ctx, rng: Rng, purpose: str, group, kota, reg, dist, vcode, *keys) -> pa.Array:
     """'JL. MAWAR NO. 12' in towns; 'DUSUN X' / 'KP. X' / 'BANJAR X' in villages (hamlets are shared
     by the households of one village)."""
     hamlet_idx = rng.int(purpose + ":ham", 6, *keys)
-    hamlet = place_name(ctx, group, "hamlet", reg.cast("long"), dist.cast("long"), vcode.cast("long"),
-                        hamlet_idx.cast("long"))
-    word = at([HAMLET_WORD[g] for g in GROUPS], group)
-    street = F.concat(F.lit("JL. "), rng.pick(STREETS, purpose + ":st", *keys), F.lit(" NO. "),
-                      (1 + rng.int(purpose + ":no", 150, *keys)).cast("string"))
-    rural = F.concat(word, F.lit(" "), hamlet)
-    urban_share = F.when(kota, F.lit(0.85)).otherwise(F.lit(0.15))
-    return F.when(rng.u(purpose + ":urb", *keys) < urban_share, street).otherwise(rural)
+    hamlet = place_name(ctx, group, "hamlet", reg, dist, vcode, hamlet_idx)
+    street = vx.cat("JL. ", rng.pick(STREETS, purpose + ":st", *keys), " NO. ",
+                    vx.itos(1 + rng.int(purpose + ":no", 150, *keys)))
+    rural = vx.cat(vx.take(ctx.hamlet_word, group), " ", hamlet)
+    urban = rng.u(purpose + ":urb", *keys) < np.where(kota, 0.85, 0.15)
+    return vx.where(urban, street, rural)
+
+
+def _digits_date(d: np.ndarray) -> np.ndarray:
+    y, m, day = vx.ymd(d)
+    return day * 10_000 + m * 100 + y % 100
 
 
 # ---------------------------------------------------------------- households
 
-def household(df: DataFrame, ctx: Ctx, hh: Column, p: str) -> tuple[DataFrame, dict[str, Column]]:
-    """Household columns for id column `hh`, named with prefix `p` (e.g. 'h_')."""
+def household(ctx: Ctx, hh: np.ndarray, full: bool = True) -> dict:
+    """Household columns for ids `hh`. Without `full`, only what members and identities need
+    (no names, addresses or cards)."""
     w = ctx.world
+    hh = np.asarray(hh, np.int64)
     is_np = hh >= NP_BASE
-    block = F.shiftright(hh, BLOCK_BITS)
-    key = F.when(is_np, hh).otherwise(block)  # P3KE: one village per block
-    if hh.sql != f"`{p}hh`":
-        df, _ = stage(df, {f"{p}hh": hh})
-    hh = F.col(f"{p}hh")
-    df, A0 = stage(df, {f"{p}is_np": hh >= NP_BASE,
-                        f"{p}key": F.when(hh >= NP_BASE, hh).otherwise(F.shiftright(hh, BLOCK_BITS))}, inline=True)
-    is_np, key = A0[f"{p}is_np"], A0[f"{p}key"]
-    df, A = stage(df, {
-        f"{p}reg": F.when(is_np, pick_regency(ctx, "pop", "reg_np", key)).otherwise(pick_regency(ctx, "pov", "reg", key)),
-    })
-    A = {**A0, **A}
-    reg = A[f"{p}reg"]
-    tpl = Rng("p3ke").int("tpl", N_TEMPLATES, block)
-    slot = (hh.bitwiseAND(BLOCK - 1)).cast("int")
-    size = (F.when(hh >= NP_ADULT_BASE, 1 + w.int("npsize", 5, hh))
-            .when(A[f"{p}is_np"], 2 + w.int("npsize", 5, hh))
-            .otherwise(at(ctx.tpl_sizes, tpl * BLOCK + slot)))
-    df, B = stage(df, {
-        f"{p}dist0": 1 + w.int("dist", at(ctx.geo.reg_ndist, reg), key),
-        f"{p}size": size,
-    })
-    df, B2 = stage(df, {f"{p}kota0": at(ctx.geo.reg_is_kota, reg)}, inline=True)
-    B = {**B, **B2}
-    df, Cc = stage(df, {f"{p}vnum": w.int("vil", n_villages(ctx, reg, B[f"{p}dist0"], B[f"{p}kota0"]), key)}, inline=True)
-    R_all = region(ctx, reg, B[f"{p}dist0"], Cc[f"{p}vnum"], p)
-    cheap = {f"{p}pidx", f"{p}kota", f"{p}group", f"{p}prov", f"{p}rcode", f"{p}dist"}
-    df, R1 = stage(df, {k_: v for k_, v in R_all.items() if k_ in cheap}, inline=True)
-    df, R2 = stage(df, {k_: v for k_, v in R_all.items() if k_ not in cheap})
-    R = {**R1, **R2}
-    poor_east = R[f"{p}group"] == GROUPS.index("east")
+    block = hh >> BLOCK_BITS
+    key = np.where(is_np, hh, block)  # P3KE: one village per block
+    reg = np.where(is_np, pick_regency(ctx, "pop", "reg_np", key), pick_regency(ctx, "pov", "reg", key))
+    tpl = Rng(ctx.seed, "p3ke").int("tpl", N_TEMPLATES, block)
+    slot = hh & (BLOCK - 1)
+    npsize = w.int("npsize", 5, hh)
+    size = np.where(hh >= NP_ADULT_BASE, 1 + npsize, np.where(is_np, 2 + npsize, ctx.tpl_sizes[tpl * BLOCK + slot]))
+    dist0 = 1 + w.int("dist", ctx.reg_ndist[reg], key)
+    kota0 = ctx.reg_is_kota[reg]
+    vnum = w.int("vil", n_villages(ctx, reg, dist0, kota0), key)
+    R = region(ctx, reg, dist0, vnum, names=full)
+    poor_east = R["group"] == GROUPS.index("east")
     u_desil = w.u("desil", hh)
-    desil = (F.when(A[f"{p}is_np"], F.lit(None).cast("int"))
-             .when(u_desil < F.when(poor_east, 0.40).otherwise(0.27), 1)
-             .when(u_desil < F.when(poor_east, 0.66).otherwise(0.53), 2)
-             .when(u_desil < F.when(poor_east, 0.85).otherwise(0.77), 3)
-             .otherwise(4))
-    head_sex = F.when(w.u("hsex", hh) < 0.86, "L").otherwise("P")
+    desil = np.where(u_desil < np.where(poor_east, 0.40, 0.27), 1,
+                     np.where(u_desil < np.where(poor_east, 0.66, 0.53), 2,
+                              np.where(u_desil < np.where(poor_east, 0.85, 0.77), 3, 4)))
+    desil = np.where(is_np, 0, desil)            # 0: not a P3KE household (null)
+    head_male = w.u("hsex", hh) < 0.86
     tri = (w.u("hage1", hh) + w.u("hage2", hh)) / 2
-    head_age = (F.when(hh >= NP_ADULT_BASE, 22 + w.int("hage_a", 38, hh))
-                .when(w.u("hage_t", hh) < 0.04, 80 + w.int("hage_o", 15, hh))
-                .otherwise(20 + F.floor(tri * 62).cast("int")))
-    extra_kind = w.category(EXTRA_ROLES, "extra_kind", hh)
-    df, D = stage(df, {
-        f"{p}desil": desil,
-        f"{p}trad": at(ctx.geo.trad_table, R[f"{p}pidx"] * 100 + w.int("trad", 100, hh)),
-        f"{p}head_sex": head_sex,
-        f"{p}head_age": head_age,
-        f"{p}extra_kind0": extra_kind,
-    })
-    desil, trad, head_sex, head_age = D[f"{p}desil"], D[f"{p}trad"], D[f"{p}head_sex"], D[f"{p}head_age"]
-    size = B[f"{p}size"]
-    has_spouse = (size >= 2) & F.when(head_sex == "L", w.u("hsp", hh) < 0.92).otherwise(w.u("hsp", hh) < 0.08)
-    spouse_age = F.least(F.lit(94), F.greatest(F.lit(17), F.when(
-        head_sex == "L", head_age - w.int("sage", 10, hh) + 2).otherwise(head_age + w.int("sage", 9, hh) - 1)))
-    df, E = stage(df, {f"{p}has_spouse": has_spouse, f"{p}spouse_age": spouse_age}, inline=True)
-    mother_age = F.when((head_sex == "L") & E[f"{p}has_spouse"], E[f"{p}spouse_age"]).otherwise(head_age)
-    ek = D[f"{p}extra_kind0"]
-    family_lists = {N.BATAK: "BATAK_MARGA", N.CHINESE: "CHINESE_FAMILY", N.EAST: "EAST_FAMILY"}
+    head_age = np.where(hh >= NP_ADULT_BASE, 22 + w.int("hage_a", 38, hh),
+                        np.where(w.u("hage_t", hh) < 0.04, 80 + w.int("hage_o", 15, hh),
+                                 20 + np.floor(tri * 62).astype(np.int64)))
+    ek = w.category(list(enumerate(p for _, p in EXTRA_ROLES)), "extra_kind", hh)
+    trad = ctx.trad_table[R["pidx"] * 100 + w.int("trad", 100, hh)]
+    u_hsp = w.u("hsp", hh)
+    has_spouse = (size >= 2) & np.where(head_male, u_hsp < 0.92, u_hsp < 0.08)
+    spouse_age = np.clip(np.where(head_male, head_age - w.int("sage", 10, hh) + 2, head_age + w.int("sage", 9, hh) - 1),
+                         17, 94)
+    mother_age = np.where(head_male & has_spouse, spouse_age, head_age)
+    desil_ok = desil > 0
+    di = np.maximum(desil - 1, 0)
+    H = {
+        "hh": hh, "is_np": is_np, "key": key, "reg": reg, "size": size, "vnum": vnum, **R,
+        "desil": desil, "trad": trad, "head_male": head_male, "head_age": head_age,
+        "has_spouse": has_spouse, "spouse_age": spouse_age,
+        "pkh": desil_ok & (w.u("pkh", hh) < np.array([0.45, 0.35, 0.22, 0.12])[di]),
+        "bpnt": desil_ok & (w.u("bpnt", hh) < np.array([0.62, 0.47, 0.33, 0.22])[di]),
+        "first_child_age": mother_age - 19 - w.int("fca", 13, hh),
+        "extra": (size >= 3) & (w.u("extra", hh) < 0.20),
+        "extra_kind": np.where((ek == X_CUCU) & (head_age < 45), X_FAMILI_LAIN, ek),
+        "caste": np.where(w.u("caste", hh) < 0.10, w.int("caste_k", 4, hh), -1),
+        "noble": w.u("noble", hh) < 0.08,
+    }
+    if full:
+        H.update(family=_family(ctx, trad, "fam", hh), wife_family=_family(ctx, trad, "wfam", hh),
+                 other_family=_family(ctx, trad, "ofam", hh))
+        kk_date = vx.add_days(vx.date("2005-01-01", len(hh)), w.int("kkdate", 6000, hh))
+        region6 = R["prov"] * 10_000 + R["rcode"] * 100 + R["dist"]
+        H["no_kk"] = region6 * 10_000_000_000 + _digits_date(kk_date) * 10_000 + 1 + w.int("kkser", 9999, hh)
+        H["alamat"] = street_address(ctx, w, "addr", R["group"], R["kota"], reg, R["dist"], R["vcode"], hh)
+        H["rt"] = vx.lpad(1 + w.int("rt", 14, hh), 3)
+        H["rw"] = vx.lpad(1 + w.int("rw", 8, hh), 3)
+    return H
 
-    def family(purpose: str) -> Column:
-        expr = None
-        for tid, key_ in family_lists.items():
-            val = w.pick(N.token_list(key_), purpose, hh)
-            expr = F.when(trad == tid, val) if expr is None else expr.when(trad == tid, val)
-        return expr
 
-    kk_date = F.date_add(F.lit("2005-01-01").cast("date"), w.int("kkdate", 6000, hh))
-    region6 = R[f"{p}prov"].cast("long") * 10_000 + R[f"{p}rcode"] * 100 + R[f"{p}dist"]
-    ddmmyy = F.dayofmonth(kk_date) * 10_000 + F.month(kk_date) * 100 + F.year(kk_date) % 100
-    no_kk = (region6 * 10_000_000_000 + ddmmyy.cast("long") * 10_000 + 1 + w.int("kkser", 9999, hh)).cast("string")
-    addr = street_address(ctx, w, "addr", R[f"{p}group"], R[f"{p}kota"], reg, R[f"{p}dist"], R[f"{p}vcode"], hh)
-    pkh = at([0.45, 0.35, 0.22, 0.12], desil - 1)
-    bpnt = at([0.62, 0.47, 0.33, 0.22], desil - 1)
-    df, G = stage(df, {
-        f"{p}pkh": F.when(desil.isNull(), False).otherwise(w.u("pkh", hh) < pkh),
-        f"{p}bpnt": F.when(desil.isNull(), False).otherwise(w.u("bpnt", hh) < bpnt),
-        f"{p}first_child_age": mother_age - 19 - w.int("fca", 13, hh),
-        f"{p}extra": (size >= 3) & (w.u("extra", hh) < 0.20),
-        f"{p}extra_kind": F.when((ek == "CUCU") & (head_age < 45), F.lit("FAMILI LAIN")).otherwise(ek),
-        f"{p}family": family("fam"),
-        f"{p}wife_family": family("wfam"),
-        f"{p}other_family": family("ofam"),
-        f"{p}caste": F.when(w.u("caste", hh) < 0.10, w.int("caste_k", 4, hh)),
-        f"{p}noble": w.u("noble", hh) < 0.08,
-        f"{p}no_kk": no_kk,
-        f"{p}alamat": addr,
-        f"{p}rt": _s(1 + w.int("rt", 14, hh), 3),
-        f"{p}rw": _s(1 + w.int("rw", 8, hh), 3),
-    })
-    return df, {**A, **B, **Cc, **R, **D, **E, **G}
+_FAMILY_LISTS = {N.BATAK: "BATAK_MARGA", N.CHINESE: "CHINESE_FAMILY", N.EAST: "EAST_FAMILY"}
+
+
+def _family(ctx: Ctx, trad: np.ndarray, purpose: str, hh: np.ndarray) -> pa.Array:
+    """A family name for Batak, Chinese and eastern households (null for the others)."""
+    off = np.zeros(len(trad), np.int64)
+    cnt = np.ones(len(trad), np.int64)
+    has = np.zeros(len(trad), bool)
+    for tid, key in _FAMILY_LISTS.items():
+        o, c = ctx.tokens.span(key)
+        m = trad == tid
+        off[m], cnt[m], has[m] = o, c, True
+    vals = vx.take(ctx.tokens.values, off + ctx.world.int(purpose, cnt, hh))
+    return vx.where(has, vals, None)
 
 
 # ---------------------------------------------------------------- members
 
-def member(df: DataFrame, ctx: Ctx, hh: Column, k: Column, H: dict[str, Column], p: str, m: str
-           ) -> tuple[DataFrame, dict[str, Column]]:
-    """Role, sex, age and birth date of member k of household hh (household columns H with prefix p);
-    columns named with prefix m."""
+def member(ctx: Ctx, hh: np.ndarray, k: np.ndarray, H: dict) -> dict:
+    """Role, sex, age and birth date of member k of household hh (household columns H)."""
     w = ctx.world
     prof = ctx.profile
-    size = H[f"{p}size"]
-    has_sp = H[f"{p}has_spouse"]
-    head_sex = H[f"{p}head_sex"]
-    extra_kind = H[f"{p}extra_kind"]
-    is_extra_c = H[f"{p}extra"] & (k == size - 1) & (k >= 2)
-    df, A = stage(df, {
-        f"{m}is_head": k == 0,
-        f"{m}is_spouse": (k == 1) & has_sp,
-        f"{m}is_extra": is_extra_c,
-        f"{m}child_order": k - F.when(has_sp, 1).otherwise(0),
-    }, inline=True)
-    is_head, is_sp, is_extra = A[f"{m}is_head"], A[f"{m}is_spouse"], A[f"{m}is_extra"]
+    n = len(hh)
+    k = np.broadcast_to(np.asarray(k, np.int64), (n,))
+    size, has_sp, extra_kind = H["size"], H["has_spouse"], H["extra_kind"]
+    is_head = k == 0
+    is_sp = (k == 1) & has_sp
+    is_extra = H["extra"] & (k == size - 1) & (k >= 2)
+    sp = has_sp.astype(np.int64)
+    child_order = k - sp
     is_child = ~is_head & ~is_sp & ~is_extra
-    twin = is_child & (A[f"{m}child_order"] >= 2) & (w.u("twin", hh, k) < prof.twin_rate)
-    df, B = stage(df, {f"{m}is_child": is_child, f"{m}bk": F.when(twin, k - 1).otherwise(k)}, inline=True)
-    bk = B[f"{m}bk"]
-    sp = F.when(has_sp, 1).otherwise(0)
-    child_age_raw = H[f"{p}first_child_age"] - (bk - sp - 1) * 2 - w.int("cjit", 3, hh, bk)
-    child_age = F.when(child_age_raw < 0, w.int("cyoung", 5, hh, k)).otherwise(child_age_raw)
-    head_age = H[f"{p}head_age"]
-    extra_age = (F.when(extra_kind.isin("ORANG TUA", "MERTUA"), head_age + 20 + w.int("xage", 15, hh))
-                 .when(extra_kind == "CUCU", w.int("xage", 12, hh))
-                 .when(extra_kind == "MENANTU", F.greatest(F.lit(17), H[f"{p}first_child_age"] + w.int("xage", 5, hh) - 2))
-                 .otherwise(5 + w.int("xage", 60, hh)))
-    age = (F.when(is_head, head_age).when(is_sp, H[f"{p}spouse_age"]).when(is_extra, extra_age)
-           .otherwise(child_age))
-    other = F.when(head_sex == "L", "P").otherwise("L")
-    sex = (F.when(is_head, head_sex).when(is_sp, other)
-           .when(is_extra & extra_kind.isin("ORANG TUA", "MERTUA"), F.when(w.u("sex", hh, k) < 0.7, "P").otherwise("L"))
-           .otherwise(F.when(w.u("sex", hh, k) < 0.5, "L").otherwise("P")))
-    role = (F.when(is_head, ROLE_HEAD)
-            .when(is_sp, F.when(head_sex == "L", ROLE_WIFE).otherwise(ROLE_HUSBAND))
-            .when(is_extra, extra_kind)
-            .otherwise(ROLE_CHILD))
-    df, Cc = stage(df, {f"{m}age": F.least(F.lit(94), F.greatest(F.lit(0), age)), f"{m}sex": sex, f"{m}role": role})
-    df, D = stage(df, {f"{m}dob0": F.date_sub(F.add_months(F.lit(REF_DATE).cast("date"), -12 * Cc[f"{m}age"]),
-                                             w.int("doy", 365, hh, bk))}, inline=True)
-    dob = D[f"{m}dob0"]
-    by = F.year(dob)
-    placeholder = (by < 2010) & (w.u("regph", hh, k) < F.when(by < 1975, prof.registry_placeholder_dob)
-                                 .otherwise(prof.registry_placeholder_dob / 6))
+    twin = is_child & (child_order >= 2) & (w.u("twin", hh, k) < prof.twin_rate)
+    bk = np.where(twin, k - 1, k)
+    child_age_raw = H["first_child_age"] - (bk - sp - 1) * 2 - w.int("cjit", 3, hh, bk)
+    child_age = np.where(child_age_raw < 0, w.int("cyoung", 5, hh, k), child_age_raw)
+    head_age = H["head_age"]
+    ux = w.u("xage", hh)
+    parent = (extra_kind == X_ORANG_TUA) | (extra_kind == X_MERTUA)
+    extra_age = np.where(parent, head_age + 20 + np.floor(ux * 15).astype(np.int64),
+                         np.where(extra_kind == X_CUCU, np.floor(ux * 12).astype(np.int64),
+                                  np.where(extra_kind == X_MENANTU,
+                                           np.maximum(17, H["first_child_age"] + np.floor(ux * 5).astype(np.int64) - 2),
+                                           5 + np.floor(ux * 60).astype(np.int64))))
+    age = np.where(is_head, head_age, np.where(is_sp, H["spouse_age"], np.where(is_extra, extra_age, child_age)))
+    age = np.clip(age, 0, 94)
+    usex = w.u("sex", hh, k)
+    male = np.where(is_head, H["head_male"], np.where(is_sp, ~H["head_male"],
+                                                      np.where(is_extra & parent, usex >= 0.7, usex < 0.5)))
+    role = np.where(is_head, R_HEAD, np.where(is_sp, np.where(H["head_male"], R_WIFE, R_HUSBAND),
+                                              np.where(is_extra, R_EXTRA + extra_kind, R_CHILD)))
+    dob0 = vx.add_days(vx.add_months(vx.date(REF_DATE, n), -12 * age), -w.int("doy", 365, hh, bk))
+    by = vx.ymd(dob0)[0]
+    rate = prof.registry_placeholder_dob
+    placeholder = (by < 2010) & (w.u("regph", hh, k) < np.where(by < 1975, rate, rate / 6))
     ph_kind = w.u("regph_k", hh, k)
-    dob_reg = F.when(placeholder, F.when(ph_kind < 0.55, F.make_date(by, F.lit(7), F.lit(1)))
-                     .when(ph_kind < 0.85, F.make_date(by, F.lit(12), F.lit(31)))
-                     .otherwise(F.make_date(by, F.lit(1), F.lit(1)))).otherwise(dob)
-    df, E = stage(df, {f"{m}dob": dob_reg})
-    return df, {**A, **B, **Cc, **E}
+    ph_date = np.where(ph_kind < 0.55, vx.make_date(by, 7, 1),
+                       np.where(ph_kind < 0.85, vx.make_date(by, 12, 31), vx.make_date(by, 1, 1)))
+    dob = np.where(placeholder, ph_date, dob0)
+    return {"is_head": is_head, "is_spouse": is_sp, "is_extra": is_extra, "is_child": is_child,
+            "child_order": child_order, "age": age, "male": male, "role": role, "dob": dob}
 
 
-def person_nik(df: DataFrame, ctx: Ctx, hh: Column, k: Column, H: dict[str, Column], p: str,
-               M: dict[str, Column], m: str, q: str) -> tuple[DataFrame, dict[str, Column]]:
-    """Columns {q}nik (as issued), {q}nik_region (6-digit region of first registration) and
-    {q}nik_mismatch (NIK issued with a wrong birth date)."""
+def person_nik(ctx: Ctx, hh: np.ndarray, k: np.ndarray, H: dict, M: dict) -> dict:
+    """nik (as issued, int64), nik_region (6-digit region of first registration, int64) and
+    nik_mismatch (NIK issued with a wrong birth date)."""
     w = ctx.world
     prof = ctx.profile
-    role, sex, dob = M[f"{m}role"], M[f"{m}sex"], M[f"{m}dob"]
-    factor = (F.when(role == ROLE_HEAD, 1.2).when(role.isin(ROLE_WIFE, ROLE_HUSBAND), 2.0)
-              .when(role == ROLE_CHILD, 0.25).otherwise(2.5))
-    pidx = H[f"{p}pidx"]
+    role, male, dob = M["role"], M["male"], M["dob"]
+    factor = np.select([role == R_HEAD, (role == R_WIFE) | (role == R_HUSBAND), role == R_CHILD], [1.2, 2.0, 0.25], 2.5)
+    pidx = H["pidx"]
     same_prov = w.u("mv_same", hh, k) < 0.6
-    oreg = F.when(same_prov, at(ctx.geo.prov_reg_start, pidx) + w.int("mv_reg", at(ctx.geo.prov_reg_count, pidx), hh, k)
-                  ).otherwise(pick_regency(ctx, "pop", "mv_reg2", hh, k))
-    df, A = stage(df, {
-        f"{q}mover": w.u("mover", hh, k) < F.least(F.lit(0.9), factor * prof.mover_rate),
-        f"{q}oreg": oreg,
-    })
-    df, A2 = stage(df, {f"{q}nik_mismatch": w.u("nik_mm", hh, k) < prof.nik_birth_mismatch}, inline=True)
-    A = {**A, **A2}
-    mover, oreg = A[f"{q}mover"], A[f"{q}oreg"]
-    odist = 1 + w.int("mv_dist", at(ctx.geo.reg_ndist, oreg), hh, k)
-    prov = F.when(mover, at(ctx.geo.prov_codes, at(ctx.geo.reg_prov_idx, oreg))).otherwise(H[f"{p}prov"])
-    rcode = F.when(mover, at(ctx.geo.reg_code, oreg)).otherwise(H[f"{p}rcode"])
-    dist = F.when(mover, odist).otherwise(H[f"{p}dist"])
+    oreg = np.where(same_prov, ctx.prov_reg_start[pidx] + w.int("mv_reg", ctx.prov_reg_count[pidx], hh, k),
+                    pick_regency(ctx, "pop", "mv_reg2", hh, k))
+    mover = w.u("mover", hh, k) < np.minimum(0.9, factor * prof.mover_rate)
+    mismatch = w.u("nik_mm", hh, k) < prof.nik_birth_mismatch
+    odist = 1 + w.int("mv_dist", ctx.reg_ndist[oreg], hh, k)
+    prov = np.where(mover, ctx.prov_codes[ctx.reg_prov_idx[oreg]], H["prov"])
+    rcode = np.where(mover, ctx.reg_code[oreg], H["rcode"])
+    dist = np.where(mover, odist, H["dist"])
     mm_kind = w.int("nik_mm_k", 3, hh, k)
-    nik_date = F.when(A[f"{q}nik_mismatch"], F.when(mm_kind == 0, F.date_add(dob, 1 + w.int("nik_mm_d", 27, hh, k)))
-                      .when(mm_kind == 1, F.add_months(dob, 12))
-                      .otherwise(F.make_date(F.year(dob), F.lit(1), F.lit(1)))).otherwise(dob)
-    df, B = stage(df, {f"{q}nik_date": nik_date}, inline=True)
-    region6 = prov.cast("long") * 10_000 + rcode * 100 + dist          # province codes >= 11: always 6 digits
-    df, B2 = stage(df, {f"{q}nik_region6": region6}, inline=True)
-    df, B3 = stage(df, {f"{q}nik_region": B2[f"{q}nik_region6"].cast("string")}, inline=True)
-    B = {**B, **B2, **B3}
-    nd = B[f"{q}nik_date"]
-    day = F.dayofmonth(nd) + F.when(sex == "P", 40).otherwise(0)
-    ddmmyy = day * 10_000 + F.month(nd) * 100 + F.year(nd) % 100
-    nik = (B[f"{q}nik_region6"] * 10_000_000_000 + ddmmyy.cast("long") * 10_000 + 1 + w.int("serial", 9999, hh, k)).cast("string")
-    df, Cc = stage(df, {f"{q}nik": nik})
-    return df, {f"{q}nik": Cc[f"{q}nik"], f"{q}nik_region": B[f"{q}nik_region"],
-                f"{q}nik_mismatch": A[f"{q}nik_mismatch"]}
+    y = vx.ymd(dob)[0]
+    nik_date = np.where(mismatch, np.where(mm_kind == 0, vx.add_days(dob, 1 + w.int("nik_mm_d", 27, hh, k)),
+                                           np.where(mm_kind == 1, vx.add_months(dob, 12), vx.make_date(y, 1, 1))), dob)
+    region6 = prov * 10_000 + rcode * 100 + dist          # province codes >= 11: always 6 digits
+    ny, nm, nd = vx.ymd(nik_date)
+    ddmmyy = (nd + np.where(male, 0, 40)) * 10_000 + nm * 100 + ny % 100
+    nik = region6 * 10_000_000_000 + ddmmyy * 10_000 + 1 + w.int("serial", 9999, hh, k)
+    return {"nik": nik, "nik_region": region6, "nik_mismatch": mismatch}
 
 
 # ---------------------------------------------------------------- names
 
-def _pick(ctx: Ctx, key: str, purpose: str, hh: Column, k: Column) -> Column:
-    return ctx.world.pick(N.token_list(key), purpose, hh, k)
+def _pk(ctx: Ctx, key_m: str, key_f: str, purpose: str, male: np.ndarray, hh, k) -> pa.Array:
+    """A token from the male or the female list (the same draw picks in either)."""
+    om, cm = ctx.tokens.span(key_m)
+    of, cf = ctx.tokens.span(key_f)
+    u = ctx.world.u(purpose, hh, k)
+    idx = np.where(male, om + np.floor(u * cm), of + np.floor(u * cf)).astype(np.int64)
+    return vx.take(ctx.tokens.values, idx)
 
 
-def person_name(df: DataFrame, ctx: Ctx, hh: Column, k: Column, H: dict[str, Column], p: str,
-                M: dict[str, Column], m: str, q: str) -> tuple[DataFrame, dict[str, Column]]:
-    """Column {q}name: the person's name as the civil registry has it (no titles), upper case."""
+def _pick(ctx: Ctx, key: str, purpose: str, hh, k) -> pa.Array:
+    o, c = ctx.tokens.span(key)
+    return vx.take(ctx.tokens.values, o + ctx.world.int(purpose, c, hh, k))
+
+
+_MONO = np.asarray([s for t in range(9) for s in N.MONONYM_SHARE[t]])
+_ARAB = np.asarray([N.ARABIC_SHARE[t] for t in range(9)])
+_BALI_LEAD = (("IDA BAGUS", "IDA AYU"), ("ANAK AGUNG NGURAH", "ANAK AGUNG AYU"), ("I GUSTI NGURAH", "I GUSTI AYU"),
+              ("I DEWA", "DESAK"), ("I", "NI"))
+
+
+def person_name(ctx: Ctx, hh: np.ndarray, k: np.ndarray, H: dict, M: dict) -> pa.Array:
+    """The person's name as the civil registry has it (no titles), upper case."""
     w = ctx.world
-    trad = H[f"{p}trad"]
-    by = F.year(M[f"{m}dob"])
-    cohort = F.when(by < 1970, 0).when(by < 1990, 1).otherwise(2)
-    mono_share = at([s for t in range(9) for s in N.MONONYM_SHARE[t]], trad * 3 + cohort)
-    arab_share = at([N.ARABIC_SHARE[t] for t in range(9)], trad)
-    is_head, is_sp, is_child = M[f"{m}is_head"], M[f"{m}is_spouse"], M[f"{m}is_child"]
-    male_c = M[f"{m}sex"] == "L"
-    # family names: children and a male head carry the household's; a wife (or a widow head) her own
-    own_family_c = F.when(is_sp | (is_head & ~male_c), H[f"{p}wife_family"]).when(
-        is_head | is_child, H[f"{p}family"]).otherwise(H[f"{p}other_family"])
-    df, Am = stage(df, {f"{q}male": male_c})
-    df, A = stage(df, {f"{q}is_mono": w.u("mono", hh, k) < mono_share,
-                       f"{q}three": w.u("three", hh, k) < F.when(cohort == 2, 0.35).otherwise(0.08),
-                       f"{q}own_family": own_family_c}, inline=True)
-    male, is_mono, three, own_family = Am[f"{q}male"], A[f"{q}is_mono"], A[f"{q}three"], A[f"{q}own_family"]
-    is_arab = ~is_mono & (w.u("arab", hh, k) < arab_share)
+    n = len(hh)
+    trad = H["trad"]
+    by = vx.ymd(M["dob"])[0]
+    cohort = np.where(by < 1970, 0, np.where(by < 1990, 1, 2))
+    is_head, is_sp, is_child, male = M["is_head"], M["is_spouse"], M["is_child"], M["male"]
+    own_family = vx.where(is_sp | (is_head & ~male), H["wife_family"],
+                          vx.where(is_head | is_child, H["family"], H["other_family"]))
+    is_mono = w.u("mono", hh, k) < _MONO[trad * 3 + cohort]
+    three = w.u("three", hh, k) < np.where(cohort == 2, 0.35, 0.08)
+    is_arab = ~is_mono & (w.u("arab", hh, k) < _ARAB[trad])
+    noble = H["noble"] & (is_head | is_child)
+    prov = H["prov"]
+    group = np.where(is_arab, 9, trad)
+    parts: list[pa.Array] = []
+    idxs: list[np.ndarray] = []
+    for g in np.unique(group):
+        idx = np.nonzero(group == g)[0]
+        s = lambda a: a[idx] if isinstance(a, np.ndarray) else vx.sub(a, idx)  # noqa: E731
+        h, kk, ml, mono, thr = hh[idx], k[idx], male[idx], is_mono[idx], three[idx]
+        m = len(idx)
+        pk = lambda km, kf, purpose: _pk(ctx, km, kf, purpose, ml, h, kk)  # noqa: E731
+        pick = lambda key, purpose: _pick(ctx, key, purpose, h, kk)  # noqa: E731
+        opt = lambda cond, val: vx.where(cond, val, None)  # noqa: E731
 
-    def pk(key_m: str, key_f: str, purpose: str) -> Column:
-        return F.when(male, _pick(ctx, key_m, purpose, hh, k)).otherwise(_pick(ctx, key_f, purpose, hh, k))
+        def lead_bugis():
+            andi = s(noble)
+            buton = (s(prov) == 74) & (w.u("buton", h, kk) < 0.2)
+            return vx.where(andi, "ANDI", vx.where(buton, vx.where(ml, "LA", "WA"), None))
 
-    mid = F.when(three, pk("MODERN_M_MID", "MODERN_F_MID", "mid"))
+        def lead_melayu():
+            nb, pv = s(noble), s(prov)
+            return vx.where(nb & (pv == 11), vx.where(ml, "TEUKU", "CUT"),
+                            vx.where(nb & (pv == 52), vx.where(ml, "LALU", "BAIQ"), None))
 
-    java = F.when(is_mono, pk("JAVA_M_MONO", "JAVA_F_MONO", "g1")).otherwise(
-        F.concat_ws(" ", pk("JAVA_M_FIRST", "JAVA_F_FIRST", "g1"), mid, pk("JAVA_M_LAST", "JAVA_F_LAST", "g2")))
-    sunda = F.when(is_mono, pk("SUNDA_M_FIRST", "SUNDA_F_FIRST", "g1")).otherwise(
-        F.concat_ws(" ", pk("SUNDA_M_FIRST", "SUNDA_F_FIRST", "g1"), mid, pk("SUNDA_M_LAST", "SUNDA_F_LAST", "g2")))
-    batak = F.concat_ws(" ", pk("BATAK_M_FIRST", "BATAK_F_FIRST", "g1"),
-                        F.when(w.u("b2", hh, k) < 0.3, pk("BATAK_M_FIRST", "BATAK_F_FIRST", "g2")), own_family)
-    minang = F.when(is_mono, pk("MINANG_M_FIRST", "MINANG_F_FIRST", "g1")).otherwise(
-        F.concat_ws(" ", pk("MINANG_M_FIRST", "MINANG_F_FIRST", "g1"), pk("MINANG_M_LAST", "MINANG_F_LAST", "g2")))
-    # Balinese: I/Ni, birth-order name (children by their order, others at random), given name(s)
-    order = F.when(is_child, M[f"{m}child_order"]).otherwise(1 + w.int("order", 4, hh, k))
-    order_i = (order - 1) % 4
-    order_name = (F.when(order_i == 0, pk("BALI_ORDER1_M", "BALI_ORDER1_F", "ord"))
-                  .when(order_i == 1, _pick(ctx, "BALI_ORDER2", "ord", hh, k))
-                  .when(order_i == 2, _pick(ctx, "BALI_ORDER3", "ord", hh, k))
-                  .otherwise(_pick(ctx, "BALI_ORDER4", "ord", hh, k)))
-    caste = F.when(is_head | is_child, H[f"{p}caste"])
-    bali_lead = (F.when(caste == 0, F.when(male, "IDA BAGUS").otherwise("IDA AYU"))
-                 .when(caste == 1, F.when(male, "ANAK AGUNG NGURAH").otherwise("ANAK AGUNG AYU"))
-                 .when(caste == 2, F.when(male, "I GUSTI NGURAH").otherwise("I GUSTI AYU"))
-                 .when(caste == 3, F.when(male, "I DEWA").otherwise("DESAK"))
-                 .otherwise(F.when(male, "I").otherwise("NI")))
-    bali = F.concat_ws(" ", bali_lead, F.when(caste.isNull() | (caste == 3), order_name),
-                       pk("BALI_M_GIVEN", "BALI_F_GIVEN", "g1"),
-                       F.when(w.u("b2", hh, k) < 0.3, pk("BALI_M_GIVEN", "BALI_F_GIVEN", "g2")))
-    noble = H[f"{p}noble"] & (is_head | is_child)
-    pidx_prov = H[f"{p}prov"]
-    bugis_lead = F.when(noble, F.lit("ANDI")).when(
-        (pidx_prov == 74) & (w.u("buton", hh, k) < 0.2), F.when(male, "LA").otherwise("WA"))
-    bugis = F.concat_ws(" ", bugis_lead, pk("BUGIS_M_FIRST", "BUGIS_F_FIRST", "g1"),
-                        F.when(~is_mono, _pick(ctx, "BUGIS_LAST", "g2", hh, k)))
-    melayu_lead = (F.when(noble & (pidx_prov == 11), F.when(male, "TEUKU").otherwise("CUT"))
-                   .when(noble & (pidx_prov == 52), F.when(male, "LALU").otherwise("BAIQ")))
-    melayu = F.concat_ws(" ", melayu_lead, pk("MELAYU_M_FIRST", "MELAYU_F_FIRST", "g1"),
-                         F.when(~is_mono, pk("MELAYU_M_LAST", "MELAYU_F_LAST", "g2")))
-    chinese_family = F.when(w.u("cfam", hh, k) < 0.6, own_family).otherwise(_pick(ctx, "CHINESE_FAMILY", "cf", hh, k))
-    chinese = F.concat_ws(" ", pk("CHINESE_M_FIRST", "CHINESE_F_FIRST", "g1"), F.when(~is_mono, chinese_family))
-    east = F.concat_ws(" ", pk("EAST_M_FIRST", "EAST_F_FIRST", "g1"),
-                       F.when(w.u("b2", hh, k) < 0.3, pk("EAST_M_FIRST", "EAST_F_FIRST", "g2")),
-                       F.when(~is_mono, own_family))
-    # Arabic-derived names: MUHAMMAD/AHMAD/ABDUL or SITI/NUR/NURUL first
-    lead0 = pk("ARAB_M_LEAD", "ARAB_F_LEAD", "alead")
-    df, L = stage(df, {f"{q}lead": F.when((trad == N.BUGIS) & (lead0 == "SITI") & (w.u("sitti", hh, k) < 0.5),
-                                          F.lit("SITTI")).otherwise(lead0)}, inline=True)
-    lead = L[f"{q}lead"]
-    second = F.when(lead == "ABDUL", _pick(ctx, "ABDUL_NEXT", "a2", hh, k)).otherwise(
-        F.when(w.u("a2k", hh, k) < 0.5, pk("ARAB_M", "ARAB_F", "a2")).otherwise(
-            F.when(trad == N.SUNDA, pk("SUNDA_M_FIRST", "SUNDA_F_LAST", "a2b"))
-            .when(trad == N.MINANG, pk("MINANG_M_FIRST", "MINANG_F_FIRST", "a2b"))
-            .when(trad == N.BUGIS, pk("BUGIS_M_FIRST", "BUGIS_F_FIRST", "a2b"))
-            .when(trad == N.MELAYU, pk("MELAYU_M_FIRST", "MELAYU_F_FIRST", "a2b"))
-            .otherwise(pk("JAVA_M_LAST", "JAVA_F_LAST", "a2b"))))
-    third = (F.when(trad == N.BATAK, own_family)
-             .when(three | (w.u("a3", hh, k) < 0.15), pk("MELAYU_M_LAST", "MELAYU_F_LAST", "a3")))
-    arab = F.concat_ws(" ", F.when(trad == N.BUGIS, bugis_lead).when(trad == N.MELAYU, melayu_lead), lead, second, third)
-    native = (F.when(trad == N.JAVA, java).when(trad == N.SUNDA, sunda).when(trad == N.BATAK, batak)
-              .when(trad == N.MINANG, minang).when(trad == N.BALI, bali).when(trad == N.BUGIS, bugis)
-              .when(trad == N.MELAYU, melayu).when(trad == N.CHINESE, chinese).otherwise(east))
-    df, Z = stage(df, {f"{q}name": F.when(is_arab, arab).otherwise(native)})
-    return df, Z
+        if g == N.JAVA:
+            mid = opt(thr, pk("MODERN_M_MID", "MODERN_F_MID", "mid"))
+            name = vx.where(mono, pk("JAVA_M_MONO", "JAVA_F_MONO", "g1"),
+                            vx.cat_ws(" ", pk("JAVA_M_FIRST", "JAVA_F_FIRST", "g1"), mid, pk("JAVA_M_LAST", "JAVA_F_LAST", "g2")))
+        elif g == N.SUNDA:
+            mid = opt(thr, pk("MODERN_M_MID", "MODERN_F_MID", "mid"))
+            first = pk("SUNDA_M_FIRST", "SUNDA_F_FIRST", "g1")
+            name = vx.where(mono, first, vx.cat_ws(" ", first, mid, pk("SUNDA_M_LAST", "SUNDA_F_LAST", "g2")))
+        elif g == N.BATAK:
+            name = vx.cat_ws(" ", pk("BATAK_M_FIRST", "BATAK_F_FIRST", "g1"),
+                             opt(w.u("b2", h, kk) < 0.3, pk("BATAK_M_FIRST", "BATAK_F_FIRST", "g2")), s(own_family))
+        elif g == N.MINANG:
+            first = pk("MINANG_M_FIRST", "MINANG_F_FIRST", "g1")
+            name = vx.where(mono, first, vx.cat_ws(" ", first, pk("MINANG_M_LAST", "MINANG_F_LAST", "g2")))
+        elif g == N.BALI:
+            order = np.where(s(is_child), s(M["child_order"]), 1 + w.int("order", 4, h, kk))
+            oi = (order - 1) % 4
+            order_name = vx.where(oi == 0, pk("BALI_ORDER1_M", "BALI_ORDER1_F", "ord"),
+                                  vx.where(oi == 1, pick("BALI_ORDER2", "ord"),
+                                           vx.where(oi == 2, pick("BALI_ORDER3", "ord"), pick("BALI_ORDER4", "ord"))))
+            caste = np.where(s(is_head) | s(is_child), s(H["caste"]), -1)
+            ci = np.where(caste < 0, 4, caste)
+            lead = vx.take([x for pair in _BALI_LEAD for x in pair], ci * 2 + np.where(ml, 0, 1))
+            name = vx.cat_ws(" ", lead, opt((caste < 0) | (caste == 3), order_name),
+                             pk("BALI_M_GIVEN", "BALI_F_GIVEN", "g1"),
+                             opt(w.u("b2", h, kk) < 0.3, pk("BALI_M_GIVEN", "BALI_F_GIVEN", "g2")))
+        elif g == N.BUGIS:
+            name = vx.cat_ws(" ", lead_bugis(), pk("BUGIS_M_FIRST", "BUGIS_F_FIRST", "g1"),
+                             opt(~mono, pick("BUGIS_LAST", "g2")))
+        elif g == N.MELAYU:
+            name = vx.cat_ws(" ", lead_melayu(), pk("MELAYU_M_FIRST", "MELAYU_F_FIRST", "g1"),
+                             opt(~mono, pk("MELAYU_M_LAST", "MELAYU_F_LAST", "g2")))
+        elif g == N.CHINESE:
+            fam = vx.where(w.u("cfam", h, kk) < 0.6, s(own_family), pick("CHINESE_FAMILY", "cf"))
+            name = vx.cat_ws(" ", pk("CHINESE_M_FIRST", "CHINESE_F_FIRST", "g1"), opt(~mono, fam))
+        elif g == N.EAST:
+            name = vx.cat_ws(" ", pk("EAST_M_FIRST", "EAST_F_FIRST", "g1"),
+                             opt(w.u("b2", h, kk) < 0.3, pk("EAST_M_FIRST", "EAST_F_FIRST", "g2")),
+                             opt(~mono, s(own_family)))
+        else:  # Arabic-derived names: MUHAMMAD/AHMAD/ABDUL or SITI/NUR/NURUL first
+            t = trad[idx]
+            lead0 = pk("ARAB_M_LEAD", "ARAB_F_LEAD", "alead")
+            lead = vx.where((t == N.BUGIS) & vx.eq(lead0, "SITI") & (w.u("sitti", h, kk) < 0.5), "SITTI", lead0)
+            by_trad = vx.where(t == N.SUNDA, pk("SUNDA_M_FIRST", "SUNDA_F_LAST", "a2b"),
+                               vx.where(t == N.MINANG, pk("MINANG_M_FIRST", "MINANG_F_FIRST", "a2b"),
+                                        vx.where(t == N.BUGIS, pk("BUGIS_M_FIRST", "BUGIS_F_FIRST", "a2b"),
+                                                 vx.where(t == N.MELAYU, pk("MELAYU_M_FIRST", "MELAYU_F_FIRST", "a2b"),
+                                                          pk("JAVA_M_LAST", "JAVA_F_LAST", "a2b")))))
+            second = vx.where(vx.eq(lead, "ABDUL"), pick("ABDUL_NEXT", "a2"),
+                              vx.where(w.u("a2k", h, kk) < 0.5, pk("ARAB_M", "ARAB_F", "a2"), by_trad))
+            third = vx.where(t == N.BATAK, s(own_family),
+                             opt(thr | (w.u("a3", h, kk) < 0.15), pk("MELAYU_M_LAST", "MELAYU_F_LAST", "a3")))
+            first = vx.where(t == N.BUGIS, lead_bugis(), vx.where(t == N.MELAYU, lead_melayu(), None))
+            name = vx.cat_ws(" ", first, lead, second, third)
+        parts.append(name)
+        idxs.append(idx)
+    if not parts:
+        return vx.const("", 0)
+    order = np.empty(n, np.int64)
+    order[np.concatenate(idxs)] = np.arange(n)
+    return pa.concat_arrays([p.cast(pa.string()) for p in parts]).take(pa.array(order))
 
 
 # ---------------------------------------------------------------- education, work, titles
 
-def education(ctx: Ctx, hh: Column, k: Column, age: Column, by: Column, is_np: Column) -> Column:
+_EDU_TABLE = np.asarray([[c ** (1 / (pn * pc)) for c in EDU_ADULT_CUM[:-1]]
+                         for pn in (1.0, 0.55) for pc in (0.75, 1.0, 1.4)])
+
+
+def education(ctx: Ctx, hh, k, age: np.ndarray, by: np.ndarray, is_np: np.ndarray) -> np.ndarray:
     """Education level 0..8 (see EDU_P3KE)."""
+    u = ctx.world.u("edu", hh, k)
+    group = np.where(is_np, 3, 0) + np.where(by >= 1985, 0, np.where(by >= 1965, 1, 2))
+    adult = (u[:, None] >= _EDU_TABLE[group]).sum(axis=1)
+    return np.select([age < 7, age < 13, age < 16, age < 19, age < 23],
+                     [0, 1, 2, np.minimum(adult, 3), np.minimum(adult, 5)], adult).astype(np.int64)
+
+
+_JOB_LISTS = [["BELUM/TIDAK BEKERJA"], ["PELAJAR/MAHASISWA"], JOBS_OLD_M, JOBS_OLD_F, JOBS_URBAN_M, JOBS_RURAL_M, JOBS_F]
+_JOB_VALUES = [j for lst in _JOB_LISTS for j in lst]
+_JOB_OFF = np.cumsum([0] + [len(x) for x in _JOB_LISTS])[:-1]
+_JOB_LEN = np.asarray([len(x) for x in _JOB_LISTS])
+
+
+def occupation(ctx: Ctx, hh, k, age, male, edu, kota) -> pa.Array:
     w = ctx.world
-    u = w.u("edu", hh, k)
-    # u ** power < cum  <=>  u < cum ** (1 / power): thresholds per (outside P3KE, cohort), no pow() per row
-    group = F.when(is_np, 3).otherwise(0) + F.when(by >= 1985, 0).when(by >= 1965, 1).otherwise(2)
-    table = [c ** (1 / (pn * pc)) for pn in (1.0, 0.55) for pc in (0.75, 1.0, 1.4) for c in EDU_ADULT_CUM[:-1]]
-    n_thr = len(EDU_ADULT_CUM) - 1
-    adult = None
-    for level in range(n_thr):
-        cond = u < at(table, group * n_thr + level)
-        adult = F.when(cond, level) if adult is None else adult.when(cond, level)
-    adult = adult.otherwise(n_thr)
-    return (F.when(age < 7, 0).when(age < 13, 1).when(age < 16, 2).when(age < 19, F.least(adult, F.lit(3)))
-            .when(age < 23, F.least(adult, F.lit(5))).otherwise(adult))
+    school = w.u("school", hh, k) < 0.85
+    which = np.select([age < 7, age < 19, (age < 24) & (edu >= 5), age >= 66, male],
+                      [0, np.where(school, 1, 0), 1, np.where(male, 2, 3), np.where(kota, 4, 5)], 6)
+    return vx.take(_JOB_VALUES, _JOB_OFF[which] + w.int("job", _JOB_LEN[which], hh, k))
 
 
-def occupation(ctx: Ctx, hh: Column, k: Column, age: Column, sex: Column, edu: Column, kota: Column) -> Column:
-    w = ctx.world
-    working_m = F.when(kota, w.pick(JOBS_URBAN_M, "job", hh, k)).otherwise(w.pick(JOBS_RURAL_M, "job", hh, k))
-    return (F.when(age < 7, "BELUM/TIDAK BEKERJA")
-            .when(age < 19, F.when(w.u("school", hh, k) < 0.85, "PELAJAR/MAHASISWA").otherwise("BELUM/TIDAK BEKERJA"))
-            .when((age < 24) & (edu >= 5), "PELAJAR/MAHASISWA")
-            .when(age >= 66, F.when(sex == "L", w.pick(JOBS_OLD_M, "job", hh, k)).otherwise(w.pick(JOBS_OLD_F, "job", hh, k)))
-            .when(sex == "L", working_m)
-            .otherwise(w.pick(JOBS_F, "job", hh, k)))
-
-
-def titles(ctx: Ctx, hh: Column, k: Column, sex: Column, age: Column, by: Column, edu: Column,
-           trad: Column) -> tuple[Column, Column]:
+def titles(ctx: Ctx, hh, k, male, age, by, edu, trad) -> tuple[pa.Array, pa.Array]:
     """(prefix titles, degree suffix) the person really has, or nulls."""
     w = ctx.world
-    male = sex == "L"
-    muslim = trad.isin(*MUSLIM_TRADITIONS)
+    muslim = np.isin(trad, MUSLIM_TRADITIONS)
     hajj = muslim & (age >= 40) & (w.u("hajj", hh, k) < 0.06)
-    hajj_t = F.when(hajj, F.when(male, N.TITLE_HAJJ_M).otherwise(N.TITLE_HAJJ_F))
+    hajj_t = vx.where(hajj, vx.where(male, N.TITLE_HAJJ_M, N.TITLE_HAJJ_F), None)
     has_degree = w.u("deg", hh, k) < 0.6
     old_style = (by < 1970) & (edu >= 7) & has_degree
-    old_prefix = F.when(old_style, F.when(male, w.pick(["DRS.", "DRS.", "IR."], "oldt", hh, k)).otherwise("DRA."))
-    prefix = F.concat_ws(" ", old_prefix, hajj_t)
+    old_prefix = vx.where(old_style, vx.where(male, w.pick(["DRS.", "DRS.", "IR."], "oldt", hh, k), "DRA."), None)
+    prefix = vx.cat_ws(" ", old_prefix, hajj_t)
     s1 = w.pick(N.DEGREES_S1, "s1", hh, k)
-    suffix = (F.when(~has_degree | old_style, F.lit(None).cast("string"))
-              .when(edu == 6, w.pick(N.DEGREES_D3, "d3", hh, k))
-              .when(edu == 7, s1)
-              .when(edu == 8, F.concat(s1, F.lit(", "), w.pick(N.DEGREES_S2, "s2", hh, k))))
-    return F.when(prefix != "", prefix), suffix
+    suffix = vx.where(~has_degree | old_style, None,
+                      vx.where(edu == 6, w.pick(N.DEGREES_D3, "d3", hh, k),
+                               vx.where(edu == 7, s1,
+                                        vx.where(edu == 8, vx.cat(s1, ", ", w.pick(N.DEGREES_S2, "s2", hh, k)), None))))
+    return vx.where(vx.length(prefix) > 0, prefix, None), suffix
 
 
-def generic_title(rng: Rng, purpose: str, key: Column, sex: Column, age: Column, trad: Column) -> tuple[Column, Column]:
+def generic_title(rng: Rng, purpose: str, key, male, age, trad) -> tuple[pa.Array, pa.Array]:
     """A plausible title for a record that shows one although the person has none recorded."""
-    muslim = trad.isin(*MUSLIM_TRADITIONS)
-    pre = F.when(muslim & (age >= 35), F.when(sex == "L", N.TITLE_HAJJ_M).otherwise(N.TITLE_HAJJ_F))
-    suf = F.when(pre.isNull(), rng.pick(N.DEGREES_S1 + N.DEGREES_D3, purpose + ":suf", key))
+    muslim = np.isin(trad, MUSLIM_TRADITIONS)
+    has_pre = muslim & (age >= 35)
+    pre = vx.where(has_pre, vx.where(male, N.TITLE_HAJJ_M, N.TITLE_HAJJ_F), None)
+    suf = vx.where(~has_pre, rng.pick(N.DEGREES_S1 + N.DEGREES_D3, purpose + ":suf", key), None)
     return pre, suf
 
 
-def phone_national(ctx: Ctx, hh: Column, k: Column, salt: Column) -> Column:
+def phone_national(ctx: Ctx, hh, k, salt) -> pa.Array:
     """A mobile number without the leading 0 / 62: 8xx then 7-8 digits."""
     w = ctx.world
-    digits = F.when(w.u("ph_len", hh, k, salt) < 0.6, _s(w.int("ph_8", 100_000_000, hh, k, salt), 8)).otherwise(
-        _s(w.int("ph_7", 10_000_000, hh, k, salt), 7))
-    return F.concat(w.pick(PHONE_PREFIXES, "ph_pre", hh, k, salt), digits)
+    eight = w.u("ph_len", hh, k, salt) < 0.6
+    digits = vx.where(eight, vx.lpad(w.int("ph_8", 100_000_000, hh, k, salt), 8),
+                      vx.lpad(w.int("ph_7", 10_000_000, hh, k, salt), 7))
+    return vx.cat(w.pick(PHONE_PREFIXES, "ph_pre", hh, k, salt), digits)
