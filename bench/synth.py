@@ -28,6 +28,8 @@ REPO = Path(__file__).resolve().parents[1]
 def session(driver_memory: str, cores: int):
     from pyspark.sql import SparkSession
 
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)   # the generator's Python workers need numpy
+
     from padan.spark import local_session_conf
 
     conf = local_session_conf(master=f"local[{cores}]", app_name="padan-bench-synth", driver_memory=driver_memory,

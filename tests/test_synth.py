@@ -291,6 +291,25 @@ def test_write_extracts_csv_is_the_same_data_whatever_the_partitioning(debug, sp
         write_extracts(spark, str(tmp_path / "x"), p3ke_rows=1, prakerja_rows=1, seed=1, fmt="json")
 
 
+def test_rows_do_not_depend_on_batching():
+    """Inside a Spark task rows are generated a batch of row numbers at a time: a row's values depend
+    only on the seed and its row number, so one batch or several (split anywhere, another task's
+    rows around it or not) give the same rows, hidden columns included."""
+    import numpy as np
+    import pyarrow as pa
+
+    from padan.synth import _ctx, build
+
+    ctx, scale = _ctx(3000, 2500, SEED, "typical")
+    for make, n in ((lambda r: build.p3ke_batch(ctx, r), 3000), (lambda r: build.prakerja_batch(ctx, r, scale), 2500)):
+        whole = pa.Table.from_batches([make(np.arange(n, dtype=np.int64))])
+        cuts = [0, 1, 777, 2048, n]
+        parts = pa.Table.from_batches([make(np.arange(a, b, dtype=np.int64)) for a, b in zip(cuts, cuts[1:])])
+        assert whole.num_rows == n and whole.equals(parts)
+        tail = pa.Table.from_batches([make(np.arange(n - 500, n, dtype=np.int64))])
+        assert tail.equals(whole.slice(n - 500))
+
+
 # ---------------------------------------------------------------- damage rates not covered above
 
 def _tokens(s: pd.Series) -> pd.Series:
