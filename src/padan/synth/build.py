@@ -115,9 +115,9 @@ def _permute(x: np.ndarray, p: tuple[int, int, int]) -> np.ndarray:
     return (x * a + c) % n
 
 
-def _age_ok(reg_date: np.ndarray, dob: np.ndarray) -> np.ndarray:
+def _age_ok(reg_year: np.ndarray, birth_year: np.ndarray) -> np.ndarray:
     """Aged 18-64 on any day from the registration up to a year later."""
-    gap = vx.ymd(reg_date)[0] - vx.ymd(dob)[0]
+    gap = reg_year - birth_year
     return (gap >= 19) & (gap <= 63)
 
 
@@ -131,9 +131,9 @@ def _overlap_candidate(ctx: Ctx, j: np.ndarray, reg_date: np.ndarray) -> dict[st
                 "c_w": np.zeros(n)}
     sel = p3ke_person_at(ctx, _permute(j % P, _perm(P, 11)))
     H = W.household(ctx, sel["hh"], full=False)
-    M = W.member(ctx, sel["hh"], sel["k"], H)
+    by = W.birth_year(ctx, sel["hh"], sel["k"], H)
     weight = np.asarray(prof.overlap_desil_weights)[H["desil"] - 1] * np.where(H["pkh"], prof.overlap_pkh_factor, 1.0)
-    return {"c_hh": sel["hh"], "c_k": sel["k"], "c_ok": (j < P) & _age_ok(reg_date, M["dob"]), "c_w": weight}
+    return {"c_hh": sel["hh"], "c_k": sel["k"], "c_ok": (j < P) & _age_ok(vx.year(reg_date), by), "c_w": weight}
 
 
 def _registrant(ctx: Ctx, r: np.ndarray) -> dict[str, np.ndarray]:
@@ -156,7 +156,8 @@ def _np_member(ctx: Ctx, j: np.ndarray, slot: np.ndarray, reg_date: np.ndarray) 
     sib = (rng.u("sib", j) < 0.08) & (slot > 0)
     hh = NP_BASE + np.where(sib, j - 1, j)
     H = W.household(ctx, hh, full=False)
-    oks = np.stack([(kk < H["size"]) & _age_ok(reg_date, W.member(ctx, hh, kk, H)["dob"]) for kk in range(4)], axis=1)
+    reg_year = vx.year(reg_date)
+    oks = np.stack([(kk < H["size"]) & _age_ok(reg_year, W.birth_year(ctx, hh, kk, H)) for kk in range(4)], axis=1)
     pref = np.where(sib, rng.category([(2, 0.6), (3, 0.4)], "np_k", j),
                     rng.category([(0, 0.35), (1, 0.2), (2, 0.3), (3, 0.15)], "np_k", j))
     rows = np.arange(len(j))
@@ -212,7 +213,7 @@ def _person(ctx: Ctx, hh: np.ndarray, k: np.ndarray) -> dict:
     M = W.member(ctx, hh, k, H)
     K = W.person_nik(ctx, hh, k, H, M)
     name = W.person_name(ctx, hh, k, H, M)
-    by = vx.ymd(M["dob"])[0]
+    by = M["by"]
     edu = W.education(ctx, hh, k, M["age"], by, H["is_np"])
     pre, suf = W.titles(ctx, hh, k, M["male"], M["age"], by, edu, H["trad"])
     job = W.occupation(ctx, hh, k, M["age"], M["male"], edu, H["kota"])
@@ -444,7 +445,7 @@ def _email(ctx: Ctx, rng: Rng, r, j, acct, hh, k, X: dict, variant_rate: float) 
     ntok = np.diff(off)
     t1 = vx.sub(vals, off[:-1])
     tl = vx.where(ntok > 1, vx.sub(vals, np.maximum(off[1:] - 1, 0)), "")
-    yy = vx.lpad(vx.ymd(X["M"]["dob"])[0] % 100, 2)
+    yy = vx.lpad(X["M"]["by"] % 100, 2)
     nn = vx.itos(w.int("em_num", 1000, hh, k))
     style = w.int("em_style", 5, hh, k)
     local = vx.where(style == 0, vx.cat(t1, tl, yy),

@@ -164,53 +164,56 @@ def _nik_mat(nik: np.ndarray) -> np.ndarray:
 
 
 def nik(clean: np.ndarray, kind: np.ndarray, family_nik: np.ndarray, rng: Rng, key: np.ndarray) -> pa.Array:
-    """The NIK as shown: clean (int64, 16 digits) with the record's damage kind applied."""
-    n = len(clean)
-    mat = vx.widen(_nik_mat(clean), 1)
-    lens = np.full(n, 16, np.int64)
-    null = kind == NIK_KINDS.index("missing")
+    """The NIK as shown: clean (int64, 16 digits) with the record's damage kind applied (computed
+    for the damaged records only)."""
+    shown = vx.where(kind == NIK_KINDS.index("missing"), None, vx.itos(clean))
+    ph = np.nonzero(kind == NIK_KINDS.index("placeholder"))[0]
+    if len(ph):
+        shown = vx.scatter(shown, ph, rng.pick(NIK_PLACEHOLDERS, "nik_ph", key[ph]))
+    fam = np.nonzero(kind == NIK_KINDS.index("family"))[0]
+    if len(fam):
+        shown = vx.scatter(shown, fam, vx.itos(family_nik[fam]))
+    le = np.nonzero(kind == NIK_KINDS.index("letters"))[0]
+    if len(le):
+        mat = _nik_mat(clean[le])
+        s = vx.itos(clean[le])
+        lk = rng.int("nik_letters", 3, key[le])
+        sci = vx.from_mat(np.concatenate([mat[:, :1], np.full((len(le), 1), 46, np.uint8), mat[:, 1:6],
+                                          np.frombuffer(b"E+15", np.uint8)[None, :].repeat(len(le), 0)], axis=1),
+                          np.full(len(le), 11))
+        shown = vx.scatter(shown, le, vx.where(lk == 0, vx.regex(s, "0", "O"), vx.where(lk == 1, vx.regex(s, "1", "I"), sci)))
+    wl_k, tr_k, dt_k = NIK_KINDS.index("wrong_length"), NIK_KINDS.index("transposed"), NIK_KINDS.index("digit_typo")
+    idx = np.nonzero((kind == wl_k) | (kind == tr_k) | (kind == dt_k))[0]
+    if not len(idx):
+        return shown
+    kd, ky = kind[idx], key[idx]
+    m = len(idx)
+    mat = vx.widen(_nik_mat(clean[idx]), 1)
     t = np.arange(17)[None, :]
-    p = rng.int("nik_pos", 16, key)[:, None]                 # 0-based
-    digit = (48 + rng.int("nik_digit", 10, key)).astype(np.uint8)[:, None]
-    out = mat.copy()
+    p = rng.int("nik_pos", 16, ky)[:, None]                 # 0-based
+    digit = (48 + rng.int("nik_digit", 10, ky)).astype(np.uint8)[:, None]
+    out = mat
+    lens = np.full(m, 16, np.int64)
     # wrong length: a digit lost, or one added after position p
-    wl = kind == NIK_KINDS.index("wrong_length")
-    lose = rng.u("nik_wl", key) < 0.6
+    wl = kd == wl_k
+    lose = rng.u("nik_wl", ky) < 0.6
     lost = vx.gather(mat, t + (t >= p))
     added = np.where(t == p + 1, digit, vx.gather(mat, t - (t > p)))
     out = np.where((wl & lose)[:, None], lost, np.where((wl & ~lose)[:, None], added, out)).astype(np.uint8)
     lens = np.where(wl, np.where(lose, 15, 17), lens)
     # transposed: the first of a few random positions whose two digits differ
-    cands = [rng.int(f"nik_pos_{i}", 15, key) for i in range(4)]
-    rows = np.arange(n)
+    cands = [rng.int(f"nik_pos_{i}", 15, ky) for i in range(4)]
+    rows = np.arange(m)
     pp = cands[-1].copy()
     for c in reversed(cands[:-1]):
         pp = np.where(mat[rows, c] != mat[rows, c + 1], c, pp)
-    tr = (kind == NIK_KINDS.index("transposed"))[:, None]
     swapped = vx.gather(mat, np.where(t == pp[:, None], t + 1, np.where(t == pp[:, None] + 1, t - 1, t)))
-    out = np.where(tr, swapped, out).astype(np.uint8)
+    out = np.where((kd == tr_k)[:, None], swapped, out).astype(np.uint8)
     # one digit mistyped
     old = mat[rows, p[:, 0]].astype(np.int64) - 48
-    new = (48 + (old + 1 + rng.int("nik_typo_d", 9, key)) % 10).astype(np.uint8)
-    dt = (kind == NIK_KINDS.index("digit_typo"))[:, None]
-    out = np.where(dt & (t == p), new[:, None], out).astype(np.uint8)
-    fam = (kind == NIK_KINDS.index("family"))[:, None]
-    out = np.where(fam, vx.widen(_nik_mat(family_nik), 1), out).astype(np.uint8)
-    shown = vx.from_mat(out, lens, null)
-    # placeholders and letters (strings)
-    ph = kind == NIK_KINDS.index("placeholder")
-    if ph.any():
-        shown = vx.where(ph, rng.pick(NIK_PLACEHOLDERS, "nik_ph", key), shown)
-    le = np.nonzero(kind == NIK_KINDS.index("letters"))[0]
-    if len(le):
-        s = vx.sub(shown, le)
-        lk = rng.int("nik_letters", 3, key[le])
-        sci = vx.from_mat(np.concatenate([mat[le, :1], np.full((len(le), 1), 46, np.uint8), mat[le, 1:6],
-                                          np.frombuffer(b"E+15", np.uint8)[None, :].repeat(len(le), 0)], axis=1),
-                          np.full(len(le), 11))
-        letters = vx.where(lk == 0, vx.regex(s, "0", "O"), vx.where(lk == 1, vx.regex(s, "1", "I"), sci))
-        shown = vx.scatter(shown, le, letters)
-    return shown
+    new = (48 + (old + 1 + rng.int("nik_typo_d", 9, ky)) % 10).astype(np.uint8)
+    out = np.where((kd == dt_k)[:, None] & (t == p), new[:, None], out).astype(np.uint8)
+    return vx.scatter(shown, idx, vx.from_mat(out, lens))
 
 
 def dob_kind(r: SourceRates, rng: Rng, key: np.ndarray, dob: np.ndarray) -> np.ndarray:

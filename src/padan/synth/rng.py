@@ -62,7 +62,7 @@ class Rng:
 
     def int(self, purpose: str, n, *keys) -> np.ndarray:
         """Uniform int in [0, n) (n a number or an array)."""
-        return np.floor(self.u(purpose, *keys) * n).astype(np.int64)
+        return (self.u(purpose, *keys) * n).astype(np.int64)      # truncation: floor of a non-negative
 
     def pick(self, values: Sequence[str] | pa.Array, purpose: str, *keys) -> pa.Array:
         """A uniformly random element (lists expanded by weight pick by frequency)."""

@@ -195,30 +195,68 @@ def token_pos(offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 # ---------------------------------------------------------------- dates (datetime64[D])
 
+def _civil(z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(year, month, day) of days since 1970-01-01 (integer arithmetic, proleptic Gregorian)."""
+    z = z + 719468
+    era = z // 146097
+    doe = z - era * 146097
+    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    d = doy - (153 * mp + 2) // 5 + 1
+    m = np.where(mp < 10, mp + 3, mp - 9)
+    return yoe + era * 400 + (m <= 2), m, d
+
+
+def _days(y, m, d) -> np.ndarray:
+    """Days since 1970-01-01 of (year, month, day)."""
+    y = np.asarray(y, np.int64) - (np.asarray(m) <= 2)
+    era = y // 400
+    yoe = y - era * 400
+    doy = (153 * np.where(np.asarray(m) > 2, np.asarray(m, np.int64) - 3, np.asarray(m, np.int64) + 9) + 2) // 5 \
+        + np.asarray(d, np.int64) - 1
+    return era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
+
+
+_T0, _T1 = -44_000, 60_000          # days since 1970 covered by the lookup table: 1849 to 2134
+
+
+@lru_cache(maxsize=1)
+def _ymd_table() -> np.ndarray:
+    y, m, d = _civil(np.arange(_T0, _T1, dtype=np.int64))
+    return np.stack([y, m, d]).astype(np.int64)
+
+
 def ymd(d: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    m = d.astype("datetime64[M]")
-    y = m.astype("datetime64[Y]").astype(np.int64) + 1970
-    mo = m.astype(np.int64) % 12 + 1
-    day = (d - m.astype("datetime64[D]")).astype(np.int64) + 1
-    return y, mo, day
+    z = d.astype("datetime64[D]").view(np.int64)
+    if len(z) and (z.min() < _T0 or z.max() >= _T1):
+        return _civil(z)
+    t = _ymd_table()[:, z - _T0]
+    return t[0], t[1], t[2]
 
 
-def _month_start(y, m) -> np.ndarray:
-    return ((np.asarray(y, np.int64) - 1970) * 12 + np.asarray(m, np.int64) - 1).astype("datetime64[M]")
+def year(d: np.ndarray) -> np.ndarray:
+    z = d.astype("datetime64[D]").view(np.int64)
+    if len(z) and (z.min() < _T0 or z.max() >= _T1):
+        return _civil(z)[0]
+    return _ymd_table()[0, z - _T0]
 
 
 def make_date(y, m, d) -> np.ndarray:
-    y, m, d = np.broadcast_arrays(np.asarray(y, np.int64), np.asarray(m, np.int64), np.asarray(d, np.int64))
-    return _month_start(y, m).astype("datetime64[D]") + (d - 1).astype("timedelta64[D]")
+    return _days(y, m, d).astype("datetime64[D]")
+
+
+def _month_days(y: np.ndarray, m: np.ndarray) -> np.ndarray:
+    leap = (y % 4 == 0) & ((y % 100 != 0) | (y % 400 == 0))
+    return np.asarray([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])[m] + ((m == 2) & leap)
 
 
 def add_months(d: np.ndarray, n) -> np.ndarray:
     """Spark's add_months: the same day of the month, or the month's last day."""
     y, m, day = ymd(d)
-    mm = (y - 1970) * 12 + (m - 1) + np.asarray(n, np.int64)
-    start = mm.astype("datetime64[M]")
-    ndays = ((start + 1).astype("datetime64[D]") - start.astype("datetime64[D]")).astype(np.int64)
-    return start.astype("datetime64[D]") + (np.minimum(day, ndays) - 1).astype("timedelta64[D]")
+    mm = y * 12 + (m - 1) + np.asarray(n, np.int64)
+    ny, nm = mm // 12, mm % 12 + 1
+    return make_date(ny, nm, np.minimum(day, _month_days(ny, nm)))
 
 
 def add_days(d: np.ndarray, n) -> np.ndarray:

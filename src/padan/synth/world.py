@@ -340,12 +340,10 @@ def _family(ctx: Ctx, trad: np.ndarray, purpose: str, hh: np.ndarray) -> pa.Arra
 
 # ---------------------------------------------------------------- members
 
-def member(ctx: Ctx, hh: np.ndarray, k: np.ndarray, H: dict) -> dict:
-    """Role, sex, age and birth date of member k of household hh (household columns H)."""
+def _ages(ctx: Ctx, hh: np.ndarray, k: np.ndarray, H: dict) -> dict:
+    """Role flags, age and the birth-date draw of member k of household hh."""
     w = ctx.world
     prof = ctx.profile
-    n = len(hh)
-    k = np.broadcast_to(np.asarray(k, np.int64), (n,))
     size, has_sp, extra_kind = H["size"], H["has_spouse"], H["extra_kind"]
     is_head = k == 0
     is_sp = (k == 1) & has_sp
@@ -360,28 +358,48 @@ def member(ctx: Ctx, hh: np.ndarray, k: np.ndarray, H: dict) -> dict:
     head_age = H["head_age"]
     ux = w.u("xage", hh)
     parent = (extra_kind == X_ORANG_TUA) | (extra_kind == X_MERTUA)
-    extra_age = np.where(parent, head_age + 20 + np.floor(ux * 15).astype(np.int64),
-                         np.where(extra_kind == X_CUCU, np.floor(ux * 12).astype(np.int64),
+    extra_age = np.where(parent, head_age + 20 + (ux * 15).astype(np.int64),
+                         np.where(extra_kind == X_CUCU, (ux * 12).astype(np.int64),
                                   np.where(extra_kind == X_MENANTU,
-                                           np.maximum(17, H["first_child_age"] + np.floor(ux * 5).astype(np.int64) - 2),
-                                           5 + np.floor(ux * 60).astype(np.int64))))
+                                           np.maximum(17, H["first_child_age"] + (ux * 5).astype(np.int64) - 2),
+                                           5 + (ux * 60).astype(np.int64))))
     age = np.where(is_head, head_age, np.where(is_sp, H["spouse_age"], np.where(is_extra, extra_age, child_age)))
     age = np.clip(age, 0, 94)
+    # born on REF_DATE's month and day `age` years earlier (REF_DATE is 30 June: no month-end clamp), minus 0-364 days
+    dob0 = (vx._days(REF_YEAR - age, 6, 30) - w.int("doy", 365, hh, bk)).astype("datetime64[D]")
+    return {"is_head": is_head, "is_spouse": is_sp, "is_extra": is_extra, "is_child": is_child, "parent": parent,
+            "child_order": child_order, "age": age, "dob0": dob0}
+
+
+def birth_year(ctx: Ctx, hh: np.ndarray, k, H: dict) -> np.ndarray:
+    """Year of birth of member k (a registry placeholder date keeps the year): what age checks need."""
+    k = np.broadcast_to(np.asarray(k, np.int64), (len(hh),))
+    return vx.year(_ages(ctx, hh, k, H)["dob0"])
+
+
+def member(ctx: Ctx, hh: np.ndarray, k: np.ndarray, H: dict) -> dict:
+    """Role, sex, age and birth date of member k of household hh (household columns H)."""
+    w = ctx.world
+    prof = ctx.profile
+    n = len(hh)
+    k = np.broadcast_to(np.asarray(k, np.int64), (n,))
+    A = _ages(ctx, hh, k, H)
+    is_head, is_sp, is_extra = A["is_head"], A["is_spouse"], A["is_extra"]
     usex = w.u("sex", hh, k)
     male = np.where(is_head, H["head_male"], np.where(is_sp, ~H["head_male"],
-                                                      np.where(is_extra & parent, usex >= 0.7, usex < 0.5)))
+                                                      np.where(is_extra & A["parent"], usex >= 0.7, usex < 0.5)))
     role = np.where(is_head, R_HEAD, np.where(is_sp, np.where(H["head_male"], R_WIFE, R_HUSBAND),
-                                              np.where(is_extra, R_EXTRA + extra_kind, R_CHILD)))
-    dob0 = vx.add_days(vx.add_months(vx.date(REF_DATE, n), -12 * age), -w.int("doy", 365, hh, bk))
-    by = vx.ymd(dob0)[0]
+                                              np.where(is_extra, R_EXTRA + H["extra_kind"], R_CHILD)))
+    dob0 = A["dob0"]
+    by = vx.year(dob0)
     rate = prof.registry_placeholder_dob
     placeholder = (by < 2010) & (w.u("regph", hh, k) < np.where(by < 1975, rate, rate / 6))
     ph_kind = w.u("regph_k", hh, k)
-    ph_date = np.where(ph_kind < 0.55, vx.make_date(by, 7, 1),
-                       np.where(ph_kind < 0.85, vx.make_date(by, 12, 31), vx.make_date(by, 1, 1)))
+    ph_date = vx.make_date(by, np.where(ph_kind < 0.55, 7, np.where(ph_kind < 0.85, 12, 1)),
+                           np.where((ph_kind >= 0.55) & (ph_kind < 0.85), 31, 1))
     dob = np.where(placeholder, ph_date, dob0)
-    return {"is_head": is_head, "is_spouse": is_sp, "is_extra": is_extra, "is_child": is_child,
-            "child_order": child_order, "age": age, "male": male, "role": role, "dob": dob}
+    return {"is_head": is_head, "is_spouse": is_sp, "is_extra": is_extra, "is_child": A["is_child"],
+            "child_order": A["child_order"], "age": A["age"], "male": male, "role": role, "dob": dob, "by": by}
 
 
 def person_nik(ctx: Ctx, hh: np.ndarray, k: np.ndarray, H: dict, M: dict) -> dict:
@@ -439,7 +457,7 @@ def person_name(ctx: Ctx, hh: np.ndarray, k: np.ndarray, H: dict, M: dict) -> pa
     w = ctx.world
     n = len(hh)
     trad = H["trad"]
-    by = vx.ymd(M["dob"])[0]
+    by = M["by"]
     cohort = np.where(by < 1970, 0, np.where(by < 1990, 1, 2))
     is_head, is_sp, is_child, male = M["is_head"], M["is_spouse"], M["is_child"], M["male"]
     own_family = vx.where(is_sp | (is_head & ~male), H["wife_family"],
