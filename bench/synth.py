@@ -1,4 +1,4 @@
-"""Throughput of the synthetic data generator (`padan.synth.write_extracts`).
+"""Throughput of the synthetic data generator (`padan_synth.write_extracts`).
 
 For each size (rows PER SOURCE): write_extracts of that many P3KE and Prakerja rows plus the truth
 table, in the given format, in one local Spark session. Prints and stores wall seconds, rows per
@@ -88,7 +88,7 @@ class Meter:
 
 
 def measure(spark, work: Path, p3ke_rows: int, prakerja_rows: int, fmt: str, name: str) -> dict:
-    from padan.synth import write_extracts
+    from padan_synth import write_extracts
 
     out = work / name
     with Meter(spark, name) as m:
@@ -114,13 +114,13 @@ def main(argv=None) -> int:
     p.add_argument("--out", help="write the result JSON here")
     a = p.parse_args(argv)
 
-    import padan.synth
+    import padan_synth
 
     spark = session(a.driver_memory, a.cores)
     work = Path(a.work or tempfile.mkdtemp(prefix="padan-bench-synth-"))
     work.mkdir(parents=True, exist_ok=True)
     result = {"date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "label": a.label,
-              "generator": padan.synth.__file__, "cores": a.cores, "driver_memory": a.driver_memory,
+              "generator": padan_synth.__file__, "cores": a.cores, "driver_memory": a.driver_memory,
               "machine_cores": os.cpu_count(), "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
               "runs": []}
     try:

@@ -33,7 +33,7 @@ def main(names: list[str]) -> None:
     import pandas as pd
 
     from padan.spark import get_spark
-    from padan.synth import write_extracts
+    from padan_synth import write_extracts
 
     spark = get_spark("padan-test-extracts", {"spark.sql.shuffle.partitions": "2"}, master="local[2]")
     for name in names or list(SETS):

@@ -10,9 +10,9 @@ import pytest
 from pyspark.sql import functions as F
 
 from padan.standardise.columns import nik_birth_parts, nik_digits, nik_issue, nik_sex
-from padan.synth import (P3KE_COLUMNS, PRAKERJA_COLUMNS, PROFILES, TRUTH_COLUMNS, generate, generate_debug,
+from padan_synth import (P3KE_COLUMNS, PRAKERJA_COLUMNS, PROFILES, TRUTH_COLUMNS, generate, generate_debug,
                          write_extracts)
-from padan.synth.profiles import SourceRates
+from padan_synth.profiles import SourceRates
 
 pytestmark = pytest.mark.synth
 
@@ -298,7 +298,7 @@ def test_rows_do_not_depend_on_batching():
     import numpy as np
     import pyarrow as pa
 
-    from padan.synth import _ctx, build
+    from padan_synth import _ctx, build
 
     ctx, scale = _ctx(3000, 2500, SEED, "typical")
     for make, n in ((lambda r: build.p3ke_batch(ctx, r), 3000), (lambda r: build.prakerja_batch(ctx, r, scale), 2500)):
@@ -503,3 +503,28 @@ def test_hard_parquet_extracts_load_through_ingest(spark, rows, tmp_path):
     hard = invalid / n_silver
     # the hard profile has 1.8 times the typical NIK damage; 1.3 leaves room for 800 rows' sampling error
     assert hard > 1.3 * typical, f"invalid NIK share: hard {hard:.3f} (silver) vs typical {typical:.3f}"
+
+
+# ---------------------------------------------------------------- the generator is not shipped
+
+def test_generator_is_not_in_what_spark_submit_receives(tmp_path):
+    """The generator is a development tool in its own package (src/padan_synth): the wheel and the
+    --py-files zip that `make package` builds (scripts/package.py) hold padan but not padan_synth,
+    and padan's modules import it only inside the synth / demo / bench commands."""
+    import importlib.util
+    import zipfile
+
+    spec = importlib.util.spec_from_file_location("padan_package_script", REPO / "scripts" / "package.py")
+    package = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(package)
+    out = package.build(tmp_path / "dist")
+    with zipfile.ZipFile(out["wheel"]) as whl, zipfile.ZipFile(out["pyfiles"]) as pyfiles:
+        for names in (whl.namelist(), pyfiles.namelist()):
+            assert "padan/cli.py" in names and "padan/demo.py" in names
+            assert not [n for n in names if n.startswith("padan_synth") or "/synth/" in n]
+            assert not [n for n in names if "padan_synth" in n]
+    # padan's own modules never import the generator at module level
+    for path in (REPO / "src" / "padan").rglob("*.py"):
+        for line in path.read_text().splitlines():
+            if line.startswith(("import padan_synth", "from padan_synth")):
+                raise AssertionError(f"{path} imports padan_synth at module level")

@@ -251,7 +251,9 @@ def _python_workers() -> None:
 
 def cmd_synth(args) -> int:
     from padan.spark import spark_from_config
-    from padan.synth import write_extracts
+    from padan.demo import load_generator
+
+    write_extracts = load_generator()
 
     cfg = _load(args)
     _python_workers()

@@ -16,13 +16,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pyspark.sql import DataFrame, SparkSession
 
-from padan.synth import corrupt as C
-from padan.synth import names as N
-from padan.synth import vx
-from padan.synth import world as W
-from padan.synth.profiles import Profile
-from padan.synth.rng import Rng
-from padan.synth.world import BLOCK, BLOCK_BITS, N_TEMPLATES, NP_ADULT_BASE, NP_BASE, Ctx
+from padan_synth import corrupt as C
+from padan_synth import names as N
+from padan_synth import vx
+from padan_synth import world as W
+from padan_synth.profiles import Profile
+from padan_synth.rng import Rng
+from padan_synth.world import BLOCK, BLOCK_BITS, N_TEMPLATES, NP_ADULT_BASE, NP_BASE, Ctx
 
 P3KE_COLUMNS = ["id_individu", "id_keluarga", "no_kk", "nik", "nama", "tgl_lahir", "jenis_kelamin",
                 "hubungan_keluarga", "alamat", "rt", "rw", "desa_kelurahan", "kecamatan", "kabupaten_kota",

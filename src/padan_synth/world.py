@@ -25,11 +25,11 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from padan.synth import names as N
-from padan.synth import vx
-from padan.synth.profiles import Profile
-from padan.synth.regions import GEO_SEED, GROUPS, HAMLET_WORD, STREETS, Geography, geography
-from padan.synth.rng import Rng
+from padan_synth import names as N
+from padan_synth import vx
+from padan_synth.profiles import Profile
+from padan_synth.regions import GEO_SEED, GROUPS, HAMLET_WORD, STREETS, Geography, geography
+from padan_synth.rng import Rng
 
 BLOCK = 64
 BLOCK_BITS = 6

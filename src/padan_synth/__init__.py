@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from padan.synth import build
-from padan.synth.build import P3KE_COLUMNS, PRAKERJA_COLUMNS
-from padan.synth.world import Ctx
-from padan.synth.profiles import PROFILES, Profile, SourceRates, get_profile
+from padan_synth import build
+from padan_synth.build import P3KE_COLUMNS, PRAKERJA_COLUMNS
+from padan_synth.world import Ctx
+from padan_synth.profiles import PROFILES, Profile, SourceRates, get_profile
 
 logger = logging.getLogger(__name__)
 

@@ -12,10 +12,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from padan.synth import names as N
-from padan.synth import vx
-from padan.synth.profiles import SourceRates
-from padan.synth.rng import Rng
+from padan_synth import names as N
+from padan_synth import vx
+from padan_synth.profiles import SourceRates
+from padan_synth.rng import Rng
 
 ARABIC_LEADS = ["MUHAMMAD", "AHMAD", "ABDUL", "SITI", "SITTI", "NUR", "NURUL", "I", "NI", "IDA", "ANAK", "DESAK",
                 "ANDI", "LA", "WA", "TEUKU", "CUT", "LALU", "BAIQ"]
