@@ -302,6 +302,7 @@ def cmd_evaluate(args) -> int:
 def cmd_bench(args) -> int:
     from padan.bench import cmd_bench as bench
 
+    _python_workers()       # the benchmark generates its data with padan_synth
     return bench(args, _load(args))
 
 
