@@ -87,15 +87,16 @@ class Meter:
                 "rows_per_cpu_s": round(rows / cpu) if cpu > 0 else None}
 
 
-def measure(spark, work: Path, p3ke_rows: int, prakerja_rows: int, fmt: str, name: str) -> dict:
+def measure(spark, work: Path, p3ke_rows: int, prakerja_rows: int, fmt: str, name: str, writer: str = "spark") -> dict:
     from padan_synth import write_extracts
 
     out = work / name
     with Meter(spark, name) as m:
         w = write_extracts(spark, str(out), p3ke_rows=p3ke_rows, prakerja_rows=prakerja_rows, seed=42,
-                           profile="typical", fmt=fmt)
+                           profile="typical", fmt=fmt, writer=writer)
     res = m.result(p3ke_rows + prakerja_rows)
-    res.update(name=name, p3ke_rows=p3ke_rows, prakerja_rows=prakerja_rows, format=fmt, seconds_by_output=w["seconds"],
+    res.update(name=name, p3ke_rows=p3ke_rows, prakerja_rows=prakerja_rows, format=fmt, writer=writer,
+               seconds_by_output=w["seconds"],
                bytes_written=sum(f.stat().st_size for f in out.rglob("*") if f.is_file()))
     shutil.rmtree(out, ignore_errors=True)
     return res
@@ -105,6 +106,8 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--rows", type=int, nargs="*", default=[1_000_000], help="rows PER SOURCE, one run each")
     p.add_argument("--format", choices=["csv", "parquet"], default="parquet")
+    p.add_argument("--writer", choices=["spark", "arrow"], default="spark",
+                   help="write_extracts(writer=...): Spark's writers, or each task writing its files with pyarrow")
     p.add_argument("--demo", action="store_true", help="also time the demo's generation (3,000 + 2,000 rows, CSV)")
     p.add_argument("--warmup", action="store_true", help="generate 1,000 rows first (JVM/JIT warm-up, not reported)")
     p.add_argument("--driver-memory", default="3g")
@@ -131,7 +134,7 @@ def main(argv=None) -> int:
             result["runs"].append(r)
             print(json.dumps(r), flush=True)
         for n in a.rows:
-            r = measure(spark, work, n, n, a.format, f"rows-{n}")
+            r = measure(spark, work, n, n, a.format, f"rows-{n}-{a.writer}", a.writer)
             result["runs"].append(r)
             print(json.dumps(r), flush=True)
     finally:
@@ -139,9 +142,9 @@ def main(argv=None) -> int:
             shutil.rmtree(work, ignore_errors=True)
         spark.stop()
     result["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
-    print(f"{'run':<16} {'rows':>10} {'wall s':>8} {'JVM cpu s':>10} {'Py cpu s':>9} {'rows/s':>9} {'rows/cpu-s':>11} jobs")
+    print(f"{'run':<22} {'rows':>10} {'wall s':>8} {'JVM cpu s':>10} {'Py cpu s':>9} {'rows/s':>9} {'rows/cpu-s':>11} jobs")
     for r in result["runs"]:
-        print(f"{r['name']:<16} {r['rows']:>10,} {r['wall_s']:>8} {r['jvm_cpu_s']:>10} {r['python_cpu_s']:>9} "
+        print(f"{r['name']:<22} {r['rows']:>10,} {r['wall_s']:>8} {r['jvm_cpu_s']:>10} {r['python_cpu_s']:>9} "
               f"{r['rows_per_s'] or 0:>9,} {r['rows_per_cpu_s'] or 0:>11,} {r['spark_jobs']}")
     if a.out:
         Path(a.out).parent.mkdir(parents=True, exist_ok=True)

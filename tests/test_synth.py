@@ -265,15 +265,17 @@ def test_households_and_ages(rows):
     assert P._trad.nunique() >= 6
 
 
-def test_write_extracts_csv_is_the_same_data_whatever_the_partitioning(debug, spark, tmp_path):
+@pytest.mark.parametrize("writer", ["spark", "arrow"])
+def test_write_extracts_csv_is_the_same_data_whatever_the_partitioning(debug, spark, tmp_path, writer):
     """Written with 3 partitions and another shuffle setting, read back from CSV: the same rows as the
-    fixture generated with the session's default partitioning."""
+    fixture generated with the session's default partitioning -- through Spark's writers, or with
+    each task writing its part files through pyarrow."""
     p, q, _ = debug
     old = spark.conf.get("spark.sql.shuffle.partitions")
     spark.conf.set("spark.sql.shuffle.partitions", "7")
     try:
         res = write_extracts(spark, str(tmp_path / "out"), p3ke_rows=P_ROWS, prakerja_rows=Q_ROWS, seed=SEED,
-                             fmt="csv", partitions=3)
+                             fmt="csv", partitions=3, writer=writer)
     finally:
         spark.conf.set("spark.sql.shuffle.partitions", old)
     assert (res["p3ke"], res["prakerja"], res["truth"]) == (P_ROWS, Q_ROWS, P_ROWS + Q_ROWS)

@@ -61,6 +61,8 @@ def columns(source: str, mode: str) -> list[tuple[str, str]]:
     key = "id_individu" if source == "p3ke" else "id_pendaftar"
     if mode == "truth":
         return [(key, "string"), ("_person_id", "string")]
+    if mode == "truth_table":
+        return [("source", "string"), ("record_id", "string"), ("person_id", "string")]
     public = [(c, "string") for c in (P3KE_COLUMNS if source == "p3ke" else PRAKERJA_COLUMNS)]
     return public if mode == "public" else public + (P3KE_HIDDEN if source == "p3ke" else PRAKERJA_HIDDEN)
 
@@ -263,8 +265,10 @@ def p3ke_batch(ctx: Ctx, r: np.ndarray, mode: str = "debug") -> pa.RecordBatch:
     schema = columns("p3ke", mode)
     A = p3ke_person_at(ctx, r)
     id_individu = vx.cat("P3KE-", vx.lpad(r + 1, 10))
-    if mode == "truth":
-        return _batch({"id_individu": id_individu, "_person_id": person_id(A["hh"], A["k"])}, schema)
+    if mode in ("truth", "truth_table"):
+        pid = person_id(A["hh"], A["k"])
+        return _batch({"id_individu": id_individu, "_person_id": pid, "source": vx.const("p3ke", len(r)),
+                       "record_id": id_individu, "person_id": pid}, schema)
     rates = ctx.profile.p3ke
     rng = Rng(ctx.seed, "p3ke")
     hh, k = A["hh"], A["k"]
@@ -331,8 +335,10 @@ def prakerja_batch(ctx: Ctx, r: np.ndarray, scale: float, mode: str = "debug") -
     S = prakerja_identity(ctx, r, scale)
     id_pendaftar = vx.cat("PK-", vx.lpad(_permute(r, _perm(ctx.prakerja_rows, 29)) + 1, 10))
     hh, k, j, acct = S["hh"], S["k"], S["j"], S["acct"]
-    if mode == "truth":
-        return _batch({"id_pendaftar": id_pendaftar, "_person_id": person_id(hh, k)}, schema)
+    if mode in ("truth", "truth_table"):
+        pid = person_id(hh, k)
+        return _batch({"id_pendaftar": id_pendaftar, "_person_id": pid, "source": vx.const("prakerja", n),
+                       "record_id": id_pendaftar, "person_id": pid}, schema)
     acct_shift = np.where(acct > 0, 1 + rng.int("acct_day", 240, j, acct), 0)
     acct_date = np.minimum(vx.add_days(S["reg_date"], acct_shift), np.datetime64("2022-12-31", "D"))
     X = _person(ctx, hh, k)
@@ -504,3 +510,44 @@ def frame(spark: SparkSession, ctx: Ctx, source: str, *, mode: str = "debug", sc
                     yield p3ke_batch(ctx, r, mode) if source == "p3ke" else prakerja_batch(ctx, r, scale, mode)
 
     return spark.range(0, parts, 1, parts).mapInArrow(generate, schema)
+
+
+def write_direct(spark: SparkSession, ctx: Ctx, source: str, path: str, fmt: str, *, mode: str = "public",
+                 scale: float = 0.0, partitions: int | None = None) -> int:
+    """Write one extract (or its truth) with each task writing its own part file through pyarrow
+    (Parquet, snappy; or CSV with a header, strings quoted), skipping Spark's row conversion and
+    writers. `path` must be a local or shared file system folder; it is replaced. Returns rows."""
+    import os
+    import shutil
+
+    rows = ctx.p3ke_rows if source == "p3ke" else ctx.prakerja_rows
+    parts = partitions_for(spark, rows, partitions)
+    out = path[len("file:"):] if path.startswith("file:") else path
+    shutil.rmtree(out, ignore_errors=True)
+    os.makedirs(out)
+
+    def write(batches):
+        import pyarrow.csv as pacsv
+        import pyarrow.parquet as pq
+
+        for b in batches:
+            for pid in b.column(0).to_numpy():
+                name = os.path.join(out, f"part-{int(pid):05d}." + ("snappy.parquet" if fmt == "parquet" else "csv"))
+                tmp = os.path.join(out, "." + os.path.basename(name) + ".tmp")
+                writer, n = None, 0
+                for r in _ranges(rows, parts, int(pid)):
+                    batch = p3ke_batch(ctx, r, mode) if source == "p3ke" else prakerja_batch(ctx, r, scale, mode)
+                    if writer is None:
+                        writer = (pq.ParquetWriter(tmp, batch.schema, compression="snappy") if fmt == "parquet" else
+                                  pacsv.CSVWriter(tmp, batch.schema, write_options=pacsv.WriteOptions(include_header=True)))
+                    writer.write_batch(batch)
+                    n += batch.num_rows
+                if writer is not None:
+                    writer.close()
+                    os.replace(tmp, name)
+                yield pa.RecordBatch.from_arrays([pa.array([int(pid)], pa.int64()), pa.array([n], pa.int64())],
+                                                 names=["part", "rows"])
+
+    written = spark.range(0, parts, 1, parts).mapInArrow(write, "part bigint, rows bigint").collect()
+    open(os.path.join(out, "_SUCCESS"), "w").close()
+    return sum(r["rows"] for r in written)
