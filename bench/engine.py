@@ -58,7 +58,7 @@ def main(argv=None) -> int:
     from padan.model.store import list_versions
     from padan.runs import Ctx, run_ingest, run_predict, run_train
     from padan.spark import spark_from_config
-    from padan.synth import write_extracts
+    from padan_synth import write_extracts
     from padan.tables import PAIRS, PERSONS
 
     work = Path(args.work).resolve()

@@ -6,7 +6,7 @@ files into a fresh lake (contract check, bronze, standardisation, silver.persons
 quality profile, ledger). Reports wall seconds, JVM CPU-seconds (the whole local JVM: driver and
 executor threads), Spark jobs, rows per second and rows per CPU-second, and the ratio to the floor.
 
-The CSV extracts are made once with `padan.synth.write_extracts` (slow: about 1,000 rows/s) and
+The CSV extracts are made once with `padan_synth.write_extracts` and
 reused: keep them outside the repository.
 
     PYTHONPATH=src .venv/bin/python bench/ingest.py --data /tmp/ingest-bench/100k --rows 100000 \
@@ -108,7 +108,7 @@ def main(argv=None) -> int:
     spark = session(a.driver_memory, a.cores)
     data = Path(a.data)
     if not all((data / s).exists() for s in SOURCES):
-        from padan.synth import write_extracts
+        from padan_synth import write_extracts
 
         write_extracts(spark, str(data), p3ke_rows=a.rows, prakerja_rows=a.rows, seed=7, profile="typical")
     work = Path(a.work or tempfile.mkdtemp(prefix="padan-bench-ingest-"))

@@ -122,7 +122,7 @@ def main(argv=None) -> int:
                     "steps_seconds": {}}
     ctx = Ctx.create(spark, cfg, run_date=dt.date.today().isoformat())
     if args.p3ke_rows:
-        from padan.synth import write_extracts
+        from padan_synth import write_extracts
 
         t = time.monotonic()
         write_extracts(spark, str(data), p3ke_rows=args.p3ke_rows, prakerja_rows=args.prakerja_rows,

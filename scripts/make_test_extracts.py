@@ -5,9 +5,13 @@
 
 Each set is what `padan synth` writes (P3KE and Prakerja CSV, UTF-8, header), with the truth as
 CSV (source, record_id, person_id) instead of Parquet so that every committed file is text. The
-tests read these files instead of running the generator, which costs minutes of Spark planning
-even for a few thousand rows. The data is generated and obviously synthetic. Rerun this after a
-change to the generator or the contracts and commit the result with the change.
+tests read these files instead of running the generator, which cost minutes of Spark planning
+for a few thousand rows with the previous generator. The data is generated and obviously synthetic. Rerun this after a
+change to the contracts and commit the result with the change.
+
+The committed sets were written by the previous (SQL-expression) generator; the vectorised one
+(src/padan_synth, 2026-11-30) draws the same world but not the same rows for a seed, so rerunning
+this changes every file -- and the tests' expectations that depend on them: do it on purpose only.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ def main(names: list[str]) -> None:
     import pandas as pd
 
     from padan.spark import get_spark
-    from padan.synth import write_extracts
+    from padan_synth import write_extracts
 
     spark = get_spark("padan-test-extracts", {"spark.sql.shuffle.partitions": "2"}, master="local[2]")
     for name in names or list(SETS):

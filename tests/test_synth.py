@@ -10,9 +10,9 @@ import pytest
 from pyspark.sql import functions as F
 
 from padan.standardise.columns import nik_birth_parts, nik_digits, nik_issue, nik_sex
-from padan.synth import (P3KE_COLUMNS, PRAKERJA_COLUMNS, PROFILES, TRUTH_COLUMNS, generate, generate_debug,
+from padan_synth import (P3KE_COLUMNS, PRAKERJA_COLUMNS, PROFILES, TRUTH_COLUMNS, generate, generate_debug,
                          write_extracts)
-from padan.synth.profiles import SourceRates
+from padan_synth.profiles import SourceRates
 
 pytestmark = pytest.mark.synth
 
@@ -265,15 +265,17 @@ def test_households_and_ages(rows):
     assert P._trad.nunique() >= 6
 
 
-def test_write_extracts_csv_is_the_same_data_whatever_the_partitioning(debug, spark, tmp_path):
+@pytest.mark.parametrize("writer", ["spark", "arrow"])
+def test_write_extracts_csv_is_the_same_data_whatever_the_partitioning(debug, spark, tmp_path, writer):
     """Written with 3 partitions and another shuffle setting, read back from CSV: the same rows as the
-    fixture generated with the session's default partitioning."""
+    fixture generated with the session's default partitioning -- through Spark's writers, or with
+    each task writing its part files through pyarrow."""
     p, q, _ = debug
     old = spark.conf.get("spark.sql.shuffle.partitions")
     spark.conf.set("spark.sql.shuffle.partitions", "7")
     try:
         res = write_extracts(spark, str(tmp_path / "out"), p3ke_rows=P_ROWS, prakerja_rows=Q_ROWS, seed=SEED,
-                             fmt="csv", partitions=3)
+                             fmt="csv", partitions=3, writer=writer)
     finally:
         spark.conf.set("spark.sql.shuffle.partitions", old)
     assert (res["p3ke"], res["prakerja"], res["truth"]) == (P_ROWS, Q_ROWS, P_ROWS + Q_ROWS)
@@ -289,6 +291,25 @@ def test_write_extracts_csv_is_the_same_data_whatever_the_partitioning(debug, sp
     assert set(map(tuple, truth[TRUTH_COLUMNS].values)) == _expected_truth(p, q)
     with pytest.raises(ValueError):
         write_extracts(spark, str(tmp_path / "x"), p3ke_rows=1, prakerja_rows=1, seed=1, fmt="json")
+
+
+def test_rows_do_not_depend_on_batching():
+    """Inside a Spark task rows are generated a batch of row numbers at a time: a row's values depend
+    only on the seed and its row number, so one batch or several (split anywhere, another task's
+    rows around it or not) give the same rows, hidden columns included."""
+    import numpy as np
+    import pyarrow as pa
+
+    from padan_synth import _ctx, build
+
+    ctx, scale = _ctx(3000, 2500, SEED, "typical")
+    for make, n in ((lambda r: build.p3ke_batch(ctx, r), 3000), (lambda r: build.prakerja_batch(ctx, r, scale), 2500)):
+        whole = pa.Table.from_batches([make(np.arange(n, dtype=np.int64))])
+        cuts = [0, 1, 777, 2048, n]
+        parts = pa.Table.from_batches([make(np.arange(a, b, dtype=np.int64)) for a, b in zip(cuts, cuts[1:])])
+        assert whole.num_rows == n and whole.equals(parts)
+        tail = pa.Table.from_batches([make(np.arange(n - 500, n, dtype=np.int64))])
+        assert tail.equals(whole.slice(n - 500))
 
 
 # ---------------------------------------------------------------- damage rates not covered above
@@ -484,3 +505,28 @@ def test_hard_parquet_extracts_load_through_ingest(spark, rows, tmp_path):
     hard = invalid / n_silver
     # the hard profile has 1.8 times the typical NIK damage; 1.3 leaves room for 800 rows' sampling error
     assert hard > 1.3 * typical, f"invalid NIK share: hard {hard:.3f} (silver) vs typical {typical:.3f}"
+
+
+# ---------------------------------------------------------------- the generator is not shipped
+
+def test_generator_is_not_in_what_spark_submit_receives(tmp_path):
+    """The generator is a development tool in its own package (src/padan_synth): the wheel and the
+    --py-files zip that `make package` builds (scripts/package.py) hold padan but not padan_synth,
+    and padan's modules import it only inside the synth / demo / bench commands."""
+    import importlib.util
+    import zipfile
+
+    spec = importlib.util.spec_from_file_location("padan_package_script", REPO / "scripts" / "package.py")
+    package = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(package)
+    out = package.build(tmp_path / "dist")
+    with zipfile.ZipFile(out["wheel"]) as whl, zipfile.ZipFile(out["pyfiles"]) as pyfiles:
+        for names in (whl.namelist(), pyfiles.namelist()):
+            assert "padan/cli.py" in names and "padan/demo.py" in names
+            assert not [n for n in names if n.startswith("padan_synth") or "/synth/" in n]
+            assert not [n for n in names if "padan_synth" in n]
+    # padan's own modules never import the generator at module level
+    for path in (REPO / "src" / "padan").rglob("*.py"):
+        for line in path.read_text().splitlines():
+            if line.startswith(("import padan_synth", "from padan_synth")):
+                raise AssertionError(f"{path} imports padan_synth at module level")

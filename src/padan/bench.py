@@ -432,7 +432,7 @@ def run_bench(spark, cfg, *, records: int, work_dir: str | Path, seed: int = 42,
     from padan.evaluate.metrics import truth_as_unique_ids
     from padan.model.blocking import count_comparisons
     from padan.model.settings import untrained_settings
-    from padan.synth import write_extracts
+    from padan_synth import write_extracts
     from padan.tables import PERSONS
 
     unknown = set(systems) - set(SYSTEMS)
@@ -554,7 +554,7 @@ def _clean(work: Path) -> None:
 def run_synth_bench(spark, *, rows_per_source: int, work_dir: str | Path, fmt: str = "parquet", seed: int = 42,
                     profile: str = "typical", heartbeat: float = 30.0, keep_work: bool = False) -> dict[str, Any]:
     """write_extracts of `rows_per_source` rows per source: rows per second, peak memory."""
-    from padan.synth import write_extracts
+    from padan_synth import write_extracts
 
     work = Path(work_dir).resolve()
     _clean(work)

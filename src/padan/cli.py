@@ -231,6 +231,7 @@ def cmd_demo(args) -> int:
     cfg = cfg.with_overrides({"sources": {"p3ke": {"path": f"{d.out}/p3ke"}, "prakerja": {"path": f"{d.out}/prakerja"}},
                               "model": {"training": {"u_max_pairs": d.u_max_pairs}}})
     t = time.monotonic()
+    _python_workers()
     spark = spark_from_config(cfg, "padan-demo")
     ensure_demo_extracts(spark, d.out, p3ke_rows=rows_p, prakerja_rows=rows_k, seed=d.seed, profile=d.profile)
     ctx = Ctx.create(spark, cfg, force=args.force, run_date=args.run_date)
@@ -241,11 +242,21 @@ def cmd_demo(args) -> int:
     return 0
 
 
+def _python_workers() -> None:
+    """The generator runs numpy inside Spark's Python workers: they must use this interpreter (its
+    environment has numpy and pyarrow), unless PYSPARK_PYTHON says otherwise. Set before the
+    session starts."""
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+
+
 def cmd_synth(args) -> int:
     from padan.spark import spark_from_config
-    from padan.synth import write_extracts
+    from padan.demo import load_generator
+
+    write_extracts = load_generator()
 
     cfg = _load(args)
+    _python_workers()
     spark = spark_from_config(cfg, "padan-synth")
     t = time.monotonic()
     out = write_extracts(spark, args.out, p3ke_rows=args.p3ke_rows, prakerja_rows=args.prakerja_rows, seed=args.seed,
@@ -291,6 +302,7 @@ def cmd_evaluate(args) -> int:
 def cmd_bench(args) -> int:
     from padan.bench import cmd_bench as bench
 
+    _python_workers()       # the benchmark generates its data with padan_synth
     return bench(args, _load(args))
 
 

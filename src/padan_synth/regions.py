@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from padan.reference import provinces
-from padan.synth.names import BALI, BATAK, BUGIS, CHINESE, EAST, JAVA, MELAYU, MINANG, SUNDA
+from padan_synth.names import BALI, BATAK, BUGIS, CHINESE, EAST, JAVA, MELAYU, MINANG, SUNDA
 
 GEO_SEED = 20220630
 
