@@ -4,6 +4,7 @@ its pairs and its clusters, rerun, ends as a run that never failed; exit codes f
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -187,7 +188,10 @@ def test_the_same_batch_twice_changes_nothing(world, capsys):
     code = main(["increment", "--env", "base", "--lake", ctx.cfg.lake.root, "--run-date", "2026-11-28",
                  "--source", "prakerja", "--path", str(world["prakerja"][1])])
     assert code == 0
-    assert "already processed" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "already processed" in out
+    (result,) = [json.loads(line)["padan_result"] for line in out.splitlines() if line.startswith('{"padan_result"')]
+    assert result["status"] == "already_processed" and result["command"] == "increment"
     assert ctx.lake.versions(tables) == versions
     assert {t: _contents(ctx, t) for t in tables} == contents
 

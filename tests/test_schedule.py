@@ -1,7 +1,7 @@
 """The daily schedule without Airflow or Spark: batch discovery, done markers, the job loop, the cron script.
 
 The increment and report jobs are stand-ins that follow the contract of `padan increment`: exit 0
-when done, exit 0 saying "already processed", non-zero with one `padan <command>: ...` line.
+when done, exit 0 with one `{"padan_result": ...}` JSON line saying whether it was already processed, non-zero with one `padan <command>: ...` line.
 """
 
 from __future__ import annotations
@@ -33,7 +33,11 @@ if isinstance(code, list):            # a sequence of exit codes for successive 
     n = sum(1 for line in open(os.environ["STUB_LOG"]) if json.loads(line) == args)
     code = code[min(n, len(code)) - 1]
 if code == "already":
-    print("padan increment: batch already processed", file=sys.stderr)
+    print("increment p3ke: batch already processed")
+    print(json.dumps({"padan_result": {"command": "increment", "status": "already_processed"}}))
+    sys.exit(0)
+if code == "says-already":            # text that only looks like the outcome: not read as one
+    print("INFO something already processed by another component")
     sys.exit(0)
 print(f"{args[0]} ok" if code == 0 else "spark noise before the failure")
 if code:
@@ -290,3 +294,17 @@ def test_one_log_line_per_stage_end(monkeypatch, caplog):
                         lines[1])
     assert ledger.stage_line("r", "marts", "skipped", None, {"persons": 5}) == (
         "run=r stage=marts status=skipped seconds=- rows=persons:5")
+
+
+def test_the_outcome_is_read_from_the_result_line_not_from_log_text(tmp_path, stub, monkeypatch):
+    """Only the job's JSON result line says "already processed"; a log line with those words
+    (a library's, or one quoting data) does not."""
+    monkeypatch.setenv("STUB_CODES", json.dumps({"b1": "says-already", "b2": "already"}))
+    script = tmp_path / "stub.py"
+    res1 = schedule.run_job([sys.executable, str(script), "increment", "--batch", "b1"], echo=lambda line: None)
+    res2 = schedule.run_job([sys.executable, str(script), "increment", "--batch", "b2"], echo=lambda line: None)
+    assert res1.exit_code == 0 and res1.already_processed is False
+    assert res2.exit_code == 0 and res2.already_processed is True
+    assert schedule.job_outcome('{"padan_result": {"status": "processed"}}') == {"status": "processed"}
+    assert schedule.job_outcome('{"padan_result": not json') is None
+    assert schedule.job_outcome("already processed") is None

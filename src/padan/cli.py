@@ -1,6 +1,7 @@
 """The `padan` command: the pipeline's stages, the demo, and tools around the model.
 
-Exit status fits a scheduler: 0 done (also when the work was already done, said in a log line),
+Exit status fits a scheduler: 0 done (also when the work was already done: `padan increment` says which in
+one `{"padan_result": ...}` JSON line on stdout),
 non-zero with one clear message otherwise.
 """
 
@@ -21,6 +22,16 @@ from padan.ids import check_id
 
 logger = logging.getLogger("padan.cli")
 
+
+
+RESULT_KEY = "padan_result"
+
+
+def print_result(command: str, **fields) -> None:
+    """The one machine-readable line of a job's outcome, for schedulers: `{"padan_result": {...}}`
+    on stdout (ids, counts and status only, never a data value). `padan.schedule` reads this line,
+    not the human-readable ones."""
+    print(json.dumps({RESULT_KEY: {"command": command, **fields}}, sort_keys=True, default=str), flush=True)
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--env", default=None, help="config env overlaying conf/base (default: $PADAN_ENV or 'local')")
@@ -166,6 +177,10 @@ def cmd_increment(args) -> int:
           f"standardised={r.ingest.rows_standardised} rejected={r.ingest.rows_rejected} pairs={r.pairs} "
           f"persons_touched={r.cluster.get('touched_persons', 0)} ids_new={r.cluster.get('ids_new', 0)} "
           f"ids_merged={r.cluster.get('ids_merged', 0)}")
+    print_result("increment", status="already_processed" if r.already_done else "processed", source=args.source,
+                 batch_id=r.ingest.batch_id, run_id=r.run_id, model_version=r.model_version,
+                 rows_read=r.ingest.rows_read, rows_standardised=r.ingest.rows_standardised,
+                 rows_rejected=r.ingest.rows_rejected, pairs=r.pairs)
     if not r.already_done:       # an already-processed batch writes nothing, not even its report again
         _print_report(ctx, r.run_id)
     return 0

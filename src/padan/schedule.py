@@ -193,6 +193,18 @@ class JobResult:
     lines: list[str] = field(default_factory=list, repr=False)
 
 
+def job_outcome(line: str) -> dict | None:
+    """The outcome a padan job prints as one JSON line (`padan.cli.print_result`), or None."""
+    text = line.strip()
+    if not text.startswith('{"padan_result"'):
+        return None
+    try:
+        value = json.loads(text).get("padan_result")
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
 def run_job(cmd: Sequence[str], *, echo: Callable[[str], None] | None = None,
             env: Mapping[str, str] | None = None) -> JobResult:
     """Run one job, passing its output (stdout and stderr, merged) through `echo` line by line.
@@ -213,8 +225,9 @@ def run_job(cmd: Sequence[str], *, echo: Callable[[str], None] | None = None,
         echo(line)
         if line.strip():
             last = line.strip()
-        if "already processed" in line.lower():
-            already = True
+        outcome = job_outcome(line)
+        if outcome is not None:
+            already = outcome.get("status") == "already_processed"
         if FAILURE_LINE.match(line):
             failure, in_failure = line.strip(), True
         elif in_failure and line.startswith((" ", "\t")) and line.strip():   # a message listing problems
