@@ -99,12 +99,20 @@ class Lake:
             reader = reader.option("versionAsOf", version)
         loc = self.location(table)
         try:
-            return reader.table(loc) if self.catalog else reader.load(loc)
+            df = reader.table(loc) if self.catalog else reader.load(loc)
         except AnalysisException:
             spec = FIXED_BY_NAME.get(table)
             if spec is None or self.exists(table):
                 raise
             return self.spark.createDataFrame([], spec.ddl)
+        spec = FIXED_BY_NAME.get(table)
+        if spec is not None and spec.added_columns:
+            # A table written before these columns were declared: they read as null until a write adds them.
+            types = {f.name: f.dataType for f in StructType.fromDDL(spec.ddl).fields}
+            for col in spec.added_columns:
+                if col not in df.columns:
+                    df = df.withColumn(col, F.lit(None).cast(types[col]))
+        return df
 
     def version(self, table: str) -> int | None:
         if not self.catalog:
@@ -229,6 +237,10 @@ class Lake:
         rows = self._conform(df, spec)
         if self.exists(spec.name) or not self._create_with(rows, spec, tag):
             writer = rows.write.format("delta").mode("overwrite")
+            if spec.added_columns:
+                # A table made before these columns were declared gains them by this write (only
+                # declared columns reach it: `_conform` selects exactly the spec's).
+                writer = writer.option("mergeSchema", "true")
             if replace_where is not None:
                 writer = writer.option("replaceWhere", predicate_sql(self.spark, replace_where, spec.ddl))
             writer = writer.option("userMetadata", tag)

@@ -33,6 +33,8 @@ class StageRecord:
     output_versions: dict[str, int] = field(default_factory=dict)
     row_counts: dict[str, int] = field(default_factory=dict)
     message: str | None = None
+    model_version: str | None = None     # the model a train stage made, or a plan/predict stage uses
+    base_run_id: str | None = None       # an increment's plan: the run it builds on
 
 
 def _write(lake: Lake, rec: StageRecord, status: str, started: dt.datetime, finished: dt.datetime | None,
@@ -40,7 +42,7 @@ def _write(lake: Lake, rec: StageRecord, status: str, started: dt.datetime, fini
     row = Row(run_id=rec.run_id, batch_id=rec.batch_id, stage=rec.stage, status=status, started_at=started,
               finished_at=finished, seconds=seconds, input_versions=rec.input_versions,
               output_versions=rec.output_versions, row_counts={k: int(v) for k, v in rec.row_counts.items()},
-              message=rec.message)
+              message=rec.message, model_version=rec.model_version, base_run_id=rec.base_run_id)
     df = lake.spark.createDataFrame([row], schema=RUNS.ddl)
     # One row per (run, stage): replacing that slice is cheaper than a MERGE and as rerunnable.
     lake.overwrite(df, RUNS, replace_where=slice_of(run_id=rec.run_id, stage=rec.stage), quiet=True)
@@ -96,6 +98,30 @@ def stage(lake: Lake, run_id: str, name: str, *, batch_id: str | None = None,
     seconds = time.monotonic() - t0
     _write(lake, rec, "succeeded", started, dt.datetime.now(dt.timezone.utc).replace(tzinfo=None), seconds)
     logger.info("%s", stage_line(run_id, name, "succeeded", seconds, rec.row_counts))
+
+
+def message_field(message: str | None, key: str) -> str | None:
+    """`key` of a `k=v k=v` ledger message: only for stage rows written before ops.runs had the
+    typed model_version and base_run_id columns (their message carried them)."""
+    for part in (message or "").split():
+        k, sep, v = part.partition("=")
+        if sep and k == key:
+            return v
+    return None
+
+
+def model_version_of(row: dict | None) -> str | None:
+    """The model version a ledger row records (typed column; a pre-migration row's message)."""
+    if not row:
+        return None
+    return row.get("model_version") or message_field(row.get("message"), "model_version")
+
+
+def base_run_of(row: dict | None) -> str | None:
+    """The base run an increment's plan row records (typed column; a pre-migration row's message)."""
+    if not row:
+        return None
+    return row.get("base_run_id") or message_field(row.get("message"), "base")
 
 
 def stage_line(run_id: str, stage: str, status: str, seconds: float | None, rows: dict[str, int]) -> str:

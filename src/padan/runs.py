@@ -173,6 +173,7 @@ def link_run_id(ctx: Ctx, model_version: str) -> str:
         return existing[0][0]
     run_id = f"{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%S}-{key[:8]}"
     with ledger.stage(ctx.lake, run_id, "plan", batch_id=key) as rec:
+        rec.model_version = model_version
         rec.message = f"model_version={model_version}"
     return run_id
 
@@ -192,8 +193,8 @@ def run_train(ctx: Ctx, *, m_method: str | None = None) -> str:
                           "m_method": m_method, "revision": TRAINING_REVISION}, sort_keys=True)
     run_id = "train-" + hashlib.sha256(key_src.encode()).hexdigest()[:16]
     done = _skip(ctx, run_id, "train")
-    if done and done.get("message", "").startswith("model_version="):
-        return done["message"].split("=", 1)[1]
+    if done and ledger.model_version_of(done):
+        return ledger.model_version_of(done)
     with ledger.stage(ctx.lake, run_id, "train") as rec:
         persons = ctx.lake.read(PERSONS.name)
         rec.input_versions = ctx.lake.versions([PERSONS.name])
@@ -204,6 +205,7 @@ def run_train(ctx: Ctx, *, m_method: str | None = None) -> str:
         rec.row_counts.update({f"tf_values_{k}": v for k, v in tf_counts.items()})
         rec.row_counts.update({f"label_pairs_{k}": v for k, v in result.label_pairs.items()})
         rec.row_counts.update({f"ms_{k}": int(1000 * v) for k, v in result.seconds.items()})
+        rec.model_version = version
         rec.message = f"model_version={version}"
     logger.info("model version %s saved (structure %s)", version, settings_fingerprint(untrained_settings(model_cfg)))
     return version
@@ -246,6 +248,7 @@ def run_predict(ctx: Ctx, run_id: str, model_version: str, *, batch: tuple[str, 
         m = ctx.lake.overwrite(rows, PAIRS, replace_where=slice_of(run_id=run_id))
         rec.row_counts["pairs"] = m.get("numOutputRows", 0)
         rec.output_versions = ctx.lake.versions([PAIRS.name])
+        rec.model_version = model_version
         rec.message = f"model_version={model_version}"
     return rec.row_counts["pairs"]
 
@@ -372,12 +375,12 @@ def current_run_id(ctx: Ctx) -> str | None:
 
 def run_chain(ctx: Ctx, run_id: str) -> list[str]:
     """The full run a state started from and the increments added since, oldest first."""
-    plans = {r["run_id"]: r["message"] or "" for r in
-             ctx.lake.read(RUNS.name).where(F.col("stage") == "plan").select("run_id", "message").collect()}
+    plans = {r["run_id"]: r.asDict() for r in
+             ctx.lake.read(RUNS.name).where(F.col("stage") == "plan").select("run_id", "base_run_id", "message").collect()}
     chain, cur = [], run_id
     while cur and cur not in chain:
         chain.append(cur)
-        cur = dict(kv.split("=", 1) for kv in plans.get(cur, "").split() if "=" in kv).get("base")
+        cur = ledger.base_run_of(plans.get(cur))
     return chain[::-1]
 
 
@@ -399,11 +402,10 @@ def _increment_key(ctx: Ctx, batch_id: str, model_version: str) -> str:
 def _planned_increment(ctx: Ctx, batch_id: str, model_version: str) -> tuple[str, str] | None:
     key = _increment_key(ctx, batch_id, model_version)
     rows = (ctx.lake.read(RUNS.name).where((F.col("stage") == "plan") & (F.col("batch_id") == key))
-            .orderBy("started_at").select("run_id", "message").limit(1).collect())
+            .orderBy("started_at").select("run_id", "base_run_id", "message").limit(1).collect())
     if not rows:
         return None
-    base = dict(kv.split("=", 1) for kv in (rows[0]["message"] or "").split() if "=" in kv).get("base", "")
-    return rows[0]["run_id"], base
+    return rows[0]["run_id"], ledger.base_run_of(rows[0].asDict()) or ""
 
 
 def increment_run_id(ctx: Ctx, batch_id: str, model_version: str) -> tuple[str, str]:
@@ -420,6 +422,7 @@ def increment_run_id(ctx: Ctx, batch_id: str, model_version: str) -> tuple[str, 
                          "pipeline first (`padan pipeline`, or `padan ingest` + `padan link`)")
     run_id = f"{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%S}-{key[4:12]}"
     with ledger.stage(ctx.lake, run_id, "plan", batch_id=key) as rec:
+        rec.model_version, rec.base_run_id = model_version, base
         rec.message = f"model_version={model_version} base={base}"
     return run_id, base
 
@@ -464,9 +467,8 @@ def run_increment(ctx: Ctx, source: str, *, path: str, batch_id: str | None = No
 
 def _run_model_version(ctx: Ctx, run_id: str) -> str | None:
     rows = (ctx.lake.read(RUNS.name).where((F.col("run_id") == run_id) & (F.col("stage") == "plan"))
-            .select("message").limit(1).collect())
-    msg = rows[0]["message"] if rows else ""
-    return dict(kv.split("=", 1) for kv in (msg or "").split() if "=" in kv).get("model_version")
+            .select("model_version", "message").limit(1).collect())
+    return ledger.model_version_of(rows[0].asDict()) if rows else None
 
 
 def _increment_model_version(ctx: Ctx) -> str:

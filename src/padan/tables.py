@@ -17,6 +17,9 @@ class TableSpec:
     grain: str              # one row is ...
     description: str
     properties: tuple[tuple[str, str], ...] = ()   # Delta table properties set at creation
+    added_columns: tuple[str, ...] = ()
+    """Nullable columns added to the DDL after lakes with this table existed: a write adds them to
+    such a table (Delta schema evolution), and its older rows read them as null."""
 
 
 BRONZE_META_DDL = "_unique_id STRING, _batch_id STRING, _source_file STRING, _line BIGINT, _loaded_at TIMESTAMP"
@@ -150,10 +153,12 @@ RUNS = TableSpec(
     "ops.runs",
     "run_id STRING, batch_id STRING, stage STRING, status STRING, started_at TIMESTAMP, finished_at TIMESTAMP, "
     "seconds DOUBLE, input_versions MAP<STRING, BIGINT>, output_versions MAP<STRING, BIGINT>, "
-    "row_counts MAP<STRING, BIGINT>, message STRING",
+    "row_counts MAP<STRING, BIGINT>, message STRING, model_version STRING, base_run_id STRING",
     (),
     "one stage of one run",
-    "run ledger: one row per stage per run with table versions, row counts, seconds, status",
+    "run ledger: one row per stage per run with table versions, row counts, seconds, status, the model "
+    "version a train/plan/predict stage made or used and the run an increment builds on",
+    added_columns=("model_version", "base_run_id"),
 )
 
 QUALITY = TableSpec(

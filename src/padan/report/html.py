@@ -58,7 +58,7 @@ def _rows(df: DataFrame) -> list[dict]:
 def _ledger(ctx, run_id: str) -> dict[str, dict]:
     """Succeeded stage rows of this run, by stage."""
     rows = (ctx.lake.read(RUNS.name).where((F.col("run_id") == run_id) & (F.col("status") == "succeeded"))
-            .select("stage", "input_versions", "output_versions", "message").collect())
+            .select("stage", "input_versions", "output_versions", "message", "model_version").collect())
     return {r["stage"]: r.asDict(recursive=True) for r in rows}
 
 
@@ -69,10 +69,12 @@ def _versioned(ctx, table: str, stage_row: dict | None, key: str) -> DataFrame:
 
 
 def _model_version(ctx, run_id: str, ledger_rows: dict[str, dict]) -> str | None:
+    from padan.ledger import model_version_of
+
     for stage in ("predict", "plan"):
-        msg = (ledger_rows.get(stage) or {}).get("message") or ""
-        if msg.startswith("model_version="):
-            return msg.split("=", 1)[1].strip()
+        version = model_version_of(ledger_rows.get(stage))
+        if version:
+            return version
     row = ctx.lake.read(PAIRS.name).where(F.col("run_id") == run_id).select("model_version").limit(1).collect()
     return row[0][0] if row else None
 
@@ -156,7 +158,8 @@ def collect_report_data(ctx, run_id: str) -> ReportData:
     stage_rows = ctx.lake.read(RUNS.name).where(
         ((F.col("run_id") == run_id) & (F.col("stage") != "report_html"))
         | ((F.col("stage") == "ingest") & F.col("run_id").isin(data.batches))
-        | ((F.col("stage") == "train") & (F.col("message") == F.lit(f"model_version={data.model_version}"))))
+        | ((F.col("stage") == "train") & ((F.col("model_version") == F.lit(data.model_version))
+                                          | (F.col("message") == F.lit(f"model_version={data.model_version}")))))
     data.timings = _rows(stage_rows.select(
         "run_id", "stage", "status", F.round("seconds", 1).alias("seconds"),
         F.date_format("started_at", "yyyy-MM-dd HH:mm:ss").alias("started_at")).orderBy("started_at"))
