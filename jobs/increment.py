@@ -12,4 +12,4 @@ import sys
 from padan.cli import main
 
 if __name__ == "__main__":
-    sys.exit(main(["increment", *sys.argv[1:]]))
+    sys.exit(main(["increment", *sys.argv[1:]], program=True))

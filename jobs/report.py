@@ -8,4 +8,4 @@ import sys
 from padan.cli import main
 
 if __name__ == "__main__":
-    sys.exit(main(["report", *sys.argv[1:]]))
+    sys.exit(main(["report", *sys.argv[1:]], program=True))

@@ -3,7 +3,10 @@ Delta logs (clear-text JSON with per-file column statistics) carry no personal v
 
 from __future__ import annotations
 
+import os
 import stat
+
+import pytest
 
 from padan import cli
 from tests.test_ingest import HEADER, row
@@ -47,3 +50,31 @@ def test_statistics_columns_are_declared_non_partition_and_skippable(spark):
                 assert not isinstance(types[col], (BooleanType, ArrayType, MapType)), (spec.name, col)
                 checked += 1
     assert checked >= 15
+
+
+@pytest.mark.integration
+def test_a_command_leaves_no_checkpoint_files(tmp_path):
+    """The checkpoint folder padan chose (Splink's Parquet copies of personal-data frames live there)
+    is removed when a command ends; a folder the caller set (a notebook host, a test) is not padan's
+    to remove. One process, as a command is."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "job.py"
+    script.write_text(
+        "from padan import spark as ps\n"
+        f"spark = ps.get_spark('t', master='local[1]', driver_memory='1g')\n"
+        f"spark.sparkContext.setCheckpointDir({str(tmp_path / 'theirs')!r})\n"
+        "spark.range(3).write.parquet(spark.sparkContext.getCheckpointDir() + '/copy')\n"
+        "assert ps.release_checkpoints() is None\n"          # set by the caller: kept
+        f"ps.set_checkpoint_dir(spark, {str(tmp_path / 'ours')!r})\n"
+        "folder = spark.sparkContext.getCheckpointDir()\n"
+        "spark.range(3).write.parquet(folder + '/copy')\n"
+        "assert ps.release_checkpoints() == folder\n"
+        "print('released')\n")
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "SPARK_LOCAL_IP": "127.0.0.1"})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "released" in proc.stdout
+    assert any((tmp_path / "theirs").rglob("*.parquet"))
+    assert not any((tmp_path / "ours").rglob("*.parquet"))

@@ -328,7 +328,12 @@ COMMANDS: dict[str, Callable] = {
 }
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, program: bool | None = None) -> int:
+    """Run one command. `program` (default: when `argv` is None, i.e. the `padan` executable or
+    `python -m padan.cli`; jobs/*.py pass it): this call is the whole process, so the Spark
+    checkpoint files padan made are removed at the end. A caller that goes on using the Spark
+    session (a test, a notebook) keeps them."""
+    program = argv is None if program is None else program
     args = build_parser().parse_args(argv)
     import padan
 
@@ -349,7 +354,22 @@ def main(argv: list[str] | None = None) -> int:
                            f"--driver-memory, or run on a larger machine); stack trace in {trace}")
         return _failed(args.command, 1, f"failed: {safe_message(exc)}; stack trace in {trace}")
     finally:
+        if program:
+            _release_checkpoints()
         os.umask(previous_umask)
+
+
+def _release_checkpoints() -> None:
+    """A command that started its own Spark session leaves no checkpoint files behind (they hold
+    copies of personal data): see padan.spark.release_checkpoints."""
+    if "pyspark" not in sys.modules:
+        return
+    try:
+        from padan.spark import release_checkpoints
+
+        release_checkpoints()
+    except Exception:  # noqa: BLE001 -- cleanup must not hide the command's own outcome
+        logger.debug("could not remove the session's checkpoint folder", exc_info=True)
 
 
 JVM_DIED = 8    # exit code: the Spark JVM went away under the command (retryable, with more memory)

@@ -46,7 +46,9 @@ class Ctx:
         if run_date:
             ctx.run_date = run_date
         if spark.sparkContext.getCheckpointDir() is None:
-            spark.sparkContext.setCheckpointDir(cfg.lake.checkpoint_path)
+            from padan.spark import set_checkpoint_dir
+
+            set_checkpoint_dir(spark, cfg.lake.checkpoint_path)
         return ctx                      # tables are created by their first write (Lake.read: empty till then)
 
 

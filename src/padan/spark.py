@@ -25,6 +25,11 @@ DELTA_CATALOG = "org.apache.spark.sql.delta.catalog.DeltaCatalog"
 
 PRIVATE_UMASK = "077"   # lake files and folders: owner-only
 
+# Whether padan chose this process's Spark checkpoint folder (not spark-submit's, Databricks' or a
+# test's): only then are its files (Splink's lineage-breaking Parquet, RDD checkpoints) padan's to
+# remove when the command ends.
+_OWNED = {"checkpoints": False}
+
 def splink_jar() -> str:
     from splink.backends.spark import similarity_jar_location
 
@@ -78,6 +83,8 @@ def local_session_conf(*, master: str, app_name: str, driver_memory: str, ui_ena
         "spark.databricks.delta.snapshotPartitions": str(max(2, cores)),
         "spark.driver.extraJavaOptions": "-Dlog4j2.level=WARN",
         "spark.hadoop.fs.permissions.umask-mode": PRIVATE_UMASK,
+        # RDD checkpoint files are removed once their RDD is gone, not left in the lake.
+        "spark.cleaner.referenceTracking.cleanCheckpoints": "true",
     }
     if warehouse_dir:
         conf["spark.sql.warehouse.dir"] = warehouse_dir
@@ -115,8 +122,33 @@ def get_spark(app_name: str = "padan", conf: Mapping[str, str] | None = None, *,
     # --conf spark.hadoop.fs.permissions.umask-mode=077 (conf/cluster and docs/CLUSTER.md).
     spark.sparkContext._jsc.hadoopConfiguration().set("fs.permissions.umask-mode", PRIVATE_UMASK)
     if checkpoint_dir and spark.sparkContext.getCheckpointDir() is None:
-        spark.sparkContext.setCheckpointDir(checkpoint_dir)
+        set_checkpoint_dir(spark, checkpoint_dir)
     return spark
+
+
+def set_checkpoint_dir(spark: SparkSession, folder: str) -> None:
+    """Set the session's checkpoint folder (Spark makes `<folder>/<context id>` of it), as padan's."""
+    spark.sparkContext.setCheckpointDir(folder)
+    _OWNED["checkpoints"] = True
+
+
+def release_checkpoints() -> str | None:
+    """Remove this session's checkpoint folder (`<checkpoint dir>/<context id>`: Splink's Parquet
+    copies of personal-data frames and RDD checkpoints) when padan chose it, as a command ends;
+    returns the folder removed. A folder someone else set (a test, a notebook host) is left alone."""
+    if not _OWNED["checkpoints"]:
+        return None
+    active = SparkSession.getActiveSession()
+    if active is None:
+        return None
+    sc = active.sparkContext
+    folder = sc.getCheckpointDir()
+    if not folder:
+        return None
+    path = sc._jvm.org.apache.hadoop.fs.Path(folder)
+    path.getFileSystem(sc._jsc.hadoopConfiguration()).delete(path, True)
+    logger.debug("removed the session's checkpoint folder")
+    return folder
 
 
 def spark_from_config(cfg, app_name: str | None = None) -> SparkSession:  # cfg: padan.config.Config
