@@ -189,3 +189,51 @@ def test_cli_with_a_relative_lake_root(spark, tmp_path, monkeypatch, capsys):
     assert code == 0
     assert "standardised=2" in capsys.readouterr().out
     assert spark.read.format("delta").load(str(tmp_path / "rel_lake" / "silver" / "persons")).count() == 2
+
+
+def test_a_mapped_column_absent_from_a_csv_file_is_a_contract_error(ctx, tmp_path):
+    """Not required, but mapped: absent it would read as null in every row."""
+    header = HEADER.replace(",pekerjaan,", ",pekerjaan_x,")
+    path = write(tmp_path, "p3ke", header + "\n" + row("R1") + "\n")
+    versions = {t: ctx.lake.version(t) for t in ("silver.persons", "ops.rejects", "ops.runs")}
+    with pytest.raises(ContractError) as err:
+        run_ingest(ctx, "p3ke", path=str(path))
+    assert err.value.exit_code == 3
+    assert (err.value.source, err.value.column) == ("p3ke", "pekerjaan")
+    assert err.value.file.endswith("part-0.csv") and "occupation" in str(err.value)
+    assert {t: ctx.lake.version(t) for t in versions} == versions
+
+
+def test_a_mapped_column_absent_from_one_parquet_file_is_an_error_until_unmapped(spark, tmp_path):
+    """Two Parquet files, one without the mapped province column: an error naming the file; an
+    overlay-only conf folder that maps the field to null ingests both files."""
+    from padan import config
+
+    data = tmp_path / "dtks"
+    spark.createDataFrame([("D-1", "Siti Aminah", "1990/08/05", "Jawa Barat")],
+                          "idartbdt string, nama_art string, tanggal_lahir string, prov string"
+                          ).write.parquet(str(data / "a"))
+    spark.createDataFrame([("D-2", "Budi Contoh", "1988/01/15")],
+                          "idartbdt string, nama_art string, tanggal_lahir string").write.parquet(str(data / "b"))
+    overlay = tmp_path / "conf"
+    (overlay / "sources").mkdir(parents=True)
+    contract = f"""
+format: parquet
+path: {data}
+record_key: idartbdt
+columns: {{record_key: idartbdt, name: nama_art, birth_date: tanggal_lahir, provinsi: prov}}
+required: [record_key, name]
+date_formats: {{birth_date: [yyyy/MM/dd]}}
+"""
+    (overlay / "sources" / "dtks.yml").write_text(contract)
+    lake = {"lake": {"root": str(tmp_path / "lake")}}
+    ctx = Ctx.create(spark, config.load(env="base", conf_dir=overlay, overrides=lake), run_date="2026-11-28")
+    with pytest.raises(ContractError) as err:
+        run_ingest(ctx, "dtks")
+    assert (err.value.source, err.value.column) == ("dtks", "prov") and "/b/" in err.value.file
+    (overlay / "dev" / "sources").mkdir(parents=True)
+    (overlay / "dev" / "sources" / "dtks.yml").write_text("columns: {provinsi: null}\n")
+    ctx = Ctx.create(spark, config.load(env="dev", conf_dir=overlay, overrides=lake), run_date="2026-11-28")
+    r = run_ingest(ctx, "dtks")
+    assert (r.rows_read, r.rows_standardised) == (2, 2)
+    assert {x.provinsi for x in ctx.lake.read("silver.persons").collect()} == {None}
