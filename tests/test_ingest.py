@@ -16,9 +16,9 @@ HEADER = ("id_individu,id_keluarga,no_kk,nik,nama,tgl_lahir,jenis_kelamin,hubung
 
 
 def row(key: str, nik: str = "3201014508900001", name: str = "SITI CONTOH", dob: str = "05-08-1990", sex: str = "P",
-        kab: str = "KAB. CONTOH", prov: str = "JAWA BARAT", desil: str = "1") -> str:
+        kab: str = "KAB. CONTOH", prov: str = "JAWA BARAT", desil: str = "1", kode: str = "3201010001") -> str:
     return ",".join([key, "K1", "3201010101010001", nik, name, dob, sex, "ISTRI", "JL CONTOH", "001", "002", "DESA A",
-                     "KEC B", kab, prov, "3201010001", desil, "", "", "Ya", "Tidak"])
+                     "KEC B", kab, prov, kode, desil, "", "", "Ya", "Tidak"])
 
 
 def write(tmp_path: Path, name: str, text: str | bytes) -> Path:
@@ -42,7 +42,7 @@ def test_bad_rows_flow_through_or_are_rejected_with_reasons(ctx, tmp_path):
         row("R02", name='"O\'Brien; DROP TABLE persons; --"'),    # quotes, semicolon, SQL-looking text
         row("R03", name="Siti 😀 Aminah"),                        # emoji
         row("R04", dob="31-02-1990"),                             # impossible date -> null + flag
-        row("R05", dob="00-00-0000", nik=""),                     # no NIK, no date: nothing identifies
+        row("R05", dob="00-00-0000", nik=""),                     # no NIK, no date: a name and a kabupaten
         row("R06", name=long_name),                               # 10,000-character name
         "R07,broken,line",                                        # malformed
         row("R08", name=""),                                      # no name
@@ -50,15 +50,19 @@ def test_bad_rows_flow_through_or_are_rejected_with_reasons(ctx, tmp_path):
         row("", name="NO KEY"),                                   # no key
         row("R09", nik="9999999999999999", dob="01-07-1980"),    # placeholder NIK, placeholder date
         row("R10", name='"Budi, S.Pd."'),                         # quoted delimiter
+        row("R11", dob="", nik="", kab="", prov="", kode=""),     # a name, nothing else: nothing identifies
+        row("R12", dob="", nik="", kab=""),                       # a name and a province only: not enough
     ]
     path = write(tmp_path, "p3ke", "\n".join(lines) + "\n")
     r = run_ingest(ctx, "p3ke", path=str(path))
-    assert r.rows_read == 12
+    assert r.rows_read == 14
     assert r.rows_read == r.rows_standardised + r.rows_rejected
 
     persons = {x.record_key: x for x in ctx.lake.read("silver.persons").collect()}
     rejects = {(x.record_key, x.line): x for x in ctx.lake.read("ops.rejects").collect()}
-    assert set(persons) == {"R01", "R02", "R03", "R04", "R09", "R10"}
+    assert set(persons) == {"R01", "R02", "R03", "R04", "R05", "R09", "R10"}
+    assert persons["R05"].nik_valid is False and persons["R05"].birth_date is None
+    assert persons["R05"].kabupaten == "CONTOH" and "nik_missing" in persons["R05"].flags
     assert persons["R02"].name_clean == "O BRIEN DROP TABLE PERSONS"
     assert persons["R03"].name_clean == "SITI AMINAH"
     assert persons["R04"].birth_date is None and persons["R04"].birth_date_invalid
@@ -67,7 +71,7 @@ def test_bad_rows_flow_through_or_are_rejected_with_reasons(ctx, tmp_path):
     assert persons["R09"].dob_placeholder is True
     assert persons["R10"].name_clean == "BUDI"
     reasons = {k: set(v.reasons) for k, v in rejects.items()}
-    assert reasons[("R05", 6)] == {"no_identifying_field"}
+    assert reasons[("R11", 14)] == reasons[("R12", 15)] == {"no_identifying_field"}
     assert "name_too_long" in reasons[("R06", 7)]
     assert "malformed_line" in reasons[("R07", 8)]
     assert "no_name" in reasons[("R08", 9)]
@@ -77,7 +81,7 @@ def test_bad_rows_flow_through_or_are_rejected_with_reasons(ctx, tmp_path):
     assert rejects[("R07", 8)].raw_text == "R07,broken,line"
     # the ledger has the counts
     runs = ctx.lake.read("ops.runs").where(F.col("stage") == "ingest").first()
-    assert runs.status == "succeeded" and runs.row_counts["read"] == 12
+    assert runs.status == "succeeded" and runs.row_counts["read"] == 14
 
 
 def test_rerun_of_same_batch_is_skipped_and_changes_nothing(ctx, tmp_path):
