@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 from pyspark.sql import functions as F
 
@@ -53,6 +54,36 @@ CLEAN_NAME_CASES = [
 
 def test_clean_name_known_variants(spark):
     _check_cases(spark, lambda c: C.clean_name(c, TITLES, MUHAMMAD), CLEAN_NAME_CASES)
+
+
+SHIPPED_TITLE_CASES = [
+    ("HAJI SOTRISNO", "SOTRISNO"),
+    ("Haji Sotrisno", "SOTRISNO"),
+    ("H. Sotrisno", "SOTRISNO"),
+    ("H Sotrisno", "SOTRISNO"),
+    ("HJ. Siti Aminah", "SITI AMINAH"),
+    ("Hj Siti Aminah", "SITI AMINAH"),
+    ("HAJJAH SITI AMINAH", "SITI AMINAH"),
+    ("Hajah Siti Aminah", "SITI AMINAH"),
+    ("Hjh. Siti Aminah", "SITI AMINAH"),
+    ("KH. Haji Ahmad Dahlan", "AHMAD DAHLAN"),
+    ("Kyai Haji Ahmad", "AHMAD"),
+    ("Ustadzah Nur Aini, S.Pd.I.", "NUR AINI"),
+    ("Sotrisno Haji", "SOTRISNO"),           # trailing titles go too
+    ("HAJIRAH", "HAJIRAH"),                  # a name that starts like a title is not one
+    ("Hajar Aswad", "HAJAR ASWAD"),
+    ("Sutrisno Hadi Haji Ahmad", "SUTRISNO HADI HAJI AHMAD"),   # only at either end
+    ("HAJI", "HAJI"),                        # never the whole name
+    ("Hj. Hajah", "HAJAH"),                  # nothing but titles: the last one stays
+]
+
+
+def test_shipped_titles_strip_pilgrimage_and_religious_titles(spark):
+    """The titles in conf/base/standardise.yml: HAJI SOTRISNO compares like SOTRISNO."""
+    from padan import config
+
+    std = config.load(env="base", conf_dir=Path(__file__).resolve().parents[1] / "conf").standardise
+    _check_cases(spark, lambda c: C.clean_name(c, std.name_titles, std.muhammad_variants), SHIPPED_TITLE_CASES)
 
 
 SOUND_ALIKES = [("RACHMAT", "RAHMAT"), ("KHAIRUL", "HAIRUL"), ("SYAHRIL", "SAHRIL"), ("FITRI", "PITRI"),

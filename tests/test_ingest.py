@@ -16,9 +16,9 @@ HEADER = ("id_individu,id_keluarga,no_kk,nik,nama,tgl_lahir,jenis_kelamin,hubung
 
 
 def row(key: str, nik: str = "3201014508900001", name: str = "SITI CONTOH", dob: str = "05-08-1990", sex: str = "P",
-        kab: str = "KAB. CONTOH", prov: str = "JAWA BARAT", desil: str = "1") -> str:
+        kab: str = "KAB. CONTOH", prov: str = "JAWA BARAT", desil: str = "1", kode: str = "3201010001") -> str:
     return ",".join([key, "K1", "3201010101010001", nik, name, dob, sex, "ISTRI", "JL CONTOH", "001", "002", "DESA A",
-                     "KEC B", kab, prov, "3201010001", desil, "", "", "Ya", "Tidak"])
+                     "KEC B", kab, prov, kode, desil, "", "", "Ya", "Tidak"])
 
 
 def write(tmp_path: Path, name: str, text: str | bytes) -> Path:
@@ -42,7 +42,7 @@ def test_bad_rows_flow_through_or_are_rejected_with_reasons(ctx, tmp_path):
         row("R02", name='"O\'Brien; DROP TABLE persons; --"'),    # quotes, semicolon, SQL-looking text
         row("R03", name="Siti 😀 Aminah"),                        # emoji
         row("R04", dob="31-02-1990"),                             # impossible date -> null + flag
-        row("R05", dob="00-00-0000", nik=""),                     # no NIK, no date: nothing identifies
+        row("R05", dob="00-00-0000", nik=""),                     # no NIK, no date: a name and a kabupaten
         row("R06", name=long_name),                               # 10,000-character name
         "R07,broken,line",                                        # malformed
         row("R08", name=""),                                      # no name
@@ -50,15 +50,19 @@ def test_bad_rows_flow_through_or_are_rejected_with_reasons(ctx, tmp_path):
         row("", name="NO KEY"),                                   # no key
         row("R09", nik="9999999999999999", dob="01-07-1980"),    # placeholder NIK, placeholder date
         row("R10", name='"Budi, S.Pd."'),                         # quoted delimiter
+        row("R11", dob="", nik="", kab="", prov="", kode=""),     # a name, nothing else: nothing identifies
+        row("R12", dob="", nik="", kab=""),                       # a name and a province only: not enough
     ]
     path = write(tmp_path, "p3ke", "\n".join(lines) + "\n")
     r = run_ingest(ctx, "p3ke", path=str(path))
-    assert r.rows_read == 12
+    assert r.rows_read == 14
     assert r.rows_read == r.rows_standardised + r.rows_rejected
 
     persons = {x.record_key: x for x in ctx.lake.read("silver.persons").collect()}
     rejects = {(x.record_key, x.line): x for x in ctx.lake.read("ops.rejects").collect()}
-    assert set(persons) == {"R01", "R02", "R03", "R04", "R09", "R10"}
+    assert set(persons) == {"R01", "R02", "R03", "R04", "R05", "R09", "R10"}
+    assert persons["R05"].nik_valid is False and persons["R05"].birth_date is None
+    assert persons["R05"].kabupaten == "CONTOH" and "nik_missing" in persons["R05"].flags
     assert persons["R02"].name_clean == "O BRIEN DROP TABLE PERSONS"
     assert persons["R03"].name_clean == "SITI AMINAH"
     assert persons["R04"].birth_date is None and persons["R04"].birth_date_invalid
@@ -67,7 +71,7 @@ def test_bad_rows_flow_through_or_are_rejected_with_reasons(ctx, tmp_path):
     assert persons["R09"].dob_placeholder is True
     assert persons["R10"].name_clean == "BUDI"
     reasons = {k: set(v.reasons) for k, v in rejects.items()}
-    assert reasons[("R05", 6)] == {"no_identifying_field"}
+    assert reasons[("R11", 14)] == reasons[("R12", 15)] == {"no_identifying_field"}
     assert "name_too_long" in reasons[("R06", 7)]
     assert "malformed_line" in reasons[("R07", 8)]
     assert "no_name" in reasons[("R08", 9)]
@@ -77,7 +81,7 @@ def test_bad_rows_flow_through_or_are_rejected_with_reasons(ctx, tmp_path):
     assert rejects[("R07", 8)].raw_text == "R07,broken,line"
     # the ledger has the counts
     runs = ctx.lake.read("ops.runs").where(F.col("stage") == "ingest").first()
-    assert runs.status == "succeeded" and runs.row_counts["read"] == 12
+    assert runs.status == "succeeded" and runs.row_counts["read"] == 14
 
 
 def test_rerun_of_same_batch_is_skipped_and_changes_nothing(ctx, tmp_path):
@@ -189,3 +193,51 @@ def test_cli_with_a_relative_lake_root(spark, tmp_path, monkeypatch, capsys):
     assert code == 0
     assert "standardised=2" in capsys.readouterr().out
     assert spark.read.format("delta").load(str(tmp_path / "rel_lake" / "silver" / "persons")).count() == 2
+
+
+def test_a_mapped_column_absent_from_a_csv_file_is_a_contract_error(ctx, tmp_path):
+    """Not required, but mapped: absent it would read as null in every row."""
+    header = HEADER.replace(",pekerjaan,", ",pekerjaan_x,")
+    path = write(tmp_path, "p3ke", header + "\n" + row("R1") + "\n")
+    versions = {t: ctx.lake.version(t) for t in ("silver.persons", "ops.rejects", "ops.runs")}
+    with pytest.raises(ContractError) as err:
+        run_ingest(ctx, "p3ke", path=str(path))
+    assert err.value.exit_code == 3
+    assert (err.value.source, err.value.column) == ("p3ke", "pekerjaan")
+    assert err.value.file.endswith("part-0.csv") and "occupation" in str(err.value)
+    assert {t: ctx.lake.version(t) for t in versions} == versions
+
+
+def test_a_mapped_column_absent_from_one_parquet_file_is_an_error_until_unmapped(spark, tmp_path):
+    """Two Parquet files, one without the mapped province column: an error naming the file; an
+    overlay-only conf folder that maps the field to null ingests both files."""
+    from padan import config
+
+    data = tmp_path / "dtks"
+    spark.createDataFrame([("D-1", "Siti Aminah", "1990/08/05", "Jawa Barat")],
+                          "idartbdt string, nama_art string, tanggal_lahir string, prov string"
+                          ).write.parquet(str(data / "a"))
+    spark.createDataFrame([("D-2", "Budi Contoh", "1988/01/15")],
+                          "idartbdt string, nama_art string, tanggal_lahir string").write.parquet(str(data / "b"))
+    overlay = tmp_path / "conf"
+    (overlay / "sources").mkdir(parents=True)
+    contract = f"""
+format: parquet
+path: {data}
+record_key: idartbdt
+columns: {{record_key: idartbdt, name: nama_art, birth_date: tanggal_lahir, provinsi: prov}}
+required: [record_key, name]
+date_formats: {{birth_date: [yyyy/MM/dd]}}
+"""
+    (overlay / "sources" / "dtks.yml").write_text(contract)
+    lake = {"lake": {"root": str(tmp_path / "lake")}}
+    ctx = Ctx.create(spark, config.load(env="base", conf_dir=overlay, overrides=lake), run_date="2026-11-28")
+    with pytest.raises(ContractError) as err:
+        run_ingest(ctx, "dtks")
+    assert (err.value.source, err.value.column) == ("dtks", "prov") and "/b/" in err.value.file
+    (overlay / "dev" / "sources").mkdir(parents=True)
+    (overlay / "dev" / "sources" / "dtks.yml").write_text("columns: {provinsi: null}\n")
+    ctx = Ctx.create(spark, config.load(env="dev", conf_dir=overlay, overrides=lake), run_date="2026-11-28")
+    r = run_ingest(ctx, "dtks")
+    assert (r.rows_read, r.rows_standardised) == (2, 2)
+    assert {x.provinsi for x in ctx.lake.read("silver.persons").collect()} == {None}

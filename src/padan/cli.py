@@ -86,7 +86,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("id_r")
     p.add_argument("--run-id", default=None)
 
-    add("blocking", "count the comparisons each prediction blocking rule generates")
+    p = add("blocking", "count the comparisons each prediction blocking rule generates (with --truth: and the "
+                        "share of true pairs each rule and their union produce)")
+    p.add_argument("--truth", default=None, help="Parquet truth (source, record_id, person_id): report blocking recall")
+    p.add_argument("--json", default=None, help="also write the report as JSON to this file")
 
     p = add("evaluate", "precision, recall and F1 of the current run against a truth table")
     p.add_argument("--truth", required=True, help="Parquet truth: source, record_id, person_id")
@@ -296,8 +299,24 @@ def cmd_blocking(args) -> int:
 
     cfg = _load(args)
     ctx = _ctx(cfg, args, "blocking")
-    for rule, n in count_comparisons(ctx, cfg.model):
-        print(f"{n:>15,}  {rule}")
+    counts = count_comparisons(ctx, cfg.model)
+    if not args.truth:
+        for rule, n in counts:
+            print(f"{n:>15,}  {rule}")
+        return 0
+    from padan.evaluate.blocking import blocking_recall, format_report
+    from padan.evaluate.metrics import truth_as_unique_ids
+    from padan.tables import PERSONS
+
+    truth = truth_as_unique_ids(ctx.spark.read.parquet(args.truth))
+    recall = blocking_recall(ctx.lake.read(PERSONS.name), truth, cfg.model.blocking_rules)
+    print(format_report(recall, [n for _, n in counts]))
+    if args.json:
+        import json
+
+        report = {**recall.as_dict(), "pairs_added": [n for _, n in counts], "candidate_pairs": sum(n for _, n in counts)}
+        with open(args.json, "w", encoding="utf-8") as fh:
+            json.dump(report, fh, indent=2)
     return 0
 
 

@@ -88,13 +88,31 @@ class SourceContract(_Strict):
     record_key: str | None = None
     """Raw column holding the register's own record id; None derives a stable key from the row."""
     columns: dict[str, str]
-    """canonical field -> raw column name."""
+    """canonical field -> raw column name. Every mapped column must exist in every input file; a
+    field set to null is not mapped (how an overlay drops a mapping it inherits)."""
     required: list[str] = []
     """Canonical fields whose raw columns must exist in every file."""
     date_formats: dict[str, list[str]] = {}
     """canonical date field -> Spark datetime patterns tried in order."""
     value_maps: dict[str, dict[str, str]] = {}
     """canonical field -> {raw value (upper-cased, trimmed): canonical value}."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_null_mappings(cls, data: Any) -> Any:
+        """`columns: {phone: null}` (in an overlay, say) un-maps a field: it is dropped from `columns`,
+        and so are its `date_formats` and `value_maps` entries, whatever layer set them."""
+        if not isinstance(data, dict) or not isinstance(data.get("columns"), dict):
+            return data
+        dropped = {f for f, raw in data["columns"].items() if raw is None}
+        if not dropped:
+            return data
+        out = dict(data)
+        out["columns"] = {f: raw for f, raw in data["columns"].items() if raw is not None}
+        for key in ("date_formats", "value_maps"):
+            if isinstance(data.get(key), dict):
+                out[key] = {f: v for f, v in data[key].items() if f not in dropped}
+        return out
 
     @field_validator("columns")
     @classmethod
@@ -419,21 +437,40 @@ def _cross_checks(cfg: Config, origins: Mapping[str, str]) -> list[str]:
     return problems
 
 
+def packaged_base() -> Path:
+    """The `conf/base` padan ships with (next to the package in a source checkout)."""
+    return Path(__file__).resolve().parents[2] / "conf" / "base"
+
+
+def _overlay(data: dict[str, Any], origins: dict[str, str], env_dir: Path,
+             problems: list[str]) -> tuple[dict[str, Any], dict[str, str]]:
+    overlay, overlay_origins = _read_env_dir(env_dir, problems)
+    return _deep_merge(data, overlay), {**origins, **overlay_origins}
+
+
 def load(env: str | None = None, conf_dir: str | Path | None = None, overrides: Mapping[str, Any] | None = None) -> Config:
-    """Load `conf/base` overlaid by `conf/<env>`, validate, and return a frozen `Config`."""
+    """Load `conf/base` overlaid by `conf/<env>`, validate, and return a frozen `Config`.
+
+    A `conf_dir` without a `base/` folder is an overlay of padan's own `conf/base`
+    (`packaged_base()`): its `*.yml` and `sources/` overlay that base, and its `<env>/` folder, if
+    there is one, overlays the result."""
     env = env or os.environ.get("PADAN_ENV") or DEFAULT_ENV
     root = Path(conf_dir) if conf_dir else _find_conf_dir()
     problems: list[str] = []
-    if not (root / "base").is_dir():
-        raise ConfigError([f"configuration folder {root / 'base'} does not exist"])
-    data, origins = _read_env_dir(root / "base", problems)
+    if not root.is_dir():
+        raise ConfigError([f"configuration folder {root} does not exist"])
+    overlay_only = not (root / "base").is_dir()
+    base = packaged_base() if overlay_only else root / "base"
+    if not base.is_dir():
+        raise ConfigError([f"configuration folder {root} has no base/ and padan's own {base} does not exist"])
+    data, origins = _read_env_dir(base, problems)
+    if overlay_only:
+        data, origins = _overlay(data, origins, root, problems)
     if env != "base":
         env_dir = root / env
         if not env_dir.is_dir() and env != DEFAULT_ENV:
             problems.append(f"env '{env}' has no folder {env_dir}")
-        overlay, overlay_origins = _read_env_dir(env_dir, problems)
-        data = _deep_merge(data, overlay)
-        origins = {**origins, **overlay_origins}
+        data, origins = _overlay(data, origins, env_dir, problems)
     if overrides:
         data = _deep_merge(data, dict(overrides))
         origins = {**origins, **{k: "<overrides>" for k in overrides}}

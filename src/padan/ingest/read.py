@@ -95,10 +95,14 @@ def _regex_escape(s: str) -> str:
 
 
 def check_contract(spark: SparkSession, source: str, contract: SourceContract, files: list[InputFile]) -> dict[str, list[str]]:
-    """Raise `ContractError` before anything is written if a file lacks a required column.
-    Returns each file's header (CSV) or schema columns."""
+    """Raise `ContractError` before anything is written if a file lacks a mapped column (required
+    or not: a mapped column that is absent would otherwise read as null in every row; un-map the
+    field with `columns: {field: null}` instead). Returns each file's header (CSV) or schema columns."""
     headers: dict[str, list[str]] = {}
     required_raw = {contract.columns[f]: f for f in contract.required}
+    mapped_raw: dict[str, str] = {}
+    for field, raw_col in contract.columns.items():
+        mapped_raw.setdefault(raw_col, field)
     for f in files:
         if contract.format == "csv":
             if not contract.csv.header:
@@ -118,6 +122,11 @@ def check_contract(spark: SparkSession, source: str, contract: SourceContract, f
         for raw_col, field in required_raw.items():
             if raw_col not in cols:
                 raise ContractError(source, f"required column is missing (canonical field '{field}')",
+                                    file=f.path, column=raw_col)
+        for raw_col, field in mapped_raw.items():
+            if raw_col not in cols:
+                raise ContractError(source, f"mapped column is missing (canonical field '{field}'; map it to "
+                                            f"null in the contract if this register has no such column)",
                                     file=f.path, column=raw_col)
         headers[f.path] = cols
     return headers

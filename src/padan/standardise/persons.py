@@ -2,7 +2,9 @@
 
 Same grain as the input: one output row per input row. `reasons` is empty for a row that goes to
 `silver.persons`; otherwise it lists hard failures and the row goes to rejects. Soft problems
-(invalid NIK, placeholder birth date, ...) are flags, not rejections.
+(invalid NIK, placeholder birth date, ...) are flags, not rejections. A row needs a name and one
+of: a valid NIK, a birth date, a phone, an e-mail or a kabupaten; without any of them it is
+rejected as `no_identifying_field`.
 """
 
 from __future__ import annotations
@@ -240,8 +242,10 @@ def standardise_rows(
         (col("sex").isNull(), "sex_missing"), (col("name_tokens") == 1, "mononym"),
         (col("province_code").isNull(), "province_unknown"),
     ])
+    # A name alone cannot be linked; a name with a kabupaten or a birth date can, on weaker
+    # evidence than an identifier (blocking reaches it by name + kabupaten, name + birth date).
     identifying = (col("nik_valid") | col("birth_date").isNotNull() | col("phone").isNotNull()
-                   | col("email").isNotNull())
+                   | col("email").isNotNull() | col("kabupaten").isNotNull())
     reasons = _flag_array([
         (col("_malformed"), "malformed_line"), (col("record_key").isNull(), "missing_record_key"),
         (col("_duplicate_key"), "duplicate_record_key"),
