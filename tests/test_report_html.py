@@ -65,7 +65,9 @@ def test_report_is_one_offline_file_under_the_run(report):
     assert "vegaEmbed" in text and "vega-bundle" in text
     # nothing is fetched: no external scripts, styles, images or frames
     assert not re.search(r"<(script|img|iframe)[^>]*\bsrc=|<link\b|@import", content, flags=re.I)
-    assert set(re.findall(r'data-chart="([a-z_]+)"', content)) == EXPECTED_CHARTS
+    assert set(re.findall(r'data-chart="([a-z_]+)"', content)) == _expected_charts(ctx, result)
+    if "rejects" not in _expected_charts(ctx, result):
+        assert "No rejected rows." in content
     for heading in ("Input rows and rejects", "Scored pairs", "Overlap by province", "Model",
                     "Accuracy against truth", "Timings"):
         assert heading in content
@@ -76,14 +78,39 @@ def test_report_is_one_offline_file_under_the_run(report):
                     reason="headless Chromium not installed (make setup installs it as root)")
 def test_every_chart_draws_in_headless_chromium(report, tmp_path):
     assert CHROMIUM, "headless Chromium is missing: make setup installs it (CI must not skip this test)"
-    _, _, page = report
+    ctx, result, page = report
     dom = dump_dom(page, tmp_path / "chromium-profile")
     assert 'data-failed="true"' not in dom
     marks = drawn_marks(dom)
-    assert set(marks) == EXPECTED_CHARTS
+    assert set(marks) == _expected_charts(ctx, result)
     for name, (svgs, drawn) in marks.items():
         assert svgs >= 1 and drawn >= 2, (name, svgs, drawn)
     assert marks["overlap"][1] >= 10          # a bar per province and membership
+
+
+def _expected_charts(ctx, result) -> set[str]:
+    """Every chart, but the rejects chart only when the run's batches had rejected rows (the report
+    then says "No rejected rows." instead)."""
+    from padan.tables import REJECTS
+
+    has_rejects = ctx.lake.read(REJECTS.name).limit(1).count() > 0
+    return EXPECTED_CHARTS if has_rejects else EXPECTED_CHARTS - {"rejects"}
+
+
+@pytest.mark.skipif(CHROMIUM is None and os.environ.get("CI") != "true",
+                    reason="headless Chromium not installed (make setup installs it as root)")
+def test_the_rejects_chart_draws(tmp_path):
+    """The rejects chart (whatever the shared pipeline run happens to reject): a report of rejects
+    only, rendered and drawn in headless Chromium."""
+    from padan.report.html import ReportData, render_report
+
+    assert CHROMIUM, "headless Chromium is missing: make setup installs it (CI must not skip this test)"
+    data = ReportData(run_id="r1", model_version="v1", threshold=0.9, rejects=[
+        {"source": "p3ke", "reason": "no_name", "rows": 3}, {"source": "prakerja", "reason": "bad_date", "rows": 5}])
+    page = tmp_path / "report.html"
+    page.write_text(render_report(data), encoding="utf-8")
+    marks = drawn_marks(dump_dom(page, tmp_path / "chromium-profile"))
+    assert marks["rejects"][0] >= 1 and marks["rejects"][1] >= 2
 
 
 def test_report_holds_no_personal_values(report):
