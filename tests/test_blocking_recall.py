@@ -35,23 +35,23 @@ def test_recall_per_rule_first_found_and_union(spark):
     assert "30 candidate pairs" in report and "recall 0.5000" in report
 
 
-def test_cli_reports_blocking_recall_on_the_committed_extracts(spark, tmp_path, capsys):
-    """The shipped rules on the committed pipeline extracts, through `padan blocking --truth`."""
+@pytest.mark.integration
+def test_cli_reports_blocking_recall_on_the_committed_extracts(pipeline_run, tmp_path, capsys):
+    """The shipped rules on the committed pipeline extracts (the shared pipeline run's lake), through
+    `padan blocking --truth`, with an overlay-only --conf-dir."""
+    from pathlib import Path
+
     from padan import config
     from padan.cli import main
-    from padan.runs import Ctx, run_ingest
-    from tests.conftest import install_extracts
 
-    data = install_extracts("pipeline", tmp_path / "data")
+    ctx = pipeline_run[0]
+    data = Path(ctx.cfg.sources["p3ke"].path).parent
     overlay = tmp_path / "conf"
     (overlay / "sources").mkdir(parents=True)
     for source in ("p3ke", "prakerja"):
         (overlay / "sources" / f"{source}.yml").write_text(f"path: {data / source}\n")
-    lake = str(tmp_path / "lake")
+    lake = ctx.cfg.lake.root
     cfg = config.load(env="base", conf_dir=overlay, overrides={"lake": {"root": lake}})
-    ctx = Ctx.create(spark, cfg, run_date="2026-11-28")
-    for source in ("p3ke", "prakerja"):
-        run_ingest(ctx, source)
     out = tmp_path / "recall.json"
     code = main(["blocking", "--env", "base", "--conf-dir", str(overlay), "--lake", lake, "--truth",
                  str(data / "truth"), "--json", str(out), "--run-date", "2026-11-28"])
