@@ -43,6 +43,7 @@ def main(argv=None) -> int:
     p.add_argument("--engines", default="splink,padan")
     p.add_argument("--results", default="bench/results")
     args = p.parse_args(argv)
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)   # the generator's workers need numpy
 
     from padan import config
     from padan.bench import machine_info
