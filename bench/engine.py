@@ -17,6 +17,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -40,27 +41,17 @@ def measured(spark, group: str, fn):
     return out, round(wall, 1), round(cpu, 1), len(sc.statusTracker().getJobIdsForGroup(group))
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--records", type=int, default=100_000, help="records generated (60%% P3KE, 40%% Prakerja)")
-    p.add_argument("--work", required=True, help="folder for data/, lake/ and checkpoints/ (reused when present)")
-    p.add_argument("--seed", type=int, default=3)
-    p.add_argument("--driver-memory", default="3g")
-    p.add_argument("--engines", default="splink,padan")
-    p.add_argument("--results", default="bench/results")
-    args = p.parse_args(argv)
-
-    from pyspark.sql import functions as F
-
+def prepare(args, kind: str):
+    """What the engine and training benchmarks share: the config for WORK (args.work, .records,
+    .seed, .driver_memory), one Spark session, the records generated into WORK/data unless there,
+    ingested into WORK/lake (skipped when done). Returns (spark, cfg, ctx, result dict)."""
     from padan import config
     from padan.bench import machine_info
-    from padan.link import engine
-    from padan.model.store import list_versions
-    from padan.runs import Ctx, run_ingest, run_predict, run_train
+    from padan.runs import Ctx, run_ingest
     from padan.spark import spark_from_config
     from padan_synth import write_extracts
-    from padan.tables import PAIRS, PERSONS
 
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)   # the generator's workers need numpy
     work = Path(args.work).resolve()
     data = work / "data"
     p3ke_rows, prakerja_rows = int(args.records * 0.6), args.records - int(args.records * 0.6)
@@ -68,8 +59,8 @@ def main(argv=None) -> int:
         "lake": {"root": str(work / "lake"), "checkpoint_dir": str(work / "checkpoints")},
         "sources": {"p3ke": {"path": str(data / "p3ke")}, "prakerja": {"path": str(data / "prakerja")}},
         "spark": {"driver_memory": args.driver_memory}})
-    spark = spark_from_config(cfg, "padan-bench-engine")
-    result: dict = {"kind": "engine", "records": args.records, "seed": args.seed,
+    spark = spark_from_config(cfg, f"padan-bench-{kind}")
+    result: dict = {"kind": kind, "records": args.records, "seed": args.seed,
                     "started_at": dt.datetime.now().isoformat(timespec="seconds"), "machine": machine_info(spark),
                     "load_average_at_start": [round(x, 2) for x in os.getloadavg()], "prepare_seconds": {}}
     t = time.monotonic()
@@ -82,6 +73,27 @@ def main(argv=None) -> int:
         t = time.monotonic()
         run_ingest(ctx, s)
         result["prepare_seconds"][f"ingest_{s}"] = round(time.monotonic() - t, 1)
+    return spark, cfg, ctx, result
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--records", type=int, default=100_000, help="records generated (60%% P3KE, 40%% Prakerja)")
+    p.add_argument("--work", required=True, help="folder for data/, lake/ and checkpoints/ (reused when present)")
+    p.add_argument("--seed", type=int, default=3)
+    p.add_argument("--driver-memory", default="3g")
+    p.add_argument("--engines", default="splink,padan")
+    p.add_argument("--results", default="bench/results")
+    args = p.parse_args(argv)
+
+    from pyspark.sql import functions as F
+
+    from padan.link import engine
+    from padan.model.store import list_versions
+    from padan.runs import Ctx, run_predict, run_train
+    from padan.tables import PAIRS, PERSONS
+
+    spark, cfg, ctx, result = prepare(args, "engine")
     t = time.monotonic()
     version = list_versions(ctx.lake)[-1] if list_versions(ctx.lake) else run_train(ctx)
     result["prepare_seconds"]["train"] = round(time.monotonic() - t, 1)

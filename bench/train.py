@@ -18,11 +18,10 @@ import datetime as dt
 import json
 import os
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from engine import measured  # noqa: E402  (bench/engine.py: job group, wall, JVM CPU)
+from engine import measured, prepare  # noqa: E402  (bench/engine.py: shared setup, job group, wall, JVM CPU)
 
 
 def _max_diff(a: dict, b: dict, key: str) -> float:
@@ -43,38 +42,11 @@ def main(argv=None) -> int:
     p.add_argument("--engines", default="splink,padan")
     p.add_argument("--results", default="bench/results")
     args = p.parse_args(argv)
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)   # the generator's workers need numpy
-
-    from padan import config
-    from padan.bench import machine_info
     from padan.model.train import train_model
-    from padan.runs import Ctx, run_ingest
-    from padan.spark import spark_from_config
     from padan.tables import PERSONS
-    from padan_synth import write_extracts
 
-    work = Path(args.work).resolve()
-    data = work / "data"
-    p3ke_rows, prakerja_rows = int(args.records * 0.6), args.records - int(args.records * 0.6)
-    cfg = config.load(env="base", overrides={
-        "lake": {"root": str(work / "lake"), "checkpoint_dir": str(work / "checkpoints")},
-        "sources": {"p3ke": {"path": str(data / "p3ke")}, "prakerja": {"path": str(data / "prakerja")}},
-        "spark": {"driver_memory": args.driver_memory}})
-    spark = spark_from_config(cfg, "padan-bench-train")
-    result: dict = {"kind": "train", "records": args.records, "seed": args.seed,
-                    "started_at": dt.datetime.now().isoformat(timespec="seconds"), "machine": machine_info(spark),
-                    "load_average_at_start": [round(x, 2) for x in os.getloadavg()], "prepare_seconds": {},
-                    "training": cfg.model.training.model_dump(mode="json")}
-    t = time.monotonic()
-    if not (data / "truth").exists():
-        write_extracts(spark, str(data), p3ke_rows=p3ke_rows, prakerja_rows=prakerja_rows, seed=args.seed,
-                       profile="typical")
-        result["prepare_seconds"]["synth"] = round(time.monotonic() - t, 1)
-    ctx = Ctx.create(spark, cfg, run_date=dt.date.today().isoformat())
-    for s in ("p3ke", "prakerja"):
-        t = time.monotonic()
-        run_ingest(ctx, s)
-        result["prepare_seconds"][f"ingest_{s}"] = round(time.monotonic() - t, 1)
+    spark, cfg, ctx, result = prepare(args, "train")
+    result["training"] = cfg.model.training.model_dump(mode="json")
     persons = ctx.lake.read(PERSONS.name)
     result["silver_records"] = persons.count()
     result["engines"], models = {}, {}

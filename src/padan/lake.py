@@ -167,9 +167,7 @@ class Lake:
 
     def _create_empty(self, spec: TableSpec) -> None:
         loc = self.location(spec.name)
-        if self.catalog:
-            layer = spec.name.split(".", 1)[0]
-            self.spark.sql(f"CREATE SCHEMA IF NOT EXISTS {self.catalog}.{self.schema_prefix}{layer}")
+        self._ensure_schema(spec)
         builder = DeltaTable.createIfNotExists(self.spark)
         builder = builder.tableName(loc) if self.catalog else builder.location(loc)
         builder = builder.addColumns(StructType.fromDDL(spec.ddl)).comment(spec.description)
@@ -181,16 +179,21 @@ class Lake:
         self._known.add(spec.name)
         logger.info("created table %s", spec.name)
 
+    def _ensure_schema(self, spec: TableSpec) -> None:
+        """A catalog table's schema (`<catalog>.<prefix><layer>`; names checked by the config)."""
+        if self.catalog:
+            layer = spec.name.split(".", 1)[0]
+            self.spark.sql(f"CREATE SCHEMA IF NOT EXISTS {self.catalog}.{self.schema_prefix}{layer}")
+
     def _create_with(self, df: DataFrame, spec: TableSpec, tag: str) -> bool:
         """Create the table by its first write, in one commit (schema, partitioning, properties,
         comment and rows together): a third of the Spark jobs of creating it empty and then writing.
         False when another writer created it first (the caller then writes as to any table)."""
-        if self.catalog:
-            layer = spec.name.split(".", 1)[0]
-            self.spark.sql(f"CREATE SCHEMA IF NOT EXISTS {self.catalog}.{self.schema_prefix}{layer}")
-            target = self.location(spec.name)
-        else:
-            target = f"delta.`{self.location(spec.name)}`"
+        self._ensure_schema(spec)
+        # A path table as Delta's `delta.<quoted path>` identifier (a backtick in the path doubled, as
+        # Spark's identifier quoting requires), never spliced unquoted.
+        quoted = self.location(spec.name).replace("`", "``")
+        target = self.location(spec.name) if self.catalog else f"delta.`{quoted}`"
         writer = df.writeTo(target).using("delta").tableProperty("comment", spec.description)
         if spec.partition_by:
             writer = writer.partitionedBy(*[F.col(c) for c in spec.partition_by])

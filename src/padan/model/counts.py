@@ -84,10 +84,6 @@ def level_shares(pc: PatternCounts, settings: dict[str, Any]) -> dict[str, dict[
     return out
 
 
-def _names(settings: dict[str, Any]) -> list[str]:
-    return [c.name for c in _gamma_model(settings).comparisons]
-
-
 def _apply(settings: dict[str, Any], shares: dict[str, dict[int, float | None]], key: str,
            only: tuple[str, ...] | None = None) -> None:
     """Write `shares` as each level's m or u (`key`) into a settings dict, in place. A level with no
@@ -102,16 +98,21 @@ def _apply(settings: dict[str, Any], shares: dict[str, dict[int, float | None]],
             lvl[key] = shares[name].get(gamma)
 
 
-def total_comparisons(persons: DataFrame, link_type: str) -> float:
-    """Possible pairs for the link type (Splink's `calculate_cartesian`)."""
-    counts = [r["n"] for r in persons.groupBy("source_dataset").agg(F.count(F.lit(1)).alias("n")).collect()]
+def source_counts(persons: DataFrame) -> list[int]:
+    """Records per source (one job)."""
+    return [r["n"] for r in persons.groupBy("source_dataset").agg(F.count(F.lit(1)).alias("n")).collect()]
+
+
+def total_comparisons(counts: list[int], link_type: str) -> float:
+    """Possible pairs for the link type from the records per source (Splink's `calculate_cartesian`)."""
     n = sum(counts)
     if link_type == "link_only":
         return (n * n - sum(c * c for c in counts)) / 2
     return n * (n - 1) / 2
 
 
-def estimate_prior(spark, persons: DataFrame, settings: dict[str, Any], rules: list[str], recall: float) -> float:
+def estimate_prior(spark, persons: DataFrame, settings: dict[str, Any], rules: list[str], recall: float,
+                   counts: list[int] | None = None) -> float:
     """Splink's prior: (distinct pairs the deterministic rules find) / recall / (possible pairs)."""
     from padan.link import engine
 
@@ -119,23 +120,22 @@ def estimate_prior(spark, persons: DataFrame, settings: dict[str, Any], rules: l
     model = dataclasses.replace(model, rules=tuple(engine._transpile(r) for r in rules))
     pairs = engine._blocked(df, df, model, _pair_filter(model), ["unique_id"])
     found = pairs.count()
-    total = total_comparisons(persons, model.link_type)
+    total = total_comparisons(counts if counts is not None else source_counts(persons), model.link_type)
     return min(1.0, found / recall / total) if total else 0.0
 
 
-def u_sample_rows(persons: DataFrame, max_pairs: float) -> tuple[int, float]:
-    """(records, share of records to sample) so the sample's pairs number about `max_pairs`:
-    Splink's `_rows_needed_for_n_pairs`."""
-    n = persons.count()
+def u_sample_share(n: int, max_pairs: float) -> float:
+    """Share of `n` records to sample so the sample's pairs number about `max_pairs`: Splink's
+    `_rows_needed_for_n_pairs`."""
     rows = 0.5 * ((8 * max_pairs + 1) ** 0.5 + 1)
-    return n, min(1.0, rows / n) if n else 1.0
+    return min(1.0, rows / n) if n else 1.0
 
 
-def estimate_u(spark, persons: DataFrame, settings: dict[str, Any], max_pairs: float, seed: int) -> tuple[
-        dict[str, dict[int, float | None]], int]:
+def estimate_u(spark, persons: DataFrame, settings: dict[str, Any], max_pairs: float, seed: int,
+               counts: list[int] | None = None) -> tuple[dict[str, dict[int, float | None]], int]:
     """u of every level from all pairs of a seeded hash sample of records; returns (u, pairs)."""
     model, df, cols = _records(spark, persons, settings)
-    n, share = u_sample_rows(persons, max_pairs)
+    share = u_sample_share(sum(counts if counts is not None else source_counts(persons)), max_pairs)
     buckets = 1_000_000
     sample = df.where(F.pmod(F.xxhash64("source_dataset", "unique_id", F.lit(seed)), F.lit(buckets))
                       < F.lit(int(math.ceil(share * buckets))))
@@ -179,11 +179,12 @@ def train_nik_anchored(spark, persons: DataFrame, settings: dict[str, Any], tr, 
     seconds: dict[str, float] = {}
     sizes: dict[str, int] = {}
     t = time.monotonic()
+    counts = source_counts(persons)
     out["probability_two_random_records_match"] = estimate_prior(spark, persons, out, list(tr.prior_rules),
-                                                                 tr.prior_recall)
+                                                                 tr.prior_recall, counts)
     seconds["prior"] = time.monotonic() - t
     t = time.monotonic()
-    u, sizes["u_sample_pairs"] = estimate_u(spark, persons, out, tr.u_max_pairs, tr.u_seed)
+    u, sizes["u_sample_pairs"] = estimate_u(spark, persons, out, tr.u_max_pairs, tr.u_seed, counts)
     _apply(out, u, "u_probability")
     seconds["u"] = time.monotonic() - t
     t = time.monotonic()

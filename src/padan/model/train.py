@@ -106,20 +106,34 @@ def train_model(spark, persons: DataFrame, model: ModelConfig, *, break_lineage_
                                     < int(1000 * tr.em_sample_rows / n) + 1)
     persons = persons.cache()
     result = TrainingResult(settings={}, m_method=m_method)
-    if m_method == "nik_anchored" and tr.engine == "padan":
+    on_counts = m_method == "nik_anchored" and tr.engine == "padan"
+    if on_counts:
         from padan.model.counts import train_nik_anchored
 
-        sets = [("nik_anchored", nik_anchored_labels, None), ("agreement_anchored", agreement_anchored_labels, ("nik",))]
-        if tr.date_sex_m_from_name_labels:
-            sets.append(("nik_name_anchored", nik_name_anchored_labels, ("birth_date", "sex")))
-        trained, result.seconds, sizes = train_nik_anchored(spark, persons, settings, tr, sets)
+        trained, result.seconds, sizes = train_nik_anchored(spark, persons, settings, tr, _label_sets(tr))
         result.label_pairs = {k: v for k, v in sizes.items() if k != "u_sample_pairs"}
-        _smooth(trained, tr.u_max_pairs)
-        persons.unpersist()
-        result.settings = trained
-        logger.info("trained model (m by %s, on counts) in %s", m_method,
-                    ", ".join(f"{k}={v:.1f}s" for k, v in result.seconds.items()))
-        return result
+    else:
+        trained = _train_with_splink(spark, persons, settings, cols, tr, m_method, result, break_lineage_method)
+    _smooth(trained, tr.u_max_pairs)
+    persons.unpersist()
+    result.settings = trained
+    logger.info("trained model (m by %s, %s) in %s", m_method, "on counts" if on_counts else "by Splink",
+                ", ".join(f"{k}={v:.1f}s" for k, v in result.seconds.items()))
+    return result
+
+
+def _label_sets(tr) -> list:
+    """[(name, make_labels, comparisons it trains or None for all)]: the NIK-anchored labels for every
+    comparison, then the label sets that do not condition on the comparisons they train."""
+    sets = [("nik_anchored", nik_anchored_labels, None), ("agreement_anchored", agreement_anchored_labels, ("nik",))]
+    if tr.date_sex_m_from_name_labels:
+        sets.append(("nik_name_anchored", nik_name_anchored_labels, ("birth_date", "sex")))
+    return sets
+
+
+def _train_with_splink(spark, persons: DataFrame, settings: dict[str, Any], cols, tr, m_method: str,
+                       result: TrainingResult, break_lineage_method: str) -> dict[str, Any]:
+    """Splink's training calls on a linker over `persons`; fills result.seconds and label_pairs."""
     linker, db_api = make_linker(spark, persons, settings, cols, break_lineage_method=break_lineage_method,
                                  tag="train")
 
@@ -142,10 +156,7 @@ def train_model(spark, persons: DataFrame, model: ModelConfig, *, break_lineage_
         trained = linker.misc.save_model_to_json()
         labels.unpersist()
         # The NIK's m (and optionally the birth date's and sex's) from labels that do not condition on it.
-        sets = [("agreement_anchored", agreement_anchored_labels, ("nik",))]
-        if tr.date_sex_m_from_name_labels:
-            sets.append(("nik_name_anchored", nik_name_anchored_labels, ("birth_date", "sex")))
-        for name, make, comparisons in sets:
+        for name, make, comparisons in _label_sets(tr)[1:]:
             extra = make(persons, tr.max_label_pairs, tr.u_seed).cache()
             result.label_pairs[name] = extra.count()
             if result.label_pairs[name] > 0:
@@ -160,12 +171,7 @@ def train_model(spark, persons: DataFrame, model: ModelConfig, *, break_lineage_
             linker.training.estimate_parameters_using_expectation_maximisation(rule)
         trained = linker.misc.save_model_to_json()
     result.seconds["m"] = time.monotonic() - t
-    _smooth(trained, tr.u_max_pairs)
-    persons.unpersist()
-    result.settings = trained
-    logger.info("trained model (m by %s) in %s", m_method,
-                ", ".join(f"{k}={v:.1f}s" for k, v in result.seconds.items()))
-    return result
+    return trained
 
 
 def raise_no_labels() -> None:
