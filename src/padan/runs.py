@@ -275,15 +275,12 @@ def run_cluster(ctx: Ctx, run_id: str) -> dict[str, int]:
         if previous_version != NO_TABLE:
             previous = _clusters_at(ctx, previous_version).select("unique_id", "person_id")
         assign, changes = assign_person_ids(comps, previous, run_id)
-        assign = assign.join(persons, "unique_id").persist(StorageLevel.MEMORY_AND_DISK)
-        clusters, per_person = _cluster_rows(assign, threshold, run_id)
+        clusters = _cluster_rows(assign.join(persons, "unique_id"), threshold, run_id)
         m = ctx.lake.overwrite(clusters, CLUSTERS)
-        ctx.lake.overwrite(changes.withColumn("run_id", F.lit(run_id)), ID_CHANGES, replace_where=slice_of(run_id=run_id))
-        counts = {r["kind"]: r["count"] for r in changes.groupBy("kind").count().collect()}
-        rec.row_counts.update(records=m.get("numOutputRows", 0), persons=per_person.count(),
-                              **{f"ids_{k}": v for k, v in counts.items()})
+        counts = _write_id_changes(ctx, changes, run_id)
+        rec.row_counts.update(records=m.get("numOutputRows", 0), persons=_persons(clusters), **counts)
         rec.output_versions = ctx.lake.versions([CLUSTERS.name, ID_CHANGES.name])
-        assign.unpersist()
+        clusters.unpersist()
     return rec.row_counts
 
 
@@ -326,15 +323,34 @@ def run_cluster_thresholds(ctx: Ctx, run_id: str) -> dict[str, int]:
     return rec.row_counts
 
 
-def _cluster_rows(assign: DataFrame, threshold: float, run_id: str) -> tuple[DataFrame, DataFrame]:
-    """assign(unique_id, person_id, source_dataset) -> (gold.clusters rows, per-person aggregates)."""
-    per_person = assign.groupBy("person_id").agg(
-        F.count("*").cast("int").alias("cluster_size"),
-        F.max(F.col("source_dataset") == "p3ke").alias("in_p3ke"),
-        F.max(F.col("source_dataset") == "prakerja").alias("in_prakerja"))
-    clusters = (assign.join(per_person, "person_id")
-                .withColumn("threshold", F.lit(threshold)).withColumn("run_id", F.lit(run_id)))
-    return clusters, per_person
+def _cluster_rows(assign: DataFrame, threshold: float, run_id: str) -> DataFrame:
+    """assign(unique_id, person_id, source_dataset) -> gold.clusters rows, persisted (the caller
+    writes them and unpersists): the per-person aggregates are window functions over one
+    partitioning by person, so the rows are computed once, with one shuffle."""
+    person = Window.partitionBy("person_id")
+    return (assign.select(
+        "unique_id", "person_id", "source_dataset",
+        F.count(F.lit(1)).over(person).cast("int").alias("cluster_size"),
+        F.max(F.col("source_dataset") == "p3ke").over(person).alias("in_p3ke"),
+        F.max(F.col("source_dataset") == "prakerja").over(person).alias("in_prakerja"),
+        F.lit(threshold).alias("threshold"), F.lit(run_id).alias("run_id"))
+        .persist(StorageLevel.MEMORY_AND_DISK))
+
+
+def _write_id_changes(ctx: Ctx, changes: DataFrame, run_id: str) -> dict:
+    """Write the run's slice of gold.id_changes; returns its counts by kind (`changes` is computed
+    once, for both)."""
+    changes = changes.persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        ctx.lake.overwrite(changes.withColumn("run_id", F.lit(run_id)), ID_CHANGES, replace_where=slice_of(run_id=run_id))
+        by_kind = {r["kind"]: r["count"] for r in changes.groupBy("kind").count().collect()}
+    finally:
+        changes.unpersist()
+    return {f"ids_{k}": v for k, v in by_kind.items()}
+
+
+def _persons(clusters: DataFrame) -> int:
+    return clusters.select("person_id").distinct().count()
 
 
 NO_TABLE = -1    # an input version meaning "the table did not exist yet"
@@ -386,13 +402,24 @@ def run_chain(ctx: Ctx, run_id: str) -> list[str]:
     return chain[::-1]
 
 
+class FaultInjected(BaseException):
+    """Raised by a fault point set with `PADAN_FAULT_AT=raise:<name>` (a BaseException, so no
+    `except Exception` handles it, as nothing handles a kill)."""
+
+
 def _fault_point(name: str) -> None:
     """Test hook: `PADAN_FAULT_AT=<name>` ends the process here at once, as a kill would (no
-    cleanup, no ledger row), so tests can prove that a rerun repairs a half-done run."""
-    if os.environ.get("PADAN_FAULT_AT") == name:
+    cleanup, no ledger row), so tests can prove that a rerun repairs a half-done run.
+    `PADAN_FAULT_AT=raise:<name>` raises FaultInjected instead, for in-process tests: at a point
+    between stages that leaves the lake and the ledger exactly as the exit does (no stage is open,
+    so no ledger row is written on the way out)."""
+    at = os.environ.get("PADAN_FAULT_AT")
+    if at == name:
         logger.error("PADAN_FAULT_AT=%s: exiting abruptly (test hook)", name)
         logging.shutdown()
         os._exit(86)
+    if at == f"raise:{name}":
+        raise FaultInjected(name)
 
 
 def _increment_key(ctx: Ctx, batch_id: str, model_version: str) -> str:
@@ -544,17 +571,15 @@ def run_cluster_increment(ctx: Ctx, run_id: str, source: str, batch_id: str) -> 
         nodes = members.select(F.col("unique_id").alias("id")).union(new.select(F.col("unique_id").alias("id")))
         comps = connected_components(nodes, edges.unionByName(star))
         assign, changes = assign_person_ids(comps, members, run_id)
-        assign = assign.join(persons.select("unique_id", "source_dataset"), "unique_id").persist(StorageLevel.MEMORY_AND_DISK)
-        clusters, per_person = _cluster_rows(assign, threshold, run_id)
+        clusters = _cluster_rows(assign.join(persons.select("unique_id", "source_dataset"), "unique_id"), threshold, run_id)
         m = ctx.lake.merge(clusters, CLUSTERS, ["unique_id"])
         _fault_point("increment:after-clusters")
-        ctx.lake.overwrite(changes.withColumn("run_id", F.lit(run_id)), ID_CHANGES, replace_where=slice_of(run_id=run_id))
-        counts = {r["kind"]: r["count"] for r in changes.groupBy("kind").count().collect()}
-        rec.row_counts.update(new_records=n_new, touched_persons=touched.count(), records_reclustered=assign.count(),
+        counts = _write_id_changes(ctx, changes, run_id)
+        rec.row_counts.update(new_records=n_new, touched_persons=touched.count(), records_reclustered=clusters.count(),
                               inserted=m.get("numTargetRowsInserted", 0), updated=m.get("numTargetRowsUpdated", 0),
-                              persons_reclustered=per_person.count(), **{f"ids_{k}": v for k, v in counts.items()})
+                              persons_reclustered=_persons(clusters), **counts)
         rec.output_versions = ctx.lake.versions([CLUSTERS.name, ID_CHANGES.name])
-        for df in (new, edges, touched, members, assign):
+        for df in (new, edges, touched, members, clusters):
             df.unpersist()
     return rec.row_counts
 
