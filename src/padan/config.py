@@ -242,6 +242,9 @@ class MartsConfig(_Strict):
     working_age: tuple[int, int] = (18, 64)
     reference_date: str | None = None
     """Date ages are computed at (yyyy-MM-dd); None uses the run date."""
+    suppress_below: int = Field(default=10, ge=0)
+    """Small-cell suppression: person counts below this in gold.overlap_by_region and the HTML report
+    are published as suppressed ("<10"); 0 or 1 turns it off."""
 
 
 class DemoConfig(_Strict):
