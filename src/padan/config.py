@@ -44,6 +44,9 @@ class LakeConfig(_Strict):
     schema_prefix: str = "padan_"
     checkpoint_dir: str | None = None
     """Spark checkpoint directory (Splink needs one); default `<root>/_checkpoints`."""
+    lock_wait_seconds: float = Field(default=0, ge=0)
+    """How long a writing command waits for another run's lake lock (`padan.lock`) before it fails
+    with exit 9; 0: fail at once (the scheduler retries later)."""
 
     @property
     def checkpoint_path(self) -> str:
