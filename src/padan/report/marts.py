@@ -77,7 +77,7 @@ def suppress_small_cells(overlap: DataFrame, k: int) -> DataFrame:
     measure in a group is withheld, the smallest visible count of that measure in the group is
     withheld too. Three passes (a partner withheld in one group can leave a lone withheld count in
     another). What this does not cover is in the README ("Small-cell suppression"). Window
-    functions in the write's plan: no extra Spark job."""
+    functions over one partition in the write's plan: no extra Spark job or shuffle."""
     if k <= 1:
         return overlap.withColumn("suppressed", F.lit(False)).withColumn("suppression_k", F.lit(None).cast("int"))
     p, r, b = (F.col(c) for c in COUNTS)
@@ -96,7 +96,9 @@ def suppress_small_cells(overlap: DataFrame, k: int) -> DataFrame:
     # Ties go to the finest part first (regency before province before nation, a desil before all deciles).
     rank = F.when(level == "regency", 0).when(level == "province", 1).otherwise(2)
     tie = F.struct(rank, F.col("desil").isNull(), "province_code", "regency", "desil")
-    flags = overlap.select("*", *[h.alias(f"_h_{n}") for n, h in primary.items()])
+    # The mart is small (regions x deciles: thousands of rows, not persons): one partition, so that
+    # the windows below need no shuffle.
+    flags = overlap.coalesce(1).select("*", *[h.alias(f"_h_{n}") for n, h in primary.items()])
     for _ in range(SECONDARY_PASSES):
         hidden = []
         for name in COUNTS:
