@@ -131,3 +131,76 @@ def test_report_holds_no_personal_values(report):
         assert values, column
         leaked = [v for v in values if v in content]
         assert not leaked, f"{len(leaked)} value(s) of {column} appear in the report"
+
+
+def _person_counts(page_text: str) -> tuple[list, list[str]]:
+    """Person counts the report shows: every `persons` value in the chart data (overlap, cluster
+    sizes) and the cells of the national persons table."""
+    import json
+
+    specs = json.loads(re.search(r"const padanSpecs = (\{.*?\});\n", page_text, flags=re.S).group(1))
+    values: list = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            if "persons" in node:
+                values.append(node["persons"])
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    walk(specs)
+    national = re.search(r"<h2>Persons</h2>\s*<table>.*?<tbody>(.*?)</tbody>", page_text, flags=re.S).group(1)
+    return values, re.findall(r"<td>([^<]*)</td>", national)[:3]
+
+
+def _assert_no_count_below(page_text: str, k: int) -> int:
+    """No person count below k in the report; returns how many were withheld."""
+    values, national = _person_counts(page_text)
+    assert values and national
+    assert all(v is None or v >= k for v in values), sorted(v for v in values if v is not None and v < k)
+    for cell in national:
+        assert cell == f"&lt;{k}" or int(cell.replace(",", "")) >= k, cell
+    return sum(v is None for v in values) + sum(c == f"&lt;{k}" for c in national)
+
+
+def test_report_shows_no_person_count_below_k(report):
+    """Small-cell suppression: person counts (overlap by province, cluster sizes, national) below
+    `marts.suppress_below` (10) are shown as "<10", counts of 10 or more as they are; a report with
+    a larger k withholds more, whatever k the mart was written with."""
+    import dataclasses
+
+    from padan.report.html import collect_report_data, render_report
+
+    ctx, result, page = report
+    assert ctx.cfg.marts.suppress_below == 10
+    text = page.read_text(encoding="utf-8")
+    withheld = _assert_no_count_below(text, 10)
+    # The run has small cells (a few persons with many records), and they were withheld, not dropped.
+    sizes = (ctx.lake.read("gold.clusters").groupBy("person_id").agg(F.count("*").alias("n"))
+             .groupBy("n").count().where("count < 10").count())
+    assert sizes > 0 and withheld > 0 and "Person counts below 10 are shown as &lt;10" in text
+    wider = dataclasses.replace(ctx, cfg=ctx.cfg.with_overrides({"marts": {"suppress_below": 100}}))
+    strict = render_report(collect_report_data(wider, result.run_id))
+    assert _assert_no_count_below(strict, 100) > withheld
+    visible, _ = _person_counts(strict)
+    assert any(v is not None and v >= 100 for v in visible)      # large counts are still shown
+
+
+def test_withheld_counts_render_as_below_k():
+    """A hand-made report: counts below k are neither in the tables nor in the chart data."""
+    from padan.report.html import ReportData, render_report, suppress_counts
+
+    overlap = suppress_counts([{"province": "ACEH", "membership": "both", "persons": 7, "share": 0.5},
+                               {"province": "ACEH", "membership": "P3KE only", "persons": 12, "share": 0.5}],
+                              "persons", 10)
+    national = {"persons_p3ke": 1234, "persons_prakerja": None, "persons_both": 3,
+                "share_p3ke_in_prakerja": None, "share_prakerja_in_p3ke": None}
+    text = render_report(ReportData(run_id="r1", model_version="v1", threshold=0.9, overlap=overlap,
+                                    national=national, suppress_below=10))
+    values, cells = _person_counts(text)
+    assert sorted(values, key=str) == [12, None]
+    assert cells == ["1,234", "&lt;10", "&lt;10"]
+    assert [r["persons_label"] for r in overlap] == ["<10", "12"]

@@ -172,12 +172,21 @@ def test_a_failure_stops_the_source_with_the_jobs_own_message(stub, monkeypatch)
 def test_retryable_failures_are_retried(stub, monkeypatch):
     settings, calls = stub
     land(Path(settings.landing), "p3ke", "b1")
-    monkeypatch.setenv("STUB_CODES", json.dumps({"p3ke-b1": [1, 0]}))
+    # 1: an unexpected failure; 9: the lake was locked by another run (padan.lock), nothing written.
+    monkeypatch.setenv("STUB_CODES", json.dumps({"p3ke-b1": [1, 9, 0]}))
     slept: list[float] = []
     results = schedule.run_batches(settings, schedule.pending_batches(settings)["p3ke"], retries=2, retry_delay=7,
                                    echo=lambda _: None, sleep=slept.append)
-    assert results[0]["status"] == "processed" and slept == [7] and len(calls()) == 2
+    assert results[0]["status"] == "processed" and slept == [7, 7] and len(calls()) == 3
     assert JobFailed("x", 1, "").retryable and JobFailed("x", 137, "").retryable
+
+
+def test_a_locked_lake_is_retried_not_failed():
+    from padan.errors import LakeBusyError, StateError
+
+    assert schedule.LAKE_BUSY == LakeBusyError.exit_code == 9
+    assert JobFailed("x", LakeBusyError.exit_code, "").retryable
+    assert not JobFailed("x", StateError.exit_code, "").retryable
 
 
 def test_a_missing_command_is_a_clear_failure(tmp_path):

@@ -15,7 +15,8 @@ Commands come from the environment of the Airflow worker (see `padan.schedule.Se
 `PADAN_INCREMENT_CMD` (default `padan increment`; on a cluster a `spark-submit ... jobs/increment.py
 --env cluster` line), `PADAN_REPORT_CMD` (default `padan report`), `PADAN_LANDING`,
 `PADAN_STATE_DIR`, `PADAN_READY_MARKER`. Exit codes 2-7 of a job (config, contract, schema,
-invariant, model, lake state) fail the task without retries; anything else is retried.
+invariant, model, lake state) fail the task without retries; anything else is retried, e.g.
+exit 9, the lake locked by another padan run (a manual one), which wrote nothing.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ non-zero with one clear message otherwise.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -110,10 +111,27 @@ def _load(args) -> config_mod.Config:
     return cfg
 
 
+# Commands that write the lake hold its lock (padan.lock) from before their Spark session starts
+# until they end; explain and blocking only read.
+WRITING = frozenset({"ingest", "train", "link", "increment", "report", "pipeline", "demo", "evaluate"})
+_held = contextlib.ExitStack()     # the lake lock of the running command, released when main() ends
+
+
+def _lock(cfg, args, app: str) -> None:
+    from padan.lock import lock_for
+
+    if app in WRITING:
+        source = getattr(args, "source", None)
+        ids = {"batch": getattr(args, "batch", None),
+               "source": ",".join(source) if isinstance(source, list) else source}
+        _held.enter_context(lock_for(cfg.lake.root, app, wait_seconds=cfg.lake.lock_wait_seconds, ids=ids))
+
+
 def _ctx(cfg, args, app: str):
     from padan.runs import Ctx
     from padan.spark import spark_from_config
 
+    _lock(cfg, args, app)
     spark = spark_from_config(cfg, f"padan-{app}")
     return Ctx.create(spark, cfg, force=args.force, run_date=args.run_date)
 
@@ -250,6 +268,7 @@ def cmd_demo(args) -> int:
                               "model": {"training": {"u_max_pairs": d.u_max_pairs}}})
     t = time.monotonic()
     _python_workers()
+    _lock(cfg, args, "demo")
     spark = spark_from_config(cfg, "padan-demo")
     ensure_demo_extracts(spark, d.out, p3ke_rows=rows_p, prakerja_rows=rows_k, seed=d.seed, profile=d.profile)
     ctx = Ctx.create(spark, cfg, force=args.force, run_date=args.run_date)
@@ -375,6 +394,7 @@ def main(argv: list[str] | None = None, *, program: bool | None = None) -> int:
     finally:
         if program:
             _release_checkpoints()
+        _held.close()           # the lake lock, last: after the run's own cleanup
         os.umask(previous_umask)
 
 

@@ -44,6 +44,9 @@ class LakeConfig(_Strict):
     schema_prefix: str = "padan_"
     checkpoint_dir: str | None = None
     """Spark checkpoint directory (Splink needs one); default `<root>/_checkpoints`."""
+    lock_wait_seconds: float = Field(default=0, ge=0)
+    """How long a writing command waits for another run's lake lock (`padan.lock`) before it fails
+    with exit 9; 0: fail at once (the scheduler retries later)."""
 
     @property
     def checkpoint_path(self) -> str:
@@ -242,6 +245,9 @@ class MartsConfig(_Strict):
     working_age: tuple[int, int] = (18, 64)
     reference_date: str | None = None
     """Date ages are computed at (yyyy-MM-dd); None uses the run date."""
+    suppress_below: int = Field(default=10, ge=0)
+    """Small-cell suppression: person counts below this in gold.overlap_by_region and the HTML report
+    are published as suppressed ("<10"); 0 or 1 turns it off."""
 
 
 class DemoConfig(_Strict):

@@ -57,3 +57,18 @@ class StateError(PadanError):
     """The lake is not in a state this run can start from (e.g. an increment before any full link)."""
 
     exit_code = 7
+
+
+class LakeBusyError(PadanError):
+    """Another padan run holds the lake lock (`padan.lock`): nothing was written. Retryable."""
+
+    exit_code = 9
+
+    def __init__(self, lake: str, holder: dict, waited_seconds: float, lock_path: str):
+        from padan.lock import _describe
+
+        self.lake, self.holder = lake, dict(holder)
+        waited = f" after waiting {waited_seconds:.0f}s" if waited_seconds > 0 else ""
+        super().__init__(f"lake {lake} is locked by {_describe(holder)}{waited}: another padan run is writing it, "
+                         f"nothing was written; retry later (lake.lock_wait_seconds waits), or if that run is "
+                         f"gone (another host) remove {lock_path}")

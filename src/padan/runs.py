@@ -622,7 +622,8 @@ def run_marts(ctx: Ctx, run_id: str, *, touched_only: bool = False) -> dict[str,
         rec.output_versions = ctx.lake.versions([PERSON_PROFILE.name])
         profile = ctx.lake.read(PERSON_PROFILE.name).drop("run_id")
         ref = ctx.cfg.marts.reference_date or ctx.run_date
-        m1 = ctx.lake.overwrite(overlap_by_region(profile, run_id), OVERLAP_BY_REGION, replace_where=slice_of(run_id=run_id))
+        m1 = ctx.lake.overwrite(overlap_by_region(profile, run_id, suppress_below=ctx.cfg.marts.suppress_below),
+                                OVERLAP_BY_REGION, replace_where=slice_of(run_id=run_id))
         m2 = ctx.lake.overwrite(targeting(profile, run_id, desil=ctx.cfg.marts.targeting_desil,
                                           working_age=tuple(ctx.cfg.marts.working_age), reference_date=ref),
                                 TARGETING, replace_where=slice_of(run_id=run_id))

@@ -15,7 +15,8 @@ spare the scheduler a Spark job per old batch.
 The batches of one source run in name order (name them so that they sort in landing order, e.g.
 `2026-11-28` or `20261128T0200`); a failure stops the run, so a later batch never overtakes an
 earlier one. Exit codes 2-7 of the job (config, source contract, schema, row-count invariant,
-model, lake state) are permanent: retrying will not help, so they are not retried.
+model, lake state) are permanent: retrying will not help, so they are not retried; exit 9 (the
+lake is locked by another padan run, nothing written) is retried like 1 and 8.
 
     python -m padan.schedule pending      # list pending batches: source, batch, path
     python -m padan.schedule run          # increment each pending batch in order, then the report
@@ -42,6 +43,7 @@ from padan.ids import SAFE_ID
 logger = logging.getLogger(__name__)
 
 PERMANENT_EXIT_CODES = frozenset({2, 3, 4, 5, 6, 7})  # padan.errors: a retry cannot fix these
+LAKE_BUSY = 9     # padan.errors.LakeBusyError: another run holds the lake lock; retry later
 DEFAULT_SOURCES = ("p3ke", "prakerja")
 FAILURE_LINE = re.compile(r"^padan [a-z_-]+: ")
 

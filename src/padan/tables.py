@@ -121,10 +121,12 @@ OVERLAP_BY_REGION = TableSpec(
     "gold.overlap_by_region",
     "run_id STRING, level STRING, province_code STRING, province_name STRING, regency STRING, desil INT, "
     "persons_p3ke BIGINT, persons_prakerja BIGINT, persons_both BIGINT, share_p3ke_in_prakerja DOUBLE, "
-    "share_prakerja_in_p3ke DOUBLE",
+    "share_prakerja_in_p3ke DOUBLE, suppressed BOOLEAN, suppression_k INT",
     (),
     "one region (national, province or regency) x desil (null desil: all deciles) for one run",
-    "overlap ('irisan') of persons in P3KE and Prakerja by province, regency and desil",
+    "overlap ('irisan') of persons in P3KE and Prakerja by province, regency and desil; a count below "
+    "suppression_k is withheld (null, `suppressed` true)",
+    added_columns=("suppressed", "suppression_k"),
 )
 
 TARGETING = TableSpec(

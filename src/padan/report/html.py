@@ -47,6 +47,20 @@ class ReportData:
     cluster_metrics: list[dict] = field(default_factory=list)  # kind, precision, recall, f1
     timings: list[dict] = field(default_factory=list)          # run_id, stage, status, seconds, started_at
     batches: list[str] = field(default_factory=list)
+    suppress_below: int = 0                                    # person counts below this are shown as "<k"
+
+
+# ---------------------------------------------------------------- small-cell suppression
+
+def suppress_counts(rows: list[dict], key: str, k: int) -> list[dict]:
+    """Person counts below k withheld (None) in small aggregate rows, with a `<key>_label` ("<k" or
+    the number) for tooltips. Counts the mart already withheld (None) stay withheld. k <= 1: off."""
+    for r in rows:
+        v = r.get(key)
+        if v is not None and k > 1 and v < k:
+            r[key] = v = None
+        r[f"{key}_label"] = f"<{k}" if v is None else f"{int(v):,}"
+    return rows
 
 
 # ---------------------------------------------------------------- reading (aggregates only)
@@ -135,8 +149,25 @@ def collect_report_data(ctx, run_id: str) -> ReportData:
                     F.lit("Prakerja only"), F.col("persons_prakerja") - F.col("persons_both"))
             .alias("membership", "persons")).orderBy("province", "membership"))
     national = _rows(overlap.where(F.col("level") == "national").select(
-        "persons_p3ke", "persons_prakerja", "persons_both", "share_p3ke_in_prakerja", "share_prakerja_in_p3ke"))
+        "persons_p3ke", "persons_prakerja", "persons_both", "share_p3ke_in_prakerja", "share_prakerja_in_p3ke",
+        "suppression_k"))
     data.national = national[0] if national else None
+    # Person counts: the mart withheld its small cells with the k of its run; the report withholds
+    # with the larger of that and the configured k (rows, rejects and pairs are counts of records
+    # and pairs, quality figures about the data, and are shown as they are).
+    k = max(int(ctx.cfg.marts.suppress_below), int((data.national or {}).get("suppression_k") or 0))
+    data.suppress_below = k if k > 1 else 0
+    suppress_counts(data.cluster_sizes, "persons", k)
+    suppress_counts(data.overlap, "persons", k)
+    hidden_both = {r["province"] for r in data.overlap if r["membership"] == "both" and r["persons"] is None}
+    for r in data.overlap:
+        if r["province"] in hidden_both:
+            r["share"] = None       # the share with a visible P3KE total would give the withheld count
+    if data.national:
+        for key in ("persons_p3ke", "persons_prakerja", "persons_both"):
+            suppress_counts([data.national], key, k)
+        if data.national["persons_both"] is None:
+            data.national["share_p3ke_in_prakerja"] = data.national["share_prakerja_in_p3ke"] = None
 
     if data.model_version:
         data.params = _rows(
@@ -206,7 +237,7 @@ def _charts(data: ReportData) -> dict[str, dict]:
             y=alt.Y("persons:Q", title="persons", scale=alt.Scale(type="symlog")), xOffset="membership:N",
             color=alt.Color("membership:N", title="person is in",
                             scale=alt.Scale(domain=MEMBERSHIP, range=MEMBERSHIP_COLOURS)),
-            tooltip=["size_label:O", "membership:N", "persons:Q"],
+            tooltip=["size_label:O", "membership:N", alt.Tooltip("persons_label:N", title="persons")],
         ).properties(width=520, height=260, title="Persons by cluster size (log scale)")
     if data.overlap:
         specs["overlap"] = alt.Chart(alt.Data(values=data.overlap)).mark_bar().encode(
@@ -214,7 +245,7 @@ def _charts(data: ReportData) -> dict[str, dict]:
             color=alt.Color("membership:N", title="person is in",
                             scale=alt.Scale(domain=MEMBERSHIP, range=MEMBERSHIP_COLOURS)),
             order=alt.Order("membership:N"),
-            tooltip=["province:N", "membership:N", "persons:Q",
+            tooltip=["province:N", "membership:N", alt.Tooltip("persons_label:N", title="persons"),
                      alt.Tooltip("share:Q", title="share of P3KE persons in Prakerja", format=".1%")],
         ).properties(width=560, title="Overlap ('irisan') of persons by province")
     if data.params:
@@ -275,9 +306,12 @@ td.t,th.t{text-align:left}.muted{color:#666;font-size:.9rem}.chart{margin:.8rem 
 """
 
 
-def _table(rows: list[dict], columns: list[tuple[str, str, str]]) -> str:
-    """columns: (key, header, format) with format '' (text), 'n' (integer), '%' (share), 'f' (number)."""
+def _table(rows: list[dict], columns: list[tuple[str, str, str]], *, k: int = 0) -> str:
+    """columns: (key, header, format) with format '' (text), 'n' (integer), '%' (share), 'f' (number),
+    'c' (person count: withheld (None) or below k shown as "<k")."""
     def cell(v, fmt: str) -> str:
+        if fmt == "c":
+            return f"<td>&lt;{k}</td>" if v is None or (k > 1 and v < k) else f"<td>{int(v):,}</td>"
         if v is None:
             return "<td>–</td>"
         if fmt == "n":
@@ -316,14 +350,17 @@ def render_report(data: ReportData) -> str:
     add(f"<h1>padan run report</h1><p class=\"muted\">run <code>{esc(data.run_id)}</code> · model "
         f"<code>{esc(data.model_version or 'unknown')}</code> · threshold {data.threshold:g} · "
         f"{len(data.batches)} ingest batch(es). Aggregates only: counts are of rows, pairs or persons "
-        "(clusters); no personal values.</p>")
+        "(clusters); no personal values." + (f" Person counts below {data.suppress_below} are shown as "
+                                             f"&lt;{data.suppress_below} (small-cell suppression)."
+                                             if data.suppress_below > 1 else "") + "</p>")
     if data.national:
         add("<h2>Persons</h2>")
-        add(_table([data.national], [("persons_p3ke", "persons in P3KE", "n"),
-                                     ("persons_prakerja", "persons in Prakerja", "n"),
-                                     ("persons_both", "persons in both", "n"),
+        add(_table([data.national], [("persons_p3ke", "persons in P3KE", "c"),
+                                     ("persons_prakerja", "persons in Prakerja", "c"),
+                                     ("persons_both", "persons in both", "c"),
                                      ("share_p3ke_in_prakerja", "share of P3KE in Prakerja", "%"),
-                                     ("share_prakerja_in_p3ke", "share of Prakerja in P3KE", "%")]))
+                                     ("share_prakerja_in_p3ke", "share of Prakerja in P3KE", "%")],
+                   k=data.suppress_below))
     add("<h2>Input rows and rejects</h2>")
     add(_table(data.sources, [("source", "source", ""), ("rows", "rows in", "n"),
                               ("standardised", "standardised", "n"), ("rejected", "rejected", "n"),

@@ -30,9 +30,10 @@ def person_profile(clusters: DataFrame, persons: DataFrame, *, p3ke_source: str 
     return flags.join(first, "person_id")
 
 
-def overlap_by_region(profile: DataFrame, run_id: str) -> DataFrame:
+def overlap_by_region(profile: DataFrame, run_id: str, *, suppress_below: int = 10) -> DataFrame:
     """Persons in P3KE, in Prakerja and in both, nationally, by province and by regency, each for
-    all deciles (desil null) and per desil."""
+    all deciles (desil null) and per desil; counts below `suppress_below` withheld
+    (`suppress_small_cells`)."""
     names = profile.sparkSession.createDataFrame([(c, n) for c, n, _ in provinces()], "province_code STRING, province_name STRING")
     agg = [F.sum(F.col("in_p3ke").cast("long")).alias("persons_p3ke"),
            F.sum(F.col("in_prakerja").cast("long")).alias("persons_prakerja"),
@@ -52,10 +53,68 @@ def overlap_by_region(profile: DataFrame, run_id: str) -> DataFrame:
     out = parts[0]
     for p in parts[1:]:
         out = out.unionByName(p)
+    out = suppress_small_cells(out, suppress_below)
     return (out.join(F.broadcast(names), "province_code", "left")
             .withColumn("share_p3ke_in_prakerja", F.try_divide(F.col("persons_both"), F.col("persons_p3ke")))
             .withColumn("share_prakerja_in_p3ke", F.try_divide(F.col("persons_both"), F.col("persons_prakerja")))
             .withColumn("run_id", F.lit(run_id)))
+
+
+COUNTS = ("persons_p3ke", "persons_prakerja", "persons_both")
+SECONDARY_PASSES = 3   # a partner withheld for one total can leave a lone withheld count under another
+
+
+def suppress_small_cells(overlap: DataFrame, k: int) -> DataFrame:
+    """Withhold small counts of the overlap mart: a withheld count is NULL (counts are never null
+    otherwise), `suppressed` marks a row with any withheld count and `suppression_k` holds k, so a
+    reader shows NULL as "<k". k = 0 or 1 withholds nothing (`suppression_k` null).
+
+    Primary: a count below k (zero included) is withheld; so is `persons_both` when P3KE-only
+    (persons_p3ke - persons_both) or Prakerja-only is between 1 and k-1, as it would give that
+    cell by subtraction. Secondary, against differencing: a total and its parts (a region's
+    all-deciles row and its desil rows, which add up to at most the total; a province and its
+    regencies, the nation and its provinces, per desil) form a group; where exactly one count of a
+    measure in a group is withheld, the smallest visible count of that measure in the group is
+    withheld too. Three passes (a partner withheld in one group can leave a lone withheld count in
+    another). What this does not cover is in the README ("Small-cell suppression"). Window
+    functions over one partition in the write's plan: no extra Spark job or shuffle."""
+    if k <= 1:
+        return overlap.withColumn("suppressed", F.lit(False)).withColumn("suppression_k", F.lit(None).cast("int"))
+    p, r, b = (F.col(c) for c in COUNTS)
+    only_small = lambda d: (d > 0) & (d < k)  # noqa: E731
+    primary = {"persons_p3ke": p < k, "persons_prakerja": r < k,
+               "persons_both": (b < k) | only_small(p - b) | only_small(r - b)}
+    # Each total with its parts: a region's all-deciles row with its desil rows; a province with its
+    # regencies and the nation with its provinces, per desil.
+    level = F.col("level")
+    groups = (
+        (Window.partitionBy("level", "province_code", "regency"), F.lit(True)),
+        (Window.partitionBy(level == "national", F.when(level != "national", F.col("province_code")), "desil"),
+         level.isin("province", "regency")),
+        (Window.partitionBy(level == "regency", "desil"), level.isin("national", "province")),
+    )
+    # Ties go to the finest part first (regency before province before nation, a desil before all deciles).
+    rank = F.when(level == "regency", 0).when(level == "province", 1).otherwise(2)
+    tie = F.struct(rank, F.col("desil").isNull(), "province_code", "regency", "desil")
+    # The mart is small (regions x deciles: thousands of rows, not persons): one partition, so that
+    # the windows below need no shuffle.
+    flags = overlap.coalesce(1).select("*", *[h.alias(f"_h_{n}") for n, h in primary.items()])
+    for _ in range(SECONDARY_PASSES):
+        hidden = []
+        for name in COUNTS:
+            h, smallest = F.col(f"_h_{name}"), F.struct(F.col(name), tie)
+            second = F.lit(False)
+            for w, member in groups:
+                n_hidden = F.sum((member & h).cast("int")).over(w)
+                smallest_visible = F.min(F.when(member & ~h, smallest)).over(w)
+                second = second | (member & (n_hidden == 1) & ~h & smallest.eqNullSafe(smallest_visible))
+            hidden.append((h | second).alias(f"_h_{name}"))
+        flags = flags.select(*overlap.columns, *hidden)
+    return flags.select(
+        *[c for c in overlap.columns if c not in COUNTS],
+        *[F.when(~F.col(f"_h_{n}"), F.col(n)).alias(n) for n in COUNTS],
+        F.greatest(*[F.col(f"_h_{n}") for n in COUNTS]).alias("suppressed"),
+        F.lit(k).alias("suppression_k"))
 
 
 def targeting(profile: DataFrame, run_id: str, *, desil: Sequence[int], working_age: tuple[int, int],
