@@ -110,21 +110,25 @@ PRAKERJA_KINDS = [
     Kind("K08", "Arabic-script name", {"nama_lengkap": "محمد رضا"}, expect={"name_clean": "محمد رضا"}),
     Kind("K09", "one byte that is not UTF-8", {"alamat_domisili": b"JL \xc0 CONTOH"}, reject="undecodable_text"),
     Kind("K10", "desil is not mapped for Prakerja: no desil flag", {}, expect={"desil": None}),
+    Kind("K11", "the last column, before a CRLF line end", {"status_penerima": "Penerima"},
+         expect={"program_status": "PENERIMA"}),
+    Kind("K12", "a record key with spaces around it", {"id_pendaftar": " K12 "}, expect={"unique_id": "prakerja:K12"}),
 ]
 
 
 def _line(header: list[str], good: dict, key: str, values: dict) -> bytes:
     fields = []
     for col in header:
-        v = key if col == header[0] else values.get(col, good.get(col, ""))
+        v = values.get(col, key if col == header[0] else good.get(col, ""))
         fields.append(v if isinstance(v, bytes) else v.encode("utf-8"))
     return b",".join(fields)
 
 
-def write_corpus(folder: Path, header: list[str], good: dict, kinds: list[Kind], bom: bool = False) -> Path:
+def write_corpus(folder: Path, header: list[str], good: dict, kinds: list[Kind], bom: bool = False,
+                 newline: bytes = b"\n") -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    text = b"\n".join([(b"\xef\xbb\xbf" if bom else b"") + ",".join(header).encode(),
-                       *[_line(header, good, k.key, k.values) for k in kinds]]) + b"\n"
+    text = newline.join([(b"\xef\xbb\xbf" if bom else b"") + ",".join(header).encode(),
+                         *[_line(header, good, k.key, k.values) for k in kinds]]) + newline
     (folder / "part-0.csv").write_bytes(text)
     return folder
 
@@ -157,13 +161,14 @@ def standardise_files(spark, cfg, source: str, path: Path, contract=None, **extr
 
 @pytest.fixture(scope="module")
 def corpus(spark, base_cfg, tmp_path_factory):
-    """{source: {record key: standardised row}} for the row-level kinds (the P3KE file starts with a
-    UTF-8 byte-order mark, which just works)."""
+    """{source: {record key: standardised row}} for the row-level kinds. The P3KE file starts with a
+    UTF-8 byte-order mark and the Prakerja file has Windows (CRLF) line ends: both just work."""
     root = tmp_path_factory.mktemp("bad_input")
     out = {}
-    for source, header, good, kinds, bom in (("p3ke", P3KE_HEADER, P3KE_GOOD, P3KE_KINDS, True),
-                                             ("prakerja", PRAKERJA_HEADER, PRAKERJA_GOOD, PRAKERJA_KINDS, False)):
-        rows = standardise_files(spark, base_cfg, source, write_corpus(root / source, header, good, kinds, bom))
+    for source, header, good, kinds, bom, nl in (
+            ("p3ke", P3KE_HEADER, P3KE_GOOD, P3KE_KINDS, True, b"\n"),
+            ("prakerja", PRAKERJA_HEADER, PRAKERJA_GOOD, PRAKERJA_KINDS, False, b"\r\n")):
+        rows = standardise_files(spark, base_cfg, source, write_corpus(root / source, header, good, kinds, bom, nl))
         assert len(rows) == len(kinds)     # rows in = rows out, one per input line
         out[source] = {r.record_key: r for r in rows}
     return out
