@@ -371,3 +371,28 @@ def test_every_reason_and_checked_field_is_documented():
     assert not [r for r in REASON_CODES if not r.startswith("invalid_") and f"`{r}`" not in readme]
     assert not [f for f in CHECKED_FIELDS if f"`{f}`" not in readme]
     assert "`invalid_<field>`" in readme and "`<field>_invalid`" in readme
+
+
+@pytest.mark.parametrize("kind", ["zero-bytes", "not-parquet", "nanosecond-timestamps"])
+def test_a_parquet_file_spark_cannot_read_is_a_contract_error(spark, base_cfg, tmp_path, kind):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder = tmp_path / "p3ke"
+    folder.mkdir()
+    f = folder / "part-0.parquet"
+    if kind == "zero-bytes":
+        f.write_bytes(b"")
+    elif kind == "not-parquet":
+        f.write_text(_p3ke_text(P3KE_HEADER))
+    else:
+        cols = {c: pa.array(["E1" if c == "id_individu" else P3KE_GOOD[c]]) for c in P3KE_HEADER}
+        cols["dimuat"] = pa.array([1_700_000_000_000_000_123], type=pa.timestamp("ns"))
+        pq.write_table(pa.table(cols), f, version="2.6", coerce_timestamps=None)
+    contract = base_cfg.sources["p3ke"].model_copy(update={"format": "parquet"})
+    from padan.ingest.read import list_files, read_source
+
+    with pytest.raises(ContractError) as err:
+        read_source(spark, "p3ke", contract, list_files(spark, "p3ke", str(folder)))
+    assert err.value.exit_code == 3 and err.value.file.endswith("part-0.parquet")
+    assert "cannot be read as parquet" in err.value.reason and "CONTOH" not in str(err.value)

@@ -131,6 +131,26 @@ def _check_unique_header(source: str, file: str, cols: list[str]) -> None:
         first[key] = i
 
 
+def _structured_columns(spark: SparkSession, source: str, contract: SourceContract, f: InputFile) -> list[str]:
+    """A Parquet/JSON/Delta file's columns; a file Spark cannot read (zero bytes, not Parquet, a
+    type Spark refuses such as nanosecond timestamps) is a `ContractError` naming it and Spark's
+    error class (not Spark's message, which can quote values)."""
+    from padan.ledger import safe_message
+
+    try:
+        return spark.read.format(contract.format).load(f.path).columns
+    except Exception as exc:   # Spark's analysis and I/O errors alike
+        what = safe_message(exc)
+        java = getattr(exc, "java_exception", None)   # a Py4JJavaError: the Java exception's class says more
+        if java is not None:
+            try:
+                what += f" {java.getClass().getName()}"
+            except Exception:   # noqa: BLE001  the class name is a nicety; the message stands without it
+                pass
+        raise ContractError(source, f"the file cannot be read as {contract.format} ({what}; "
+                                    f"{'zero bytes' if f.size == 0 else f'{f.size} bytes'})", file=f.path) from exc
+
+
 def _regex_escape(s: str) -> str:
     import re
 
@@ -160,8 +180,7 @@ def check_contract(spark: SparkSession, source: str, contract: SourceContract, f
                                             f"'{contract.csv.delimiter}' right?", file=f.path,
                                     column=next(iter(required_raw)))
         else:
-            reader = spark.read.format(contract.format)
-            cols = reader.load(f.path).columns
+            cols = _structured_columns(spark, source, contract, f)
         _check_unique_header(source, f.path, cols)
         for raw_col, field in required_raw.items():
             if raw_col not in cols:
