@@ -140,8 +140,8 @@ def base_cfg():
     return config.load(env="base", conf_dir=REPO / "conf")
 
 
-def standardise_files(spark, cfg, source: str, path: Path, contract=None, **extra) -> list:
-    """The ingest's own read, keys and standardisation (no Delta): one collect."""
+def standardise_files(spark, cfg, source: str, path: Path, contract=None, **extra):
+    """The ingest's own read, keys and standardisation (no Delta), as a DataFrame."""
     from padan.ingest.read import list_files, read_source
     from padan.standardise.persons import standardise_rows, with_record_keys
 
@@ -156,21 +156,41 @@ def standardise_files(spark, cfg, source: str, path: Path, contract=None, **extr
                   min_birth_year=s.min_birth_year, reference_date="2026-11-28", required=contract.required,
                   valid_ranges=contract.valid_ranges)
     kwargs.update(extra)
-    return standardise_rows(keyed, **kwargs).collect()
+    return standardise_rows(keyed, **kwargs)
+
+
+# A contract declaring the files Latin-1 and P3KE's own deciles, [1, 4] (the shipped range is [1, 10]).
+LATIN1_KINDS = [Kind("L1", "Latin-1 name under a Latin-1 contract, desil 4", {"nama": "JOSÉ MARÍA CONTOH".encode("latin-1"),
+                                                                           "desil": "4"}),
+                Kind("L2", "desil 5 under a [1, 4] range", {"desil": "5"})]
 
 
 @pytest.fixture(scope="module")
 def corpus(spark, base_cfg, tmp_path_factory):
-    """{source: {record key: standardised row}} for the row-level kinds. The P3KE file starts with a
-    UTF-8 byte-order mark and the Prakerja file has Windows (CRLF) line ends: both just work."""
+    """{part: {record key: standardised row}} for the row-level kinds, from one Spark job over the
+    three files. The P3KE file starts with a UTF-8 byte-order mark and the Prakerja file has
+    Windows (CRLF) line ends: both just work."""
+    from padan.config import CsvOptions
+
     root = tmp_path_factory.mktemp("bad_input")
-    out = {}
-    for source, header, good, kinds, bom, nl in (
-            ("p3ke", P3KE_HEADER, P3KE_GOOD, P3KE_KINDS, True, b"\n"),
-            ("prakerja", PRAKERJA_HEADER, PRAKERJA_GOOD, PRAKERJA_KINDS, False, b"\r\n")):
-        rows = standardise_files(spark, base_cfg, source, write_corpus(root / source, header, good, kinds, bom, nl))
-        assert len(rows) == len(kinds)     # rows in = rows out, one per input line
-        out[source] = {r.record_key: r for r in rows}
+    latin1 = base_cfg.sources["p3ke"].model_copy(update={"csv": CsvOptions(encoding="ISO-8859-1"),
+                                                         "valid_ranges": {"desil": (1, 4)}})
+    parts = []
+    for part, source, header, good, kinds, bom, nl, contract in (
+            ("p3ke", "p3ke", P3KE_HEADER, P3KE_GOOD, P3KE_KINDS, True, b"\n", None),
+            ("prakerja", "prakerja", PRAKERJA_HEADER, PRAKERJA_GOOD, PRAKERJA_KINDS, False, b"\r\n", None),
+            ("latin1", "p3ke", P3KE_HEADER, P3KE_GOOD, LATIN1_KINDS, False, b"\n", latin1)):
+        folder = write_corpus(root / part, header, good, kinds, bom, nl)
+        parts.append(standardise_files(spark, base_cfg, source, folder, contract=contract)
+                     .withColumn("_part", F.lit(part)))
+    union = parts[0]
+    for p in parts[1:]:
+        union = union.unionByName(p)
+    out: dict[str, dict] = {"p3ke": {}, "prakerja": {}, "latin1": {}}
+    for r in union.collect():
+        out[r["_part"]][r.record_key] = r
+    for part, kinds in (("p3ke", P3KE_KINDS), ("prakerja", PRAKERJA_KINDS), ("latin1", LATIN1_KINDS)):
+        assert len(out[part]) == len(kinds)     # rows in = rows out, one per input line
     return out
 
 
@@ -214,17 +234,10 @@ def test_an_undecodable_line_keeps_its_raw_text_for_the_rejects(corpus):
     assert "\ufffd" in r.raw_text and r.raw_text.startswith("B22,")
 
 
-def test_a_contract_declaring_latin1_and_a_narrower_desil_range(spark, base_cfg, tmp_path):
+def test_a_contract_declaring_latin1_and_a_narrower_desil_range(corpus):
     """A Latin-1 file under a contract that says so keeps its letters; a contract declaring P3KE's
     own deciles, [1, 4], rejects a 5 (the shipped [1, 10] keeps it: B09, golden test)."""
-    from padan.config import CsvOptions
-
-    contract = base_cfg.sources["p3ke"].model_copy(update={"csv": CsvOptions(encoding="ISO-8859-1"),
-                                                           "valid_ranges": {"desil": (1, 4)}})
-    kinds = [Kind("L1", "", {"nama": "JOSÉ MARÍA CONTOH".encode("latin-1"), "desil": "4"}),
-             Kind("L2", "", {"desil": "5"})]
-    folder = write_corpus(tmp_path / "p3ke", P3KE_HEADER, P3KE_GOOD, kinds)
-    rows = {r.record_key: r for r in standardise_files(spark, base_cfg, "p3ke", folder, contract=contract)}
+    rows = corpus["latin1"]
     assert list(rows["L1"].reasons) == [] and rows["L1"].name_clean == "JOSE MARIA CONTOH" and rows["L1"].desil == 4
     assert list(rows["L2"].reasons) == ["invalid_desil"]
 
