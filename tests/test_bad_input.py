@@ -162,7 +162,9 @@ def standardise_files(spark, cfg, source: str, path: Path, contract=None, **extr
 # A contract declaring the files Latin-1 and P3KE's own deciles, [1, 4] (the shipped range is [1, 10]).
 LATIN1_KINDS = [Kind("L1", "Latin-1 name under a Latin-1 contract, desil 4", {"nama": "JOSÉ MARÍA CONTOH".encode("latin-1"),
                                                                            "desil": "4"}),
-                Kind("L2", "desil 5 under a [1, 4] range", {"desil": "5"})]
+                Kind("L2", "desil 5 under a [1, 4] range", {"desil": "5"}),
+                Kind("L3", "a UTF-8 name under a Latin-1 contract", {"nama": "JOSÉ CONTOH".encode("utf-8")}),
+                Kind("L4", "Windows-1252 quotes under a Latin-1 contract", {"alamat": "JL \u201cCONTOH\u201d".encode("cp1252")})]
 
 
 @pytest.fixture(scope="module")
@@ -240,6 +242,8 @@ def test_a_contract_declaring_latin1_and_a_narrower_desil_range(corpus):
     rows = corpus["latin1"]
     assert list(rows["L1"].reasons) == [] and rows["L1"].name_clean == "JOSE MARIA CONTOH" and rows["L1"].desil == 4
     assert list(rows["L2"].reasons) == ["invalid_desil"]
+    # bytes of another encoding that ISO-8859-1 decodes to C1 control characters are not text
+    assert list(rows["L3"].reasons) == list(rows["L4"].reasons) == ["undecodable_text"]
 
 
 # ---------------------------------------------------------------- whole-file kinds: clear errors

@@ -111,7 +111,7 @@ def _csv_header(spark: SparkSession, source: str, contract: SourceContract, f: I
     if text.startswith(("\ufffd\ufffd", "\u00ff\u00fe", "\u00fe\u00ff")) or "\x00" in text:
         raise ContractError(source, f"the file looks like UTF-16 (a UTF-16 byte-order mark or NUL bytes in the header), "
                                     f"but the contract declares encoding '{encoding}'; convert it to UTF-8", file=f.path)
-    if "\ufffd" in text:
+    if "\ufffd" in text or any("\u0080" <= ch <= "\u009f" for ch in text):
         raise ContractError(source, f"the header has bytes that are not valid {encoding} (line 1); set the contract's "
                                     f"csv.encoding to the file's encoding or convert the file", file=f.path)
     # str.split on the literal delimiter keeps empty fields, as Spark's split (limit -1) did: no job

@@ -16,8 +16,9 @@ flag (`<field>_missing`, as for NIK, birth date and sex), not a reject: `require
 column must exist; a blank cell is missing data, which the quality figures count. NIK and birth
 date keep their own soft checks (`nik_<issue>`, `birth_date_invalid`): a row with a bad NIK or
 date can still be linked on the other fields. A line with bytes that do not decode in the
-contract's encoding is rejected as `undecodable_text` (its raw text, with U+FFFD where the bytes
-were, is kept in the rejects).
+contract's encoding, or with C1 control characters (the mark of a file in another encoding read
+as ISO-8859-1), is rejected as `undecodable_text` (its raw text, with U+FFFD where the bytes were,
+is kept in the rejects).
 """
 
 from __future__ import annotations
@@ -35,7 +36,10 @@ CHECKED_FIELDS = ("sex", "desil", "kode_wilayah", "registered_at", "phone", "ema
 REASON_CODES = ("malformed_line", "undecodable_text", "missing_record_key", "duplicate_record_key", "name_too_long",
                 "no_name", "no_identifying_field", *(f"invalid_{f}" for f in CHECKED_FIELDS))
 DEFAULT_VALID_RANGES = {"desil": (1, 10)}
-_REPLACEMENT_CHAR = "\ufffd"   # what a decoder puts where bytes do not decode
+# What a decoder puts where bytes do not decode (U+FFFD), and C1 control characters (U+0080-U+009F),
+# which no text holds but a file in another encoding read as ISO-8859-1 does (a Windows-1252 quote
+# or euro sign; the second byte of a UTF-8 É, Í, Ó, Ú, ...).
+_UNDECODABLE = "[\ufffd\u0080-\u009f]"
 
 
 def _raw(mapping: Mapping[str, str], field: str) -> Column:
@@ -282,7 +286,7 @@ def standardise_rows(
                    | col("email").isNotNull() | col("kabupaten").isNotNull())
     reasons = _flag_array([
         (col("_malformed"), "malformed_line"),
-        (F.coalesce(F.instr(col("raw_text"), _REPLACEMENT_CHAR) > 0, F.lit(False)), "undecodable_text"),
+        (F.coalesce(col("raw_text").rlike(_UNDECODABLE), F.lit(False)), "undecodable_text"),
         (col("record_key").isNull(), "missing_record_key"),
         (col("_duplicate_key"), "duplicate_record_key"),
         (F.coalesce(col("_name_len"), F.lit(0)) > MAX_NAME_CHARS, "name_too_long"),
