@@ -118,15 +118,16 @@ def test_empty_inputs_ingest_zero_rows(ctx, tmp_path, content):
     assert (r.rows_read, r.rows_standardised, r.rows_rejected) == (0, 0, 0)
 
 
-def test_non_utf8_bytes_and_all_null_columns_flow_through(ctx, tmp_path):
+def test_non_utf8_bytes_are_rejected_and_all_null_columns_flow_through(ctx, tmp_path):
     good = row("U1", name="SITI CONTOH").encode()
     bad = row("U2", name="RAHMAT\xc9").encode("latin-1")            # invalid UTF-8 byte in a name
     nulls = row("U3").replace(",K1,", ",,").encode()
     path = write(tmp_path, "p3ke", b"\n".join([HEADER.encode(), good, bad, nulls]) + b"\n")
     r = run_ingest(ctx, "p3ke", path=str(path))
-    assert (r.rows_read, r.rows_standardised) == (3, 3)
-    names = {x.record_key: x.name_clean for x in ctx.lake.read("silver.persons").collect()}
-    assert names["U2"] == "RAHMAT"
+    assert (r.rows_read, r.rows_standardised, r.rows_rejected) == (3, 2, 1)
+    assert {x.record_key for x in ctx.lake.read("silver.persons").collect()} == {"U1", "U3"}
+    (rej,) = ctx.lake.read("ops.rejects").collect()
+    assert (rej.record_key, rej.line, list(rej.reasons)) == ("U2", 3, ["undecodable_text"])
 
 
 def test_missing_input_path_is_a_contract_error(ctx, tmp_path):

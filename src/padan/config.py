@@ -73,12 +73,35 @@ class LoggingConfig(_Strict):
     format: str = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
+# Encodings the CSV line reader can split into lines: those where a newline is the single byte 0x0A.
+# (Spark also decodes UTF-16/32, but only a whole-file read splits those into lines correctly.)
+CSV_ENCODINGS = ("UTF-8", "ISO-8859-1", "US-ASCII")
+
+
 class CsvOptions(_Strict):
     delimiter: str = ","
     encoding: str = "UTF-8"
+    """The files' text encoding, one of `CSV_ENCODINGS`. A line with bytes that do not decode is a
+    reject (`undecodable_text`); a header that does not decode stops the ingest (exit 3)."""
     header: bool = True
     quote: str = '"'
     escape: str = '"'
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, encoding: str) -> str:
+        canonical = {e.replace("-", "").replace("_", "").lower(): e for e in CSV_ENCODINGS}
+        key = encoding.replace("-", "").replace("_", "").lower()
+        if key in ("latin1", "iso88591"):
+            key = "iso88591"
+        if key not in canonical:
+            raise ValueError(f"encoding '{encoding}' is not supported for CSV; use one of {list(CSV_ENCODINGS)} "
+                             f"(convert UTF-16/UTF-32 or Windows code-page extracts to UTF-8 first)")
+        return canonical[key]
+
+
+# Canonical fields holding a whole number whose valid range a contract declares (`valid_ranges`).
+RANGE_FIELDS = ("desil",)
 
 
 class SourceContract(_Strict):
@@ -99,6 +122,20 @@ class SourceContract(_Strict):
     """canonical date field -> Spark datetime patterns tried in order."""
     value_maps: dict[str, dict[str, str]] = {}
     """canonical field -> {raw value (upper-cased, trimmed): canonical value}."""
+    valid_ranges: dict[str, tuple[int, int]] = {"desil": (1, 10)}
+    """whole-number field -> [lowest, highest] valid value (inclusive). A value outside it, or not a
+    whole number, is invalid: a reject (`invalid_<field>`) when the field is `required`, else a flag."""
+
+    @field_validator("valid_ranges")
+    @classmethod
+    def _range_fields(cls, ranges: dict[str, tuple[int, int]]) -> dict[str, tuple[int, int]]:
+        unknown = sorted(set(ranges) - set(RANGE_FIELDS))
+        if unknown:
+            raise ValueError(f"valid_ranges for field(s) {unknown}; only {list(RANGE_FIELDS)} take a range")
+        backwards = sorted(f for f, (lo, hi) in ranges.items() if lo > hi)
+        if backwards:
+            raise ValueError(f"valid_ranges for {backwards}: the lowest value is above the highest")
+        return ranges
 
     @model_validator(mode="before")
     @classmethod

@@ -117,6 +117,7 @@ def run_ingest(ctx: Ctx, source: str, *, path: str | None = None, batch_id: str 
             muhammad_variants=std_cfg.muhammad_variants, placeholder_dates=std_cfg.placeholder_dates,
             day15_placeholder=std_cfg.day15_placeholder, placeholder_niks=std_cfg.placeholder_niks,
             min_birth_year=std_cfg.min_birth_year, reference_date=ctx.run_date,
+            required=contract.required, valid_ranges=contract.valid_ranges,
         ).persist(StorageLevel.MEMORY_AND_DISK)
         accepted, rejected = split_accepted_rejected(std)
         this_batch = {"batch_id": batch_id} if mode == "increment" else {}

@@ -22,7 +22,7 @@ CANONICAL_FIELDS: dict[str, tuple[str, bool]] = {
     "kabupaten": ("kabupaten / kota (regency / city) name", False),
     "provinsi": ("province name", False),
     "kode_wilayah": ("Kemendagri region code (2, 4, 6 or 10 digits)", False),
-    "desil": ("P3KE welfare decile 1-4", False),
+    "desil": ("welfare decile, 1 = poorest (P3KE holds 1-4; valid range: the contract's valid_ranges)", False),
     "family_relation": ("relation to the head of the family card", False),
     "occupation": ("occupation", False),
     "education": ("highest education", False),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 from dataclasses import dataclass
 
 from pyspark.sql import DataFrame, SparkSession, Window
@@ -37,8 +38,20 @@ class RawRead:
     rows: DataFrame             # raw columns + _source_file, _line, _raw_text, _malformed
 
 
+def _real_path(status) -> str | None:
+    """The real (symbolic links resolved) path of a local file or folder; None for other file
+    systems (object stores have no links; HDFS links are off by default)."""
+    uri = status.getPath().toUri()
+    if uri.getScheme() not in (None, "file"):
+        return None
+    return os.path.realpath(uri.getPath())
+
+
 def list_files(spark: SparkSession, source: str, path: str) -> list[InputFile]:
-    """Data files under `path` (a file, a folder, or a glob), skipping _-/.-prefixed names."""
+    """Data files under `path` (a file, a folder, or a glob), skipping _-/.-prefixed names.
+
+    A folder or file reached a second time (a symbolic link looping back to a parent folder, or a
+    second link to the same folder or file) is a `ContractError`: its rows would be read twice."""
     jvm = spark.sparkContext._jvm
     hconf = spark.sparkContext._jsc.hadoopConfiguration()
     hpath = jvm.org.apache.hadoop.fs.Path(path)
@@ -47,11 +60,21 @@ def list_files(spark: SparkSession, source: str, path: str) -> list[InputFile]:
     if statuses is None or len(statuses) == 0:
         raise ContractError(source, "no input found at the configured path", file=path)
     out: list[InputFile] = []
+    seen: dict[str, str] = {}   # real path -> the path it was first reached by
 
     def walk(status) -> None:
         name = status.getPath().getName()
         if name.startswith(("_", ".")):
             return
+        real = _real_path(status)
+        if real is not None:
+            here = str(status.getPath().toString())
+            if real in seen:
+                kind = "folder" if status.isDirectory() else "file"
+                raise ContractError(source, f"this {kind} is the same as '{seen[real]}' (a symbolic link loop or a "
+                                            f"second link to it): its rows would be read twice; remove the link",
+                                    file=here)
+            seen[real] = here
         if status.isDirectory():
             for child in fs.listStatus(status.getPath()):
                 walk(child)
@@ -83,9 +106,49 @@ def _csv_header(spark: SparkSession, source: str, contract: SourceContract, f: I
     first = _line_reader(spark, contract, [f.path]).limit(1).collect()
     if not first or first[0][0] is None:
         return None  # an empty file: no header, no rows
+    text = first[0][0]
+    encoding = contract.csv.encoding
+    if text.startswith(("\ufffd\ufffd", "\u00ff\u00fe", "\u00fe\u00ff")) or "\x00" in text:
+        raise ContractError(source, f"the file looks like UTF-16 (a UTF-16 byte-order mark or NUL bytes in the header), "
+                                    f"but the contract declares encoding '{encoding}'; convert it to UTF-8", file=f.path)
+    if "\ufffd" in text or any("\u0080" <= ch <= "\u009f" for ch in text):
+        raise ContractError(source, f"the header has bytes that are not valid {encoding} (line 1); set the contract's "
+                                    f"csv.encoding to the file's encoding or convert the file", file=f.path)
     # str.split on the literal delimiter keeps empty fields, as Spark's split (limit -1) did: no job
-    parsed = first[0][0].split(contract.csv.delimiter)
+    parsed = text.lstrip("\ufeff").split(contract.csv.delimiter)   # a UTF-8 byte-order mark starts the file
     return [c.strip().strip(contract.csv.quote).strip().lstrip("\ufeff") for c in parsed]
+
+
+def _check_unique_header(source: str, file: str, cols: list[str]) -> None:
+    """Two columns of one name (compared as Spark does, ignoring case) cannot be told apart."""
+    first: dict[str, int] = {}
+    for i, c in enumerate(cols, 1):
+        key = c.lower()
+        if key in first:
+            same = "" if cols[first[key] - 1] == c else f" (as '{cols[first[key] - 1]}'; Spark ignores case)"
+            raise ContractError(source, f"the header names this column twice{same}, at positions {first[key]} and {i}; "
+                                        f"rename one", file=file, column=c)
+        first[key] = i
+
+
+def _structured_columns(spark: SparkSession, source: str, contract: SourceContract, f: InputFile) -> list[str]:
+    """A Parquet/JSON/Delta file's columns; a file Spark cannot read (zero bytes, not Parquet, a
+    type Spark refuses such as nanosecond timestamps) is a `ContractError` naming it and Spark's
+    error class (not Spark's message, which can quote values)."""
+    from padan.ledger import safe_message
+
+    try:
+        return spark.read.format(contract.format).load(f.path).columns
+    except Exception as exc:   # Spark's analysis and I/O errors alike
+        what = safe_message(exc)
+        java = getattr(exc, "java_exception", None)   # a Py4JJavaError: the Java exception's class says more
+        if java is not None:
+            try:
+                what += f" {java.getClass().getName()}"
+            except Exception:   # noqa: BLE001  the class name is a nicety; the message stands without it
+                pass
+        raise ContractError(source, f"the file cannot be read as {contract.format} ({what}; "
+                                    f"{'zero bytes' if f.size == 0 else f'{f.size} bytes'})", file=f.path) from exc
 
 
 def _regex_escape(s: str) -> str:
@@ -117,8 +180,8 @@ def check_contract(spark: SparkSession, source: str, contract: SourceContract, f
                                             f"'{contract.csv.delimiter}' right?", file=f.path,
                                     column=next(iter(required_raw)))
         else:
-            reader = spark.read.format(contract.format)
-            cols = reader.load(f.path).columns
+            cols = _structured_columns(spark, source, contract, f)
+        _check_unique_header(source, f.path, cols)
         for raw_col, field in required_raw.items():
             if raw_col not in cols:
                 raise ContractError(source, f"required column is missing (canonical field '{field}')",

@@ -134,11 +134,22 @@ def normalise_titles(titles: Iterable[str]) -> list[str]:
     return sorted(forms)
 
 
+# Letters of scripts other than Latin (Arabic, Devanagari, Han, Cyrillic, ...) and their own marks
+# are kept in names: a name written in another script is a name, not a nameless row.
+_SEPARATORS = r"(?:[^A-Z\p{L}\p{M}]|[\p{IsLatin}\p{IsCommon}\p{IsInherited}&&[^A-Z]])+"
+# Shared combining marks (Arabic harakat, ...) right after a letter of another script are vowel
+# points, dropped rather than splitting the word; after a Latin letter they stay separators.
+_NON_LATIN_LETTER = r"[\p{L}\p{M}&&[^\p{IsLatin}\p{IsCommon}\p{IsInherited}]]"
+_POINTS = rf"(?<={_NON_LATIN_LETTER})\p{{IsInherited}}+"
+
+
 def name_letters(raw: Column) -> Column:
     """Step 1 of `clean_name`: upper-case, diacritics stripped, digits dropped, runs of anything
-    else as one space, trimmed; '' when nothing is left (one regex)."""
+    else as one space, trimmed; '' when nothing is left. Letters of a script other than Latin are
+    kept (upper-cased where the script has case; vowel points dropped), so for a name in Latin
+    letters only this is exactly A-Z tokens, as the later steps expect."""
     letters = F.translate(F.upper(raw), _ACCENTED + _DIGITS, _PLAIN)   # digits have no counterpart: deleted
-    return F.trim(F.regexp_replace(letters, r"[^A-Z]+", " "))
+    return F.trim(F.regexp_replace(F.regexp_replace(letters, _POINTS, ""), _SEPARATORS, " "))
 
 
 def title_pattern(titles: Iterable[str]) -> str:

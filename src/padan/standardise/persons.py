@@ -5,6 +5,20 @@ Same grain as the input: one output row per input row. `reasons` is empty for a 
 (invalid NIK, placeholder birth date, ...) are flags, not rejections. A row needs a name and one
 of: a valid NIK, a birth date, a phone, an e-mail or a kabupaten; without any of them it is
 rejected as `no_identifying_field`.
+
+Checked fields (`CHECKED_FIELDS`: sex, desil, kode_wilayah, registered_at, phone, e-mail) are never
+a silent null: a value that is recorded but not valid (sex outside the contract's value map,
+desil not a whole number in the contract's `valid_ranges`, a region code that is not 2/4/6/10
+digits of a known province, a date no format parses, a phone that is not a mobile number, an
+e-mail that is not an address) rejects the row as `invalid_<field>` when the contract lists the
+field as `required`, and flags it `<field>_invalid` otherwise. A required field left blank is a
+flag (`<field>_missing`, as for NIK, birth date and sex), not a reject: `required` means the
+column must exist; a blank cell is missing data, which the quality figures count. NIK and birth
+date keep their own soft checks (`nik_<issue>`, `birth_date_invalid`): a row with a bad NIK or
+date can still be linked on the other fields. A line with bytes that do not decode in the
+contract's encoding, or with C1 control characters (the mark of a file in another encoding read
+as ISO-8859-1), is rejected as `undecodable_text` (its raw text, with U+FFFD where the bytes were,
+is kept in the rejects).
 """
 
 from __future__ import annotations
@@ -18,8 +32,14 @@ from padan.standardise import columns as C
 
 MAX_NAME_CHARS = 200
 MAX_FIELD_CHARS = 1000
-REASON_CODES = ("malformed_line", "missing_record_key", "duplicate_record_key", "name_too_long", "no_name",
-                "no_identifying_field")
+CHECKED_FIELDS = ("sex", "desil", "kode_wilayah", "registered_at", "phone", "email")
+REASON_CODES = ("malformed_line", "undecodable_text", "missing_record_key", "duplicate_record_key", "name_too_long",
+                "no_name", "no_identifying_field", *(f"invalid_{f}" for f in CHECKED_FIELDS))
+DEFAULT_VALID_RANGES = {"desil": (1, 10)}
+# What a decoder puts where bytes do not decode (U+FFFD), and C1 control characters (U+0080-U+009F),
+# which no text holds but a file in another encoding read as ISO-8859-1 does (a Windows-1252 quote
+# or euro sign; the second byte of a UTF-8 É, Í, Ó, Ú, ...).
+_UNDECODABLE = "[\ufffd\u0080-\u009f]"
 
 
 def _raw(mapping: Mapping[str, str], field: str) -> Column:
@@ -82,6 +102,8 @@ def standardise_rows(
     placeholder_niks: Sequence[str],
     min_birth_year: int,
     reference_date: str,
+    required: Sequence[str] = (),
+    valid_ranges: Mapping[str, Sequence[int]] | None = None,
 ) -> DataFrame:
     """Input: raw columns plus `_source_file`, `_line`, `_raw_text`, `_malformed`, `_record_key`,
     `_duplicate_key` (see `with_record_keys`).
@@ -98,6 +120,8 @@ def standardise_rows(
     raw = lambda field: _raw(columns, field)  # noqa: E731
     texts = ("address", "family_relation", "occupation", "education", "employment_status", "wave", "program_status")
     regions = ("desa", "kecamatan", "kabupaten", "provinsi")
+    desil_lo, desil_hi = (valid_ranges if valid_ranges is not None else DEFAULT_VALID_RANGES).get("desil", (1, 10))
+    present = lambda field: F.coalesce(F.trim(raw(field)) != "", F.lit(False))  # noqa: E731  recorded, not blank
 
     # 1: one pass over each raw value
     s1 = {
@@ -106,7 +130,9 @@ def standardise_rows(
         "_bd": C.blank_to_null(raw("birth_date")), "_sex0": _mapped(raw("sex"), value_maps.get("sex")),
         "_kode": C.digits_only(raw("kode_wilayah")), "_rt0": C.digits_only(raw("rt")), "_rw0": C.digits_only(raw("rw")),
         "_phone0": C.digits_only(raw("phone")), "_email0": F.lower(F.trim(raw("email"))),
-        "_desil": F.regexp_extract(raw("desil"), r"^\s*([1-9]|10)\s*$", 1),
+        # a whole number (leading zeros and a '.0' tail allowed: '01', '3.0' from a numeric column)
+        "_desil": F.regexp_extract(raw("desil"), r"^\s*0*([0-9]{1,9})(?:\.0+)?\s*$", 1),
+        **{f"_has_{f}": present(f) for f in CHECKED_FIELDS},
         "registered_at": C.parse_date(raw("registered_at"), date_formats.get("registered_at", [])),
         **{f"_t_{f}": C.clean_text_trimmed(raw(f)) for f in texts + regions},
     }
@@ -122,6 +148,8 @@ def standardise_rows(
         "_birth": (F.coalesce(*[F.try_to_date(col("_bd"), f) for f in birth_formats]) if birth_formats
                    else F.lit(None).cast("date")),
         "sex": F.when(col("_sex0").isin("L", "P"), col("_sex0")),
+        "_kode_prov": F.when(F.substring("_kode", 1, 2).isin(_province_codes()), F.substring("_kode", 1, 2)),
+        "_desil_n": F.when(col("_desil") != "", col("_desil").cast("int")),
         "rt": C.nonblank(col("_rt0")), "rw": C.nonblank(col("_rw0")),
         "_national": C.phone_national(col("_phone0")),
         "email": C.email_from_trimmed(col("_email0")),
@@ -134,6 +162,7 @@ def standardise_rows(
         "_nlen": F.length("nik"),
         "_birth_ok": (col("_birth").isNotNull() & (F.year("_birth") >= min_birth_year) & (col("_birth") <= ref)),
         "phone": C.phone_from_national(col("_national")),
+        "desil": F.when(col("_desil_n").between(int(desil_lo), int(desil_hi)), col("_desil_n")),
         **{f: F.substring(C.blank_to_null(col(f"_r_{f}")), 1, 200) for f in ("desa", "kecamatan")},
         "kabupaten": F.substring(F.when(C.is_kota(col("_t_kabupaten")),
                                         F.concat(F.lit("KOTA "), C.blank_to_null(col("_r_kabupaten"))))
@@ -150,7 +179,9 @@ def standardise_rows(
         "birth_date": F.when(col("_birth_ok"), col("_birth")),
         "birth_date_invalid": col("_bd").isNotNull() & ~F.coalesce(col("_birth_ok"), F.lit(False)),
         "provinsi": F.substring(col("_prov"), 1, 200),
-        "province_code": F.coalesce(F.when(F.length("_kode") >= 2, F.substring("_kode", 1, 2)),
+        # the region code's province when it is a known one, else the province name's
+        "_kode_ok": F.length("_kode").isin(2, 4, 6, 10) & col("_kode_prov").isNotNull(),
+        "province_code": F.coalesce(col("_kode_prov"),
                                     C.province_code_from_region(col("_prov"))),
     })
 
@@ -204,6 +235,11 @@ def standardise_rows(
         col("_line").alias("line"),
         col("_raw_text").alias("raw_text"),
         "_malformed", "_duplicate_key", "_name_len",
+        *[(col(f"_has_{f}") & bad).alias(f"_invalid_{f}") for f, bad in (
+            ("sex", col("sex").isNull()), ("desil", col("desil").isNull()), ("kode_wilayah", ~col("_kode_ok")),
+            ("registered_at", col("registered_at").isNull()), ("phone", col("phone").isNull()),
+            ("email", col("email").isNull()))],
+        (~col("_has_desil")).alias("_blank_desil"),
         "nik", "nik_valid", "nik_issue", "nik_province", "nik_regency", "nik_district", "nik_birth_date", "nik_sex",
         "birth_date", "birth_date_invalid", "sex", "no_kk", "name_clean", "phone", "email",
         F.substring(C.nonblank(col("_t_address")), 1, MAX_FIELD_CHARS).alias("address_clean"),
@@ -211,7 +247,7 @@ def standardise_rows(
         F.when(col("province_code").isin(*_province_codes()), col("province_code")).alias("province_code"),
         F.when(F.length("_kode") >= 4, F.substring("_kode", 1, 4)).alias("regency_code"),
         F.when(F.length("_kode") >= 6, F.substring("_kode", 1, 6)).alias("district_code"),
-        F.when(col("_desil") != "", col("_desil").cast("int")).alias("desil"),
+        "desil",
         *[F.substring(C.nonblank(col(f"_t_{f}")), 1, n).alias(name) for f, n, name in (
             ("family_relation", 100, "family_relation"), ("occupation", 100, "occupation"),
             ("education", 100, "education"), ("employment_status", 100, "employment_status"),
@@ -239,23 +275,28 @@ def standardise_rows(
         (~col("nik_valid"), F.concat(F.lit("nik_"), col("nik_issue"))), (col("nik_dob_mismatch"), "nik_dob_mismatch"),
         (col("nik_sex_mismatch"), "nik_sex_mismatch"), (col("birth_date").isNull(), "birth_date_missing"),
         (col("birth_date_invalid"), "birth_date_invalid"), (col("dob_placeholder"), "dob_placeholder"),
-        (col("sex").isNull(), "sex_missing"), (col("name_tokens") == 1, "mononym"),
+        (col("sex").isNull() & ~col("_invalid_sex"), "sex_missing"), (col("name_tokens") == 1, "mononym"),
         (col("province_code").isNull(), "province_unknown"),
+        *[(col(f"_invalid_{f}"), f"{f}_invalid") for f in CHECKED_FIELDS if f not in required],
+        *([(col("_blank_desil"), "desil_missing")] if "desil" in columns else []),
     ])
     # A name alone cannot be linked; a name with a kabupaten or a birth date can, on weaker
     # evidence than an identifier (blocking reaches it by name + kabupaten, name + birth date).
     identifying = (col("nik_valid") | col("birth_date").isNotNull() | col("phone").isNotNull()
                    | col("email").isNotNull() | col("kabupaten").isNotNull())
     reasons = _flag_array([
-        (col("_malformed"), "malformed_line"), (col("record_key").isNull(), "missing_record_key"),
+        (col("_malformed"), "malformed_line"),
+        (F.coalesce(col("raw_text").rlike(_UNDECODABLE), F.lit(False)), "undecodable_text"),
+        (col("record_key").isNull(), "missing_record_key"),
         (col("_duplicate_key"), "duplicate_record_key"),
         (F.coalesce(col("_name_len"), F.lit(0)) > MAX_NAME_CHARS, "name_too_long"),
         (col("name_clean").isNull(), "no_name"), (~identifying, "no_identifying_field"),
+        *[(col(f"_invalid_{f}"), f"invalid_{f}") for f in CHECKED_FIELDS if f in required],
     ])
     nik_cmp = F.when((F.length("nik") == 16) & ~F.coalesce(col("nik_issue") == "placeholder", F.lit(False)),
                      col("nik"))
     return (out.withColumns({"flags": flags, "reasons": reasons, "nik_cmp": nik_cmp})
-            .drop("_malformed", "_duplicate_key", "_name_len"))
+            .drop("_malformed", "_duplicate_key", "_name_len", "_blank_desil", *[f"_invalid_{f}" for f in CHECKED_FIELDS]))
 
 
 def nik_valid_and(cond: Column) -> Column:
