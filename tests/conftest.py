@@ -10,6 +10,12 @@ import pytest
 
 os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 os.environ.setdefault("PYSPARK_PYTHON", os.sys.executable)
+# Every JVM the tests start (the workers' Spark drivers, CLI and spark-submit subprocesses, notebook
+# kernels, the standalone cluster) lives minutes and handles tiny data: the C2 JIT's compilations
+# cost CPU they never earn back, and the suite is CPU-bound on 2 cores. So they stop at C1 (measured
+# on the 2-core machine: tests/test_ingest.py alone 143 -> 112 busy CPU-s, `make test-fast`
+# 201 -> 183 s). Product runs keep the JVM's default. Each JVM notes the setting on stderr.
+os.environ.setdefault("JDK_JAVA_OPTIONS", "-XX:TieredStopAtLevel=1")
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -23,10 +29,6 @@ def spark(tmp_path_factory):
     conf = local_session_conf(master="local[2]", app_name="padan-tests", driver_memory="3g", ui_enabled=False,
                               shuffle_partitions=2,
                               warehouse_dir=str(tmp_path_factory.mktemp("warehouse")))
-    # The test JVMs live minutes and handle tiny data: the C2 JIT's compilations cost CPU they never
-    # earn back (measured on the 2-core machine: tests/test_ingest.py alone 143 -> 112 busy CPU-s,
-    # `make test-fast` 201 -> 183 s), so the tests' driver stops at C1. Product sessions keep the default.
-    conf["spark.driver.extraJavaOptions"] = conf.get("spark.driver.extraJavaOptions", "") + " -XX:TieredStopAtLevel=1"
     builder = SparkSession.builder
     for key, value in conf.items():
         builder = builder.config(key, value)
@@ -155,7 +157,7 @@ class _GroupCheck:
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, config, items):
-        if config.getvalue("loadgroup") and items and not all("@" in item.nodeid for item in items):
+        if getattr(config.option, "loadgroup", False) and items and not all("@" in item.nodeid for item in items):
             raise pytest.UsageError("pytest-xdist --dist loadgroup is not grouping tests by xdist_group "
                                     "(see pytest-xdist#1386); install the versions in requirements.lock")
 

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -62,41 +60,16 @@ def _contents(ctx, table: str, where=None) -> list[tuple]:
     return sorted(tuple(str(v) for v in r) for r in df.collect())
 
 
-def _start_full_run(root: Path, p3ke: Path, prakerja: Path) -> subprocess.Popen:
-    """Lake B, the same records linked in one full run with the pinned model, built by a `padan
-    pipeline` process of its own while lake A's runs go on in this one: most of each run's time is
-    job latency, not CPU, so the two overlap. Its sources and a small Spark session come from an
-    overlay --conf-dir."""
-    overlay = root / "conf_b"
-    (overlay / "sources").mkdir(parents=True)
-    (overlay / "sources" / "p3ke.yml").write_text(f"path: {p3ke}\n")
-    (overlay / "sources" / "prakerja.yml").write_text(f"path: {prakerja}\n")
-    (overlay / "spark.yml").write_text("spark: {master: 'local[2]', driver_memory: 2g, shuffle_partitions: 2}\n")
-    env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1", "PYSPARK_PYTHON": sys.executable}
-    env.pop("PADAN_FAULT_AT", None)
-    log = open(root / "lake_b.log", "w")
-    return subprocess.Popen([sys.executable, "-m", "padan.cli", "pipeline", "--env", "base", "--conf-dir", str(overlay),
-                             "--lake", str(root / "lake_b"), "--run-date", "2026-11-28"],
-                            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-
-
 @pytest.fixture(scope="module")
 def world(spark, tmp_path_factory):
     """Lake A: P3KE batch 0 + Prakerja batch 0 linked in full, then Prakerja batch 1 added, then
-    P3KE batch 1 added by a run interrupted after its pairs and rerun. Lake B (`full`) is started
-    beside it. Returns what the tests need."""
-    from padan.lake import Lake
+    P3KE batch 1 added by a run interrupted after its pairs and rerun. Returns what the tests need."""
     from padan.runs import Ctx, FaultInjected, run_increment, run_pipeline
 
     root = tmp_path_factory.mktemp("increment")
     install_extracts("increment", root / "gen")
     p3ke = _split_csv(root / "gen" / "p3ke", root / "batches", "p3ke", [0.8, 0.2])
     prakerja = _split_csv(root / "gen" / "prakerja", root / "batches", "prakerja", [0.6, 0.4])
-
-    # Lake B gets the same pinned model (written by this session), then its own process.
-    cfg_b = _cfg(root, "lake_b", root / "batches" / "p3ke_all", root / "batches" / "prakerja_all")
-    version_b = install_test_model(Lake.from_config(spark, cfg_b.lake))
-    full_run = _start_full_run(root, root / "batches" / "p3ke_all", root / "batches" / "prakerja_all")
 
     cfg_a = _cfg(root, "lake_a", p3ke[0], prakerja[0])
     ctx_a = Ctx.create(spark, cfg_a, run_date="2026-11-28")
@@ -121,20 +94,26 @@ def world(spark, tmp_path_factory):
     inc2 = run_increment(ctx_a, "p3ke", path=str(p3ke[1]))
     return dict(root=root, ctx=ctx_a, base=base, inc1=inc1, inc2=inc2, killed=killed,
                 ledger_after_kill=ledger_after_kill, clusters_after_kill=clusters_after_kill,
-                p3ke=p3ke, prakerja=prakerja, full_run=full_run, cfg_b=cfg_b, version_b=version_b)
+                p3ke=p3ke, prakerja=prakerja)
 
 
 @pytest.fixture(scope="module")
 def full(spark, world):
-    """Lake B: the same records in one full run with the same pinned model (see _start_full_run)."""
-    from padan.runs import Ctx, current_run_id
+    """Lake B: the same records in one full run, scored with lake A's model version."""
+    from padan.model.store import copy_model
+    from padan.runs import Ctx, link_run_id, run_cluster, run_ingest, run_predict
 
-    proc = world["full_run"]
-    code = proc.wait(timeout=1200)
-    assert code == 0, (world["root"] / "lake_b.log").read_text()[-3000:]
-    assert world["version_b"] == world["base"].model_version
-    ctx_b = Ctx.create(spark, world["cfg_b"], run_date="2026-11-28")
-    return ctx_b, current_run_id(ctx_b)
+    root = world["root"]
+    cfg_b = _cfg(root, "lake_b", root / "batches" / "p3ke_all", root / "batches" / "prakerja_all")
+    cfg_b = cfg_b.with_overrides({"link": {"model_version": world["base"].model_version}})
+    ctx_b = Ctx.create(spark, cfg_b, run_date="2026-11-28")
+    copy_model(world["ctx"].lake, ctx_b.lake, world["base"].model_version)
+    for s in ("p3ke", "prakerja"):
+        run_ingest(ctx_b, s)
+    run_id = link_run_id(ctx_b, world["base"].model_version)
+    run_predict(ctx_b, run_id, world["base"].model_version)
+    run_cluster(ctx_b, run_id)
+    return ctx_b, run_id
 
 
 def test_increments_add_records_and_link_them(world):

@@ -173,7 +173,7 @@ class LakeLock:
             except OSError as exc:           # pragma: no cover -- e.g. the lake folder was removed
                 if exc.errno != errno.ENOENT:
                     logger.warning("lake %s: could not remove the lock file %s: %s", self.root, self.path, exc)
-            logger.info("lake %s: lock released", self.root)
+            logger.debug("lake %s: lock released", self.root)
         else:
             logger.warning("lake %s: the lock file is no longer this run's; left as it is", self.root)
 
