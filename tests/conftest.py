@@ -10,12 +10,6 @@ import pytest
 
 os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 os.environ.setdefault("PYSPARK_PYTHON", os.sys.executable)
-# Every JVM the tests start (the workers' Spark drivers, CLI and spark-submit subprocesses, notebook
-# kernels, the standalone cluster) lives minutes and handles tiny data: the C2 JIT's compilations
-# cost CPU they never earn back, and the suite is CPU-bound on 2 cores. So they stop at C1 (measured
-# on the 2-core machine: tests/test_ingest.py alone 143 -> 112 busy CPU-s, `make test-fast`
-# 201 -> 183 s). Product runs keep the JVM's default. Each JVM notes the setting on stderr.
-os.environ.setdefault("JDK_JAVA_OPTIONS", "-XX:TieredStopAtLevel=1")
 
 REPO = Path(__file__).resolve().parents[1]
 
