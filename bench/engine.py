@@ -76,15 +76,20 @@ def prepare(args, kind: str):
     return spark, cfg, ctx, result
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def parse_args(description: str, argv=None) -> argparse.Namespace:
+    """The options every engine benchmark takes (this one and bench/train.py)."""
+    p = argparse.ArgumentParser(description=description)
     p.add_argument("--records", type=int, default=100_000, help="records generated (60%% P3KE, 40%% Prakerja)")
     p.add_argument("--work", required=True, help="folder for data/, lake/ and checkpoints/ (reused when present)")
     p.add_argument("--seed", type=int, default=3)
     p.add_argument("--driver-memory", default="3g")
     p.add_argument("--engines", default="splink,padan")
     p.add_argument("--results", default="bench/results")
-    args = p.parse_args(argv)
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(__doc__.split("\n\n")[0], argv)
 
     from pyspark.sql import functions as F
 

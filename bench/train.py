@@ -13,7 +13,6 @@ whether training cost follows the configured samples (u_max_pairs, max_label_pai
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
 import os
@@ -21,7 +20,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from engine import measured, prepare  # noqa: E402  (bench/engine.py: shared setup, job group, wall, JVM CPU)
+from engine import measured, parse_args, prepare  # noqa: E402  (bench/engine.py: shared setup, job group, wall, JVM CPU)
 
 
 def _max_diff(a: dict, b: dict, key: str) -> float:
@@ -34,14 +33,7 @@ def _max_diff(a: dict, b: dict, key: str) -> float:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--records", type=int, default=100_000, help="records generated (60%% P3KE, 40%% Prakerja)")
-    p.add_argument("--work", required=True, help="folder for data/, lake/ and checkpoints/ (reused when present)")
-    p.add_argument("--seed", type=int, default=3)
-    p.add_argument("--driver-memory", default="3g")
-    p.add_argument("--engines", default="splink,padan")
-    p.add_argument("--results", default="bench/results")
-    args = p.parse_args(argv)
+    args = parse_args(__doc__.split("\n\n")[0], argv)
     from padan.model.train import train_model
     from padan.tables import PERSONS
 
