@@ -157,4 +157,6 @@ class _GroupCheck:
 
 
 def pytest_configure(config):
+    # declared here too, so a run without xdist (-p no:xdist) does not trip over the marks
+    config.addinivalue_line("markers", "xdist_group(name): tests sharing one worker (pytest-xdist)")
     config.pluginmanager.register(_GroupCheck(), "padan-group-check")

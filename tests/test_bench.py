@@ -35,6 +35,12 @@ def test_bench_smoke(spark, cfg, tmp_path):
                 assert 0 <= value <= 1, (system, key)
         assert s["accuracy"]["pairwise_f1"] > 0.5, system
     assert data["systems"]["padan"]["peak_jvm_rss_mib"] > 0
+    padan_steps = data["systems"]["padan"]["steps"]
+    # CPU and jobs per step: padan's Spark stages run jobs and burn JVM CPU; DuckDB runs in the driver
+    assert all(padan_steps[k]["spark_jobs"] > 0 and padan_steps[k]["jvm_cpu_seconds"] > 0
+               for k in ("ingest_p3ke", "train", "predict", "cluster")), padan_steps
+    duck = data["systems"]["splink_duckdb"]["steps"]
+    assert duck["predict"]["spark_jobs"] == 0 and sum(v["driver_cpu_seconds"] for v in duck.values()) > 0
     assert data["candidate_pairs"] > 0 and all(v > 0 for v in data["ratios"].values())
     assert data["records"] == 600 and data["machine"]["cores"] >= 1
 
@@ -42,5 +48,6 @@ def test_bench_smoke(spark, cfg, tmp_path):
     update_docs(tmp_path / "results", doc)
     text = doc.read_text()
     assert "splink_duckdb" in text and "<!-- bench-results:end -->" in text
+    assert "CPU-seconds and Spark jobs per step" in text
     update_docs(tmp_path / "results", doc)           # regenerating replaces the tables, never appends
     assert doc.read_text() == text

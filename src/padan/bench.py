@@ -72,11 +72,20 @@ class StepRecord:
     seconds: float = 0.0
     peak_driver_rss_mib: float = 0.0
     peak_jvm_rss_mib: float = 0.0
+    jvm_cpu_seconds: float | None = None
+    driver_cpu_seconds: float | None = None
+    spark_jobs: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         d = {"seconds": round(self.seconds, 3), "rows": self.rows,
              "peak_driver_rss_mib": round(self.peak_driver_rss_mib), "peak_jvm_rss_mib": round(self.peak_jvm_rss_mib)}
+        if self.jvm_cpu_seconds is not None:
+            d["jvm_cpu_seconds"] = round(self.jvm_cpu_seconds, 1)
+        if self.driver_cpu_seconds is not None:
+            d["driver_cpu_seconds"] = round(self.driver_cpu_seconds, 1)
+        if self.spark_jobs is not None:
+            d["spark_jobs"] = self.spark_jobs
         d.update(self.extra)
         return d
 
@@ -162,21 +171,46 @@ class Monitor:
                 logger.info("bench: %s %s running %.0fs%s%s; driver %.0f MiB, jvm %.0f MiB", cur.system, cur.name,
                             now - self._started, rows, self._spark_progress(), driver, jvm)
 
+    def _cpu(self) -> tuple[float, float]:
+        """CPU-seconds (user + system, all threads) used so far by the JVM(s) and by this Python
+        process (DuckDB runs inside it)."""
+        jvm = 0.0
+        for p in _jvm_processes():
+            try:
+                t = p.cpu_times()
+                jvm += t.user + t.system
+            except Exception:
+                pass
+        t = self._me.cpu_times()
+        return jvm, t.user + t.system
+
     @contextmanager
     def step(self, system: str, name: str, rows: int | None = None) -> Iterator[StepRecord]:
         rec = StepRecord(system, name, rows)
         self._current, self._started = rec, time.monotonic()
         logger.info("bench: %s %s started%s", system, name, f" (rows {rows:,})" if rows is not None else "")
+        group = f"bench-{system}-{name}"
+        sc = self.spark.sparkContext if self.spark is not None else None
+        if sc is not None:
+            sc.setJobGroup(group, group)
+        jvm0, drv0 = self._cpu()
         try:
             self.sample()
             yield rec
         finally:
             rec.seconds = time.monotonic() - self._started
+            jvm1, drv1 = self._cpu()
+            rec.jvm_cpu_seconds, rec.driver_cpu_seconds = jvm1 - jvm0, drv1 - drv0
+            if sc is not None:
+                rec.spark_jobs = len(sc.statusTracker().getJobIdsForGroup(group))
+                sc.setJobGroup("bench-other", "bench-other")
             self.sample()
             self._current = None
             self.steps.append(rec)
-            logger.info("bench: %s %s done in %.1fs%s; peak driver %.0f MiB, jvm %.0f MiB", system, name,
+            logger.info("bench: %s %s done in %.1fs%s; JVM CPU %.1fs, driver CPU %.1fs, %s Spark jobs; "
+                        "peak driver %.0f MiB, jvm %.0f MiB", system, name,
                         rec.seconds, f" (rows {rec.rows:,})" if rec.rows is not None else "",
+                        rec.jvm_cpu_seconds, rec.driver_cpu_seconds, rec.spark_jobs,
                         rec.peak_driver_rss_mib, rec.peak_jvm_rss_mib)
 
     def system_summary(self, system: str) -> dict[str, Any]:
@@ -658,6 +692,26 @@ def bench_tables(results: list[dict[str, Any]]) -> str:
                 f"({a['best_f1_threshold']}) | {_fmt_p(a['cluster_pairwise_precision'])} | "
                 f"{_fmt_p(a['cluster_pairwise_recall'])} | {_fmt_p(a['cluster_pairwise_f1'])} | "
                 f"{_fmt_p(a['bcubed_f1'])} | {s.get('persons') or 0:,} |")
+    costed = [r for r in benches if any("jvm_cpu_seconds" in v for s in r["systems"].values()
+                                        for v in s["steps"].values())]
+    if costed:
+        lines += ["", "### CPU-seconds and Spark jobs per step", "",
+                  "JVM CPU-s: the Spark JVM's user + system time over the step (all threads: tasks, planning, GC); "
+                  "driver CPU-s: the Python process's (DuckDB runs inside it); jobs: Spark jobs in the step's job "
+                  "group. They survive a shared machine better than seconds.", "",
+                  "| result | records | system | per step: JVM CPU-s / driver CPU-s / Spark jobs | link JVM+driver CPU-s "
+                  "| link Spark jobs |",
+                  "|---|---|---|---|---|---|"]
+        for r in costed:
+            for name, s in r["systems"].items():
+                st = s["steps"]
+                cells = ", ".join(f"{k} {_fmt_s(v.get('jvm_cpu_seconds'))} / {_fmt_s(v.get('driver_cpu_seconds'))} / "
+                                  f"{v.get('spark_jobs', '-')}" for k, v in st.items())
+                link = [st[k] for k in LINK_STEPS[name] if k in st]
+                cpu = sum((v.get("jvm_cpu_seconds") or 0) + (v.get("driver_cpu_seconds") or 0) for v in link)
+                jobs = sum(v.get("spark_jobs") or 0 for v in link)
+                lines.append(f"| {r.get('_file', r['size'])} | {r['records']:,} | {name} | {cells} | {_fmt_s(cpu)} "
+                             f"| {jobs:,} |")
     lines += ["", "### Machine and data per result", "",
               "| result | cores | RAM GiB | Java | Spark | Splink | DuckDB | driver memory | load avg start / end "
               "| synth s | candidate pairs | wall s |",
