@@ -38,12 +38,20 @@ def test_components_long_chain_converges(spark):
     assert len({r.component for r in got.collect()}) == 1
 
 
+def _order(change):
+    return tuple("" if v is None else v for v in change)
+
+
 def _assign(spark, components, previous, run_id):
     c = spark.createDataFrame(components, "id string, component string")
     p = spark.createDataFrame(previous, "unique_id string, person_id string") if previous is not None else None
-    a, ch = assign_person_ids(c, p, run_id)
-    return ({r.unique_id: r.person_id for r in a.collect()},
-            sorted((r.kind, r.old_id, r.new_id, r.records) for r in ch.collect()))
+    ids = assign_person_ids(c, p, run_id)
+    try:
+        assert ids.persons() == len({r.component for r in c.collect()})
+        return ({r.unique_id: r.person_id for r in ids.assign.collect()},
+                sorted(((r.kind, r.old_id, r.new_id, r.records) for r in ids.changes.collect()), key=_order))
+    finally:
+        ids.release()
 
 
 def test_first_run_mints_one_opaque_id_per_component(spark):
@@ -105,3 +113,48 @@ def test_same_inputs_give_same_ids(spark):
     prev = [("a", "P1"), ("b", "P1"), ("c", "P1")]
     comps_ = [("a", "a"), ("b", "a"), ("c", "c")]
     assert _assign(spark, comps_, prev, "r1") == _assign(spark, comps_, prev, "r1")
+
+
+def _expected(components, previous, run_id):
+    """The id rules of padan.cluster.ids, written out plainly over Python dicts."""
+    import hashlib
+    from collections import Counter
+
+    comp = dict(components)
+    prev = dict(previous)
+    stamp = "".join(ch for ch in run_id.split("-")[0] if ch.isalnum())[:15]
+    mint = {c: f"P{stamp}-" + hashlib.sha256(f"{run_id}|{c}".encode()).hexdigest()[:16] for c in comp.values()}
+    size = Counter(comp.values())
+    held = Counter((comp[i], old) for i, old in prev.items() if i in comp)
+    winner = {}
+    for old in set(prev.values()):
+        cands = [(-n, c) for (c, o), n in held.items() if o == old]
+        winner[old] = min(cands)[1] if cands else None
+    won = {c: sorted(o for o, w in winner.items() if w == c) for c in size}
+    person = {c: (won[c][0] if won[c] else mint[c]) for c in size}
+    changes = []
+    for c in size:
+        olds = sorted({o for (cc, o) in held if cc == c})
+        if not won[c]:
+            changes += [("split", o, mint[c], size[c]) for o in olds] or [("new", None, mint[c], size[c])]
+        changes += [("merged", o, won[c][0], size[c]) for o in won[c][1:]]
+    changes += [("retired", o, None, 0) for o, w in winner.items() if w is None]
+    return {i: person[c] for i, c in comp.items()}, sorted(changes, key=_order)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_ids_follow_the_rules_on_random_histories(spark, seed):
+    """Random previous clusters and components (records gone, records new, splits, merges, ties):
+    the Spark decisions equal the rules written out in plain Python."""
+    import random
+
+    rnd = random.Random(seed)
+    before = [f"r{i:02d}" for i in range(40)]
+    now = [i for i in before if rnd.random() > 0.1] + [f"n{i:02d}" for i in range(8)]
+    previous = [(i, f"P2026010{rnd.randint(1, 9)}T000000-{rnd.randint(0, 9):02d}") for i in before]
+    groups: dict[int, list[str]] = {}
+    for i in now:
+        groups.setdefault(rnd.randint(0, 14), []).append(i)
+    components = [(i, min(g)) for g in groups.values() for i in g]
+    run_id = "20261130T000000-cafe"
+    assert _assign(spark, components, previous, run_id) == _expected(components, previous, run_id)

@@ -275,13 +275,15 @@ def run_cluster(ctx: Ctx, run_id: str) -> dict[str, int]:
         previous = None
         if previous_version != NO_TABLE:
             previous = _clusters_at(ctx, previous_version).select("unique_id", "person_id")
-        assign, changes = assign_person_ids(comps, previous, run_id)
-        clusters = _cluster_rows(assign.join(persons, "unique_id"), threshold, run_id)
+        ids = assign_person_ids(comps, previous, run_id)
+        clusters = _cluster_rows(ids.assign.join(persons, "unique_id"), threshold, run_id)
         m = ctx.lake.overwrite(clusters, CLUSTERS)
-        counts = _write_id_changes(ctx, changes, run_id)
-        rec.row_counts.update(records=m.get("numOutputRows", 0), persons=_persons(clusters), **counts)
+        counts = _write_id_changes(ctx, ids.changes, run_id)
+        rec.row_counts.update(records=m.get("numOutputRows", 0), persons=ids.persons(), **counts)
         rec.output_versions = ctx.lake.versions([CLUSTERS.name, ID_CHANGES.name])
         clusters.unpersist()
+        ids.release()
+        comps.unpersist()
     return rec.row_counts
 
 
@@ -309,7 +311,7 @@ def run_cluster_thresholds(ctx: Ctx, run_id: str) -> dict[str, int]:
         for t in thresholds:
             comps = connected_components(nodes, pairs.where(F.col("match_probability") >= t).select("src", "dst"))
             parts.append(comps.select(F.col("id").alias("unique_id"), F.col("component").alias("cluster_id"),
-                                      F.lit(t).alias("threshold")).localCheckpoint())
+                                      F.lit(t).alias("threshold")))
         rows = parts[0]
         for part in parts[1:]:
             rows = rows.unionByName(part)
@@ -348,10 +350,6 @@ def _write_id_changes(ctx: Ctx, changes: DataFrame, run_id: str) -> dict:
     finally:
         changes.unpersist()
     return {f"ids_{k}": v for k, v in by_kind.items()}
-
-
-def _persons(clusters: DataFrame) -> int:
-    return clusters.select("person_id").distinct().count()
 
 
 NO_TABLE = -1    # an input version meaning "the table did not exist yet"
@@ -571,16 +569,18 @@ def run_cluster_increment(ctx: Ctx, run_id: str, source: str, batch_id: str) -> 
         star = members.join(anchors, "person_id").select(F.col("unique_id").alias("src"), "dst")
         nodes = members.select(F.col("unique_id").alias("id")).union(new.select(F.col("unique_id").alias("id")))
         comps = connected_components(nodes, edges.unionByName(star))
-        assign, changes = assign_person_ids(comps, members, run_id)
-        clusters = _cluster_rows(assign.join(persons.select("unique_id", "source_dataset"), "unique_id"), threshold, run_id)
+        ids = assign_person_ids(comps, members, run_id)
+        clusters = _cluster_rows(ids.assign.join(persons.select("unique_id", "source_dataset"), "unique_id"), threshold,
+                                 run_id)
         m = ctx.lake.merge(clusters, CLUSTERS, ["unique_id"])
         _fault_point("increment:after-clusters")
-        counts = _write_id_changes(ctx, changes, run_id)
+        counts = _write_id_changes(ctx, ids.changes, run_id)
         rec.row_counts.update(new_records=n_new, touched_persons=touched.count(), records_reclustered=clusters.count(),
                               inserted=m.get("numTargetRowsInserted", 0), updated=m.get("numTargetRowsUpdated", 0),
-                              persons_reclustered=_persons(clusters), **counts)
+                              persons_reclustered=ids.persons(), **counts)
         rec.output_versions = ctx.lake.versions([CLUSTERS.name, ID_CHANGES.name])
-        for df in (new, edges, touched, members, clusters):
+        ids.release()
+        for df in (new, edges, touched, members, clusters, comps):
             df.unpersist()
     return rec.row_counts
 

@@ -17,7 +17,8 @@ logger = logging.getLogger(__name__)
 
 def connected_components(nodes: DataFrame, edges: DataFrame, *, max_rounds: int = 60) -> DataFrame:
     """nodes(id STRING), edges(src, dst) -> (id, component) where component is the smallest id
-    in the node's component. Nodes without edges are their own component."""
+    in the node's component. Nodes without edges are their own component. The result is locally
+    checkpointed (computed once, kept by the executors; `unpersist()` releases it)."""
     und = edges.select(F.col("src").alias("a"), F.col("dst").alias("b")).where(F.col("a") != F.col("b"))
     und = und.unionByName(und.select(F.col("b").alias("a"), F.col("a").alias("b"))).distinct()
     und = und.localCheckpoint()
@@ -42,5 +43,6 @@ def connected_components(nodes: DataFrame, edges: DataFrame, *, max_rounds: int 
             break
     else:
         raise RuntimeError(f"connected components did not converge in {max_rounds} rounds")
+    # Checkpointed: whoever reads the components (ids, rows, changes) reads them, not the rounds.
     return (nodes.select("id").distinct().join(labels, "id", "left")
-            .select("id", F.coalesce("label", "id").alias("component")))
+            .select("id", F.coalesce("label", "id").alias("component")).localCheckpoint())
