@@ -115,6 +115,8 @@ def _load(args) -> config_mod.Config:
 # until they end; explain and blocking only read.
 WRITING = frozenset({"ingest", "train", "link", "increment", "report", "pipeline", "demo", "evaluate"})
 _held = contextlib.ExitStack()     # the lake lock of the running command, released when main() ends
+# Whether this main() call is the whole process (see main), and its run folder in the lake (padan.scratch).
+_run: dict = {"program": False, "folder": None}
 
 
 def _lock(cfg, args, app: str) -> None:
@@ -127,12 +129,32 @@ def _lock(cfg, args, app: str) -> None:
         _held.enter_context(lock_for(cfg.lake.root, app, wait_seconds=cfg.lake.lock_wait_seconds, ids=ids))
 
 
-def _ctx(cfg, args, app: str):
-    from padan.runs import Ctx
+def _start(cfg, args, app: str):
+    """The lake lock (writing commands), the check that no lake table is damaged (writing commands:
+    exit 7 before anything is written), the run's temporary folder (a whole-process command on a
+    local lake: padan.scratch) and the Spark session, in that order."""
+    from padan.lakecheck import check_lake
+    from padan.lock import local_root
     from padan.spark import spark_from_config
 
     _lock(cfg, args, app)
-    spark = spark_from_config(cfg, f"padan-{app}")
+    local = local_root(cfg.lake.root) is not None
+    if app in WRITING and local:
+        check_lake(cfg.lake.root, catalog=cfg.lake.catalog)         # plain file reads, before the JVM starts
+    if _run["program"] and _run["folder"] is None:
+        from padan.scratch import open_run_folder
+
+        _run["folder"] = open_run_folder(cfg.lake.root, app)
+    spark = spark_from_config(cfg, f"padan-{app}", run_folder=_run["folder"])
+    if app in WRITING and not local:
+        check_lake(cfg.lake.root, spark=spark, catalog=cfg.lake.catalog)   # through Hadoop's file system
+    return spark
+
+
+def _ctx(cfg, args, app: str):
+    from padan.runs import Ctx
+
+    spark = _start(cfg, args, app)
     return Ctx.create(spark, cfg, force=args.force, run_date=args.run_date)
 
 
@@ -258,7 +280,6 @@ def cmd_pipeline(args) -> int:
 
 def cmd_demo(args) -> int:
     from padan.runs import Ctx, run_pipeline
-    from padan.spark import spark_from_config
     from padan.demo import ensure_demo_extracts
 
     cfg = _load(args)
@@ -268,8 +289,7 @@ def cmd_demo(args) -> int:
                               "model": {"training": {"u_max_pairs": d.u_max_pairs}}})
     t = time.monotonic()
     _python_workers()
-    _lock(cfg, args, "demo")
-    spark = spark_from_config(cfg, "padan-demo")
+    spark = _start(cfg, args, "demo")
     ensure_demo_extracts(spark, d.out, p3ke_rows=rows_p, prakerja_rows=rows_k, seed=d.seed, profile=d.profile)
     ctx = Ctx.create(spark, cfg, force=args.force, run_date=args.run_date)
     result = run_pipeline(ctx, train=True)
@@ -369,9 +389,12 @@ COMMANDS: dict[str, Callable] = {
 def main(argv: list[str] | None = None, *, program: bool | None = None) -> int:
     """Run one command. `program` (default: when `argv` is None, i.e. the `padan` executable or
     `python -m padan.cli`; jobs/*.py pass it): this call is the whole process, so the Spark
-    checkpoint files padan made are removed at the end. A caller that goes on using the Spark
-    session (a test, a notebook) keeps them."""
+    checkpoint files padan made are removed at the end, and on a local lake its temporary files go
+    to a run folder in the lake (padan.scratch) that is removed then too, after the Spark session
+    padan started is stopped. A caller that goes on using the Spark session (a test, a notebook)
+    keeps them."""
     program = argv is None if program is None else program
+    _run.update(program=program, folder=None)
     args = build_parser().parse_args(argv)
     import padan
 
@@ -394,6 +417,7 @@ def main(argv: list[str] | None = None, *, program: bool | None = None) -> int:
     finally:
         if program:
             _release_checkpoints()
+            _remove_run_folder()
         _held.close()           # the lake lock, last: after the run's own cleanup
         os.umask(previous_umask)
 
@@ -409,6 +433,23 @@ def _release_checkpoints() -> None:
         release_checkpoints()
     except Exception:  # noqa: BLE001 -- cleanup must not hide the command's own outcome
         logger.debug("could not remove the session's checkpoint folder", exc_info=True)
+
+
+def _remove_run_folder() -> None:
+    """Stop the session padan started (its JVM closes its shuffle and temp files), then remove the
+    run's folder in the lake (padan.scratch)."""
+    folder = _run["folder"]
+    if folder is None:
+        return
+    _run["folder"] = None
+    if "pyspark" in sys.modules:
+        try:
+            from padan.spark import stop_own_session
+
+            stop_own_session()
+        except Exception:  # noqa: BLE001 -- e.g. the JVM died: nothing left to stop
+            logger.debug("could not stop the Spark session", exc_info=True)
+    folder.remove()
 
 
 JVM_DIED = 8    # exit code: the Spark JVM went away under the command (retryable, with more memory)

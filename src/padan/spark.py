@@ -28,7 +28,7 @@ PRIVATE_UMASK = "077"   # lake files and folders: owner-only
 # Whether padan chose this process's Spark checkpoint folder (not spark-submit's, Databricks' or a
 # test's): only then are its files (Splink's lineage-breaking Parquet, RDD checkpoints) padan's to
 # remove when the command ends.
-_OWNED = {"checkpoints": False}
+_OWNED = {"checkpoints": False, "session": False}
 
 def splink_jar() -> str:
     from splink.backends.spark import similarity_jar_location
@@ -57,8 +57,11 @@ def _running_under_spark_submit() -> bool:
 
 
 def local_session_conf(*, master: str, app_name: str, driver_memory: str, ui_enabled: bool,
-                       shuffle_partitions: int | None, warehouse_dir: str | None = None) -> dict[str, str]:
-    """Everything a self-started local session needs (jars, Delta, sizing)."""
+                       shuffle_partitions: int | None, warehouse_dir: str | None = None,
+                       local_dir: str | None = None) -> dict[str, str]:
+    """Everything a self-started local session needs (jars, Delta, sizing). `local_dir`: the
+    folder for shuffle and spill files (`spark.local.dir`) and the driver JVM's temp files
+    (`java.io.tmpdir`), a local-mode session's only (padan.scratch: the run's folder in the lake)."""
     delta_jars = staged_delta_jars()
     if not delta_jars:
         raise PadanError(
@@ -88,13 +91,20 @@ def local_session_conf(*, master: str, app_name: str, driver_memory: str, ui_ena
     }
     if warehouse_dir:
         conf["spark.sql.warehouse.dir"] = warehouse_dir
+    if local_dir and master.startswith("local"):
+        os.makedirs(local_dir, mode=0o700, exist_ok=True)
+        conf["spark.local.dir"] = local_dir
+        conf["spark.driver.extraJavaOptions"] += f" -Djava.io.tmpdir={local_dir}"
+        if os.environ.get("SPARK_LOCAL_DIRS"):
+            logger.info("SPARK_LOCAL_DIRS is set: Spark writes its shuffle files there, not in the run folder")
     return conf
 
 
 def get_spark(app_name: str = "padan", conf: Mapping[str, str] | None = None, *, master: str = "local[*]",
               driver_memory: str = "4g", ui_enabled: bool = False, shuffle_partitions: int | None = None,
-              checkpoint_dir: str | None = None) -> SparkSession:
-    """Return the active SparkSession, or start a local one configured for padan."""
+              checkpoint_dir: str | None = None, local_dir: str | None = None) -> SparkSession:
+    """Return the active SparkSession, or start a local one configured for padan (`local_dir`:
+    see `local_session_conf`; ignored when a session exists or spark-submit started this driver)."""
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     active = SparkSession.getActiveSession()
     if active is not None:
@@ -110,10 +120,12 @@ def get_spark(app_name: str = "padan", conf: Mapping[str, str] | None = None, *,
     else:
         builder = SparkSession.builder
         for key, value in local_session_conf(master=master, app_name=app_name, driver_memory=driver_memory,
-                                             ui_enabled=ui_enabled, shuffle_partitions=shuffle_partitions).items():
+                                             ui_enabled=ui_enabled, shuffle_partitions=shuffle_partitions,
+                                             local_dir=local_dir).items():
             builder = builder.config(key, value)
         spark = builder.getOrCreate()
         spark.sparkContext.setLogLevel("ERROR")
+        _OWNED["session"] = True
         logger.info("started a local Spark session (master %s)", master)
     for key, value in (conf or {}).items():
         spark.conf.set(key, value)
@@ -151,11 +163,28 @@ def release_checkpoints() -> str | None:
     return folder
 
 
-def spark_from_config(cfg, app_name: str | None = None) -> SparkSession:  # cfg: padan.config.Config
+def spark_from_config(cfg, app_name: str | None = None, *, run_folder=None) -> SparkSession:  # cfg: padan.config.Config
+    """The session for `cfg`. With `run_folder` (padan.scratch.RunFolder, the command's temporary
+    folder in the lake): checkpoints go there unless `lake.checkpoint_dir` names a folder, and a
+    local-mode session padan starts puts its shuffle, spill and temp files there."""
     s = cfg.spark
+    checkpoints = cfg.lake.checkpoint_path
+    if run_folder is not None and not cfg.lake.checkpoint_dir:
+        checkpoints = run_folder.checkpoints
     return get_spark(app_name or s.app_name, s.conf, master=s.master, driver_memory=s.driver_memory,
                      ui_enabled=s.ui_enabled, shuffle_partitions=s.shuffle_partitions,
-                     checkpoint_dir=cfg.lake.checkpoint_path)
+                     checkpoint_dir=checkpoints, local_dir=run_folder.spark_local if run_folder else None)
+
+
+def stop_own_session() -> None:
+    """Stop the active session if padan started it in this process (a command ending), so that its
+    JVM's files are closed before the run folder is removed."""
+    if not _OWNED["session"]:
+        return
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        active.stop()
+    _OWNED["session"] = False
 
 
 def submit_jars() -> list[str]:
