@@ -53,7 +53,7 @@ import pytest
 from padan.lakecheck import COMMIT, CHECKPOINT, HadoopFiles, check_lake, check_table, table_folders
 from padan.errors import StateError
 from padan.lock import LOCK_NAME
-from padan.scratch import OWNER_NAME, TMP_NAME, sweep
+from padan.scratch import OWNER_NAME, TMP_NAME, open_run_folder, sweep
 from tests.conftest import FIXTURE_EXTRACTS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -210,6 +210,20 @@ def test_the_sweep_leaves_live_and_foreign_folders(tmp_path):
     old = time.time() - 3600
     os.utime(unowned, (old, old))
     assert sweep(str(tmp_path)) == 1 and sorted(p.name for p in base.iterdir()) == ["foreign", "live"]
+
+
+def test_a_run_folder_is_private_says_whose_it_is_and_goes(tmp_path, caplog):
+    (tmp_path / "_checkpoints" / "0b1c").mkdir(parents=True)          # left by a notebook session
+    with caplog.at_level(logging.WARNING, logger="padan.scratch"):
+        folder = open_run_folder(str(tmp_path), "link")
+    assert folder.path.parent == tmp_path / TMP_NAME
+    assert all(p.stat().st_mode & 0o777 == 0o700 for p in (folder.path, folder.path.parent))
+    owner = json.loads((folder.path / OWNER_NAME).read_text())
+    assert owner["pid"] == os.getpid() and owner["host"] == socket.gethostname() and owner["command"] == "link"
+    assert "1 folder(s) in _checkpoints" in caplog.text
+    (Path(folder.spark_local) / "blockmgr-1").mkdir(parents=True)
+    folder.remove()
+    assert list((tmp_path / TMP_NAME).iterdir()) == []
 
 
 def _dead_pid() -> int:

@@ -40,6 +40,7 @@ logger = logging.getLogger(__name__)
 
 TMP_NAME = "_tmp"
 OWNER_NAME = "owner.json"
+LEGACY_CHECKPOINTS = "_checkpoints"    # lake.checkpoint_dir's default, which sessions outside the CLI still use
 UNOWNED_GRACE_SECONDS = 60     # a folder without a readable owner file is a crashed run's once this old
 
 
@@ -101,6 +102,11 @@ def open_run_folder(root: str, command: str) -> RunFolder | None:
     if path is None:
         return None
     sweep(root)
+    legacy = path / LEGACY_CHECKPOINTS
+    if legacy.is_dir() and (left := sum(1 for _ in legacy.iterdir())):
+        logger.warning("lake %s: %d folder(s) in %s, left by sessions started outside the padan command (notebooks) "
+                       "or by older padan versions, hold copies of personal data; remove them when no notebook uses "
+                       "the lake", root, left, LEGACY_CHECKPOINTS)
     base = path / TMP_NAME
     base.mkdir(mode=0o700, parents=True, exist_ok=True)
     os.chmod(base, 0o700)
