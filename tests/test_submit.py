@@ -41,6 +41,7 @@ def test_ingest_job_through_make_submit(tmp_path):
     assert "ingest p3ke:" in proc.stdout and "read=3 standardised=2 rejected=1" in proc.stdout
     assert (lake / "silver" / "persons" / "_delta_log").is_dir()
     assert (lake / "ops" / "rejects" / "_delta_log").is_dir()
+    assert list((lake / "_tmp").iterdir()) == []        # the job's run folder (padan.scratch) is gone
     wheel = next((tmp_path / "dist").glob("padan-*.whl"))
     with zipfile.ZipFile(wheel) as whl, zipfile.ZipFile(tmp_path / "dist" / "padan_pyfiles.zip") as pyfiles:
         in_wheel = {n for n in whl.namelist() if n.startswith("padan/")}
