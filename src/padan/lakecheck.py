@@ -125,6 +125,7 @@ class Damage:
     path: str           # the table's folder
     file: str | None    # the damaged or missing log file
     problem: str
+    newest_commit: bool = False   # the damaged file is the table's newest commit, not its first
 
 
 def table_folders(files, root: str) -> Iterable[tuple[str, str]]:
@@ -178,7 +179,8 @@ def check_table(files, table: str, folder: str) -> Damage | None:
         path = files.join(log, commits[version].name)
         problem = _commit_problem(files.read(path), version == 0 and start == 0)
         if problem:
-            return Damage(table, folder, path, f"commit file of version {version} {problem}")
+            return Damage(table, folder, path, f"commit file of version {version} {problem}",
+                          newest_commit=version == newest and version > 0)
     return None
 
 
@@ -240,9 +242,10 @@ class DamagedTableError(StateError):
     def __init__(self, damage: Damage):
         self.damage = damage
         where = f" ({damage.file})" if damage.file else ""
+        newest = ("; as the damaged file is the table's newest commit, moving it out of _delta_log instead "
+                  "returns the table to its previous version, and the rerun redoes what that commit held"
+                  if damage.newest_commit else "")
         super().__init__(
             f"table {damage.table} at {damage.path} is damaged: {damage.problem}{where}. Nothing was written. "
             f"padan does not repair tables: restore the table's folder (at least its _delta_log) from a backup "
-            f"or a storage snapshot, then rerun; if only the newest commit file is damaged, moving that one file "
-            f"out of _delta_log returns the table to its previous version, and the rerun redoes what that "
-            f"commit held")
+            f"or a storage snapshot, then rerun{newest}")
