@@ -323,6 +323,15 @@ def test_damage_the_check_finds_and_what_it_costs(lake_copy, spark):
     message = damaged(garble)
     assert "silver.persons" in message and "not valid JSON at line 2" in message
 
+    def cut_at_a_line_end(copy: Path) -> None:        # still valid JSON lines: only the checksum file tells
+        log = copy / "silver" / "persons" / "_delta_log"
+        newest = max((p for p in log.iterdir() if COMMIT.match(p.name)), key=lambda p: p.name)
+        lines = newest.read_bytes().split(b"\n")
+        assert len([x for x in lines if x]) >= 3
+        newest.write_bytes(b"\n".join(lines[:2]) + b"\n")
+    message = damaged(cut_at_a_line_end)
+    assert "silver.persons" in message and "does not match its checksum file" in message
+
     def empty(copy: Path) -> None:
         _truncate_newest_commit(copy, "gold.pairs").write_bytes(b"")
     message = damaged(empty)
@@ -340,12 +349,17 @@ def test_damage_the_check_finds_and_what_it_costs(lake_copy, spark):
     cp = checkpoint(cleaned)
     (cp.parent / f"{int(cp.name[:20]) - 1:020d}.json").unlink()
     assert check_lake(str(cleaned)) == tables
+    assert [check_table(hadoop, t, f) for t, f in table_folders(hadoop, f"file:{cleaned}")] == [None] * tables
 
     def torn_checkpoint(copy: Path) -> None:
         cp = checkpoint(copy)
         cp.write_bytes(cp.read_bytes()[:100])
     message = damaged(torn_checkpoint)
     assert "ops.runs" in message and "newest checkpoint is not a complete Parquet file" in message
+    torn_checkpoint(cleaned)
+    found = [d for t, f in table_folders(hadoop, f"file:{cleaned}") if (d := check_table(hadoop, t, f))]
+    assert [d.table for d in found] == ["ops.runs"]
+    assert found[0].problem == "its newest checkpoint cannot be read (ChecksumException: changed or cut after it was written)"
 
     def no_log(copy: Path) -> None:
         for p in (copy / "gold" / "targeting" / "_delta_log").iterdir():

@@ -12,14 +12,17 @@ of the lake (`<root>/{bronze,silver,gold,ops}/<table>/_delta_log`):
 - each of those commit files parses as JSON, line by line, every line one action object, and a
   table that starts at version 0 has its `protocol` and `metaData` there;
 - the newest checkpoint's Parquet files start and end with Parquet's magic bytes;
-- a `_delta_log` without any commit or checkpoint sits in a folder with no data files.
+- a `_delta_log` without any commit or checkpoint sits in a folder with no data files;
+- each of those files matches the checksum file Hadoop's file system wrote beside it
+  (`.<name>.crc`, which Hadoop verifies when Delta reads the file), where there is one.
 
 It reads files only: no Spark job, no JVM for a local lake (a lake behind a URI is read through
 Hadoop's file system once the session is up), a few files per table (Delta checkpoints every 10
 commits). On damage it raises `StateError` (exit 7) naming the table, its path, the file and what
 is wrong, never the file's content (commit files hold statistics and partition values).
 padan does not repair a table. Limits: a commit file cut exactly at a line end still parses (Delta
-reads it as a commit with fewer actions); files older than the newest checkpoint are not read (Delta
+reads it as a commit with fewer actions) and is found only by its checksum file, which local and
+HDFS lakes have and object stores do not; files older than the newest checkpoint are not read (Delta
 does not read them either); tables addressed through a catalog (`lake.catalog`) are not checked.
 """
 
@@ -29,9 +32,11 @@ import json
 import logging
 import os
 import re
+import struct
 import time
+import zlib
 from dataclasses import dataclass
-from typing import Callable, Iterable
+from typing import Iterable
 
 from padan.errors import StateError
 
@@ -71,6 +76,25 @@ class LocalFiles:
             head = fh.read(n)
             fh.seek(max(0, os.fstat(fh.fileno()).st_size - n))
             return head, fh.read(n)
+
+    def checksum_ok(self, path: str, data: bytes | None = None) -> bool:
+        """Whether the file matches the checksum file Hadoop's local file system wrote beside it
+        (`.<name>.crc`: CRC32 of each 512-byte chunk), which Hadoop itself verifies on every read;
+        True when there is none."""
+        folder, name = os.path.split(path)
+        try:
+            with open(os.path.join(folder, f".{name}.crc"), "rb") as fh:
+                crc = fh.read()
+        except FileNotFoundError:
+            return True
+        if len(crc) < 8 or crc[:4] != b"crc\0":
+            return False
+        chunk = struct.unpack(">i", crc[4:8])[0]
+        if chunk <= 0:
+            return False
+        data = self.read(path) if data is None else data
+        sums = [zlib.crc32(data[i:i + chunk]) for i in range(0, len(data), chunk)]
+        return crc[8:] == b"".join(struct.pack(">I", v) for v in sums)
 
     @staticmethod
     def join(*parts: str) -> str:
@@ -115,8 +139,24 @@ class HadoopFiles:
             stream.close()
 
     @staticmethod
+    def checksum_ok(path: str, data: bytes | None = None) -> bool:
+        return True                 # Hadoop verifies checksums as it reads (ChecksumException: see _unreadable)
+
+    @staticmethod
     def join(*parts: str) -> str:
         return "/".join(p.rstrip("/") for p in parts)
+
+
+# Java exceptions that mean a file's bytes are damaged, not that the store is unreachable (those
+# stay failures of their own: exit 1, retried).
+_DAMAGED_READS = ("org.apache.hadoop.fs.ChecksumException", "java.io.EOFException")
+
+
+def _unreadable(exc: Exception) -> str | None:
+    java = getattr(exc, "java_exception", None)
+    name = str(java.getClass().getName()) if java is not None else None
+    return f"cannot be read ({name.rsplit('.', 1)[-1]}: changed or cut after it was written)" \
+        if name in _DAMAGED_READS else None
 
 
 @dataclass(frozen=True)
@@ -166,9 +206,17 @@ def check_table(files, table: str, folder: str) -> Damage | None:
         for e, m in parts:
             if m.group(5) == "parquet":
                 path = files.join(log, e.name)
-                head, tail = files.ends(path, len(PARQUET_MAGIC))
+                try:
+                    head, tail = files.ends(path, len(PARQUET_MAGIC))
+                except Exception as exc:  # noqa: BLE001 -- only a damaged file's error becomes Damage
+                    if (problem := _unreadable(exc)) is None:
+                        raise
+                    return Damage(table, folder, path, f"its newest checkpoint {problem}")
                 if e.size < 2 * len(PARQUET_MAGIC) + 4 or head != PARQUET_MAGIC or tail != PARQUET_MAGIC:
                     return Damage(table, folder, path, "its newest checkpoint is not a complete Parquet file")
+                if not files.checksum_ok(path):
+                    return Damage(table, folder, path, "its newest checkpoint does not match its checksum file "
+                                                       "(changed or cut after it was written)")
         start = version + 1
         break
     for version in range(start, newest + 1):
@@ -177,7 +225,15 @@ def check_table(files, table: str, folder: str) -> Damage | None:
             return Damage(table, folder, missing, f"commit file of version {version} is missing from its Delta log "
                                                   f"(versions {start}-{newest} are needed)")
         path = files.join(log, commits[version].name)
-        problem = _commit_problem(files.read(path), version == 0 and start == 0)
+        try:
+            data = files.read(path)
+        except Exception as exc:  # noqa: BLE001 -- only a damaged file's error becomes Damage
+            if (problem := _unreadable(exc)) is None:
+                raise
+        else:
+            problem = _commit_problem(data, version == 0 and start == 0)
+            if problem is None and not files.checksum_ok(path, data):
+                problem = "does not match its checksum file (changed or cut after it was written)"
         if problem:
             return Damage(table, folder, path, f"commit file of version {version} {problem}",
                           newest_commit=version == newest and version > 0)
@@ -208,17 +264,16 @@ def _commit_problem(data: bytes, first: bool) -> str | None:
     return None
 
 
-def check_lake(root: str, *, spark=None, catalog: str | None = None,
-               local_root: Callable[[str], object] | None = None) -> int:
+def check_lake(root: str, *, spark=None, catalog: str | None = None) -> int:
     """Check every Delta table of the lake at `root`; raise StateError (exit 7) on the first damaged
     one; return the number of tables checked. A local root is read with plain file operations, a
     URI root through `spark`'s Hadoop file system (skipped, with a log line, without a session)."""
-    from padan.lock import local_root as _local
+    from padan.lock import local_root
 
     if catalog:
         logger.info("lake tables are addressed through catalog %s: their Delta logs are not checked", catalog)
         return 0
-    path = (local_root or _local)(root)
+    path = local_root(root)
     if path is not None:
         files, where = LocalFiles(), str(path)
     elif spark is not None:
