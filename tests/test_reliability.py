@@ -7,7 +7,8 @@ Where each guarantee is tested:
   (test_a_killed_run_rerun_ends_as_if_it_never_failed). A real `kill -9` of a whole CLI process
   group (Python driver and Spark JVM) mid-ingest: here (test_a_killed_run_leaves_its_temporary_
   folder_to_the_next_run): the next run takes over the dead run's lock, removes its temporary
-  folder (Spark shuffle files, checkpoints) and loads the batch in full.
+  folder (Spark shuffle files, checkpoints) and loads the batch in full. A spark-submit job's run
+  folder is gone when it ends: tests/test_submit.py.
 - **Concurrent runs.** Two processes on one lake serialise or the second exits 9 having written
   nothing; a dead holder's lock is taken over; a failing command releases the lock:
   tests/test_lock.py.
@@ -21,8 +22,9 @@ Where each guarantee is tested:
   JVM exits 8: tests/test_ids.py (test_an_unexpected_failure_names_its_trace_file_and_a_dead_jvm_says_so).
 - **Damaged tables.** A truncated commit file or a commit missing from the middle of a table's
   Delta log stops `padan increment` / `padan link` with exit 7 naming the table, before any table
-  changes: here (test_a_damaged_table_stops_a_writing_command_before_it_writes and the checks
-  after it).
+  changes: here (test_a_damaged_table_stops_a_writing_command_before_it_writes); garbled, empty,
+  cut-at-a-line-end commits, a torn checkpoint and a log without commits over data files, locally
+  and through Hadoop's file system, with no Spark job: test_damage_the_check_finds_and_what_it_costs.
 - **Personal data at rest.** Owner-only files and limited Delta statistics: tests/test_privacy.py.
   The canary scan: here (test_no_canary_outside_the_tables_that_hold_personal_data): every NIK,
   KK number, name, phone and e-mail of the shared pipeline lake's input extracts is looked for in
