@@ -424,3 +424,19 @@ def test_no_canary_outside_the_tables_that_hold_personal_data(pipeline_run, lake
               f"hits {hits or 'none'}")
     assert temp_files == []
     assert hits == {}
+
+
+def test_a_local_session_puts_its_temporary_files_in_the_run_folder(tmp_path):
+    """spark.local.dir and the driver's java.io.tmpdir go to the run folder for a local master; a
+    cluster master keeps its own, and so does a folder name Spark would split (a comma, a blank)."""
+    from padan.spark import local_session_conf
+
+    def conf(master: str, folder: Path) -> dict:
+        return local_session_conf(master=master, app_name="t", driver_memory="1g", ui_enabled=False,
+                                  shuffle_partitions=2, local_dir=str(folder))
+    ours = conf("local[2]", tmp_path / "run" / "spark")
+    assert ours["spark.local.dir"] == str(tmp_path / "run" / "spark")
+    assert f"-Djava.io.tmpdir={tmp_path / 'run' / 'spark'}" in ours["spark.driver.extraJavaOptions"]
+    assert "spark.local.dir" not in conf("spark://master:7077", tmp_path / "c")
+    assert "spark.local.dir" not in conf("local[2]", tmp_path / "a,b")
+    assert "java.io.tmpdir" not in conf("local[2]", tmp_path / "a b")["spark.driver.extraJavaOptions"]

@@ -91,7 +91,9 @@ def local_session_conf(*, master: str, app_name: str, driver_memory: str, ui_ena
     }
     if warehouse_dir:
         conf["spark.sql.warehouse.dir"] = warehouse_dir
-    if local_dir and master.startswith("local"):
+    # spark.local.dir is a comma-separated list and Java options are split at blanks and quotes: a
+    # folder whose name holds one of those keeps Spark's defaults.
+    if local_dir and master.startswith("local") and not set(local_dir) & set(",\"' \t\n"):
         os.makedirs(local_dir, mode=0o700, exist_ok=True)
         conf["spark.local.dir"] = local_dir
         conf["spark.driver.extraJavaOptions"] += f" -Djava.io.tmpdir={local_dir}"
