@@ -154,6 +154,7 @@ def test_the_canary_finder_finds_what_it_looks_for():
 
 # ---------------------------------------------------------------- kill -9 and the run folder
 
+@pytest.mark.integration
 def test_a_killed_run_leaves_its_temporary_folder_to_the_next_run(tmp_path):
     """`padan ingest` killed with SIGKILL (driver and JVM, as the OOM killer or a power cut would)
     once its Spark JVM is working leaves its lock and its run folder `<lake>/_tmp/<token>/`, with
@@ -272,6 +273,7 @@ def _remove_middle_commit(lake: Path) -> tuple[str, Path]:
     raise AssertionError("no table of the pipeline lake has three commits after its newest checkpoint")
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("damage", ["truncated", "missing"])
 def test_a_damaged_table_stops_a_writing_command_before_it_writes(lake_copy, tmp_path, damage):
     """`padan increment` on a lake whose gold.clusters has a truncated newest commit, `padan link`
@@ -296,6 +298,7 @@ def test_a_damaged_table_stops_a_writing_command_before_it_writes(lake_copy, tmp
     assert "padan_result" not in out
 
 
+@pytest.mark.integration
 def test_damage_the_check_finds_and_what_it_costs(lake_copy, spark):
     """The lake check reads files only: on the intact pipeline lake it passes with no Spark job
     (locally, and through Hadoop's file system as for a lake behind a URI); a garbled line, an empty
@@ -377,6 +380,7 @@ def _rows_text(spark, lake: Path, table: str) -> str:
     return "\n".join(map(repr, df.collect()))
 
 
+@pytest.mark.integration
 def test_no_canary_outside_the_tables_that_hold_personal_data(pipeline_run, lake_copy, spark, capsys):
     """Runs `padan report` (in this process: the lake check, the marts stage, found done, and the
     HTML report written again) on a copy of the shared pipeline lake with its log captured, then
