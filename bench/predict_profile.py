@@ -1,0 +1,98 @@
+"""Where predict's CPU goes, on a kept bench lake (`padan bench --keep-work`).
+
+Runs parts of the engine's predict plan into Spark's `noop` sink and prints, per variant, wall
+seconds, the JVM's CPU-seconds (user + system, all threads) and the Spark jobs:
+- `inputs`: silver.persons (cached) with their pinned term frequencies;
+- `rawjoin`: the one keyed join of every rule with equi-join keys, join columns only (count);
+- `blocked_count` / `blocked`: the candidate pairs, each for its first rule (count / all columns);
+- `full`: the whole scoring plan (gammas, weights, probability, minimum-probability filter);
+- EXTRA=hint:partitions,...: `blocked` with a join hint (e.g. shuffle_hash) or none, at a number of
+  shuffle partitions.
+
+    PYTHONPATH=src DM=8g SP=4 .venv/bin/python bench/predict_profile.py /tmp/padan-bench/lake inputs,rawjoin,blocked,full
+"""
+import os, sys, time, json
+import psutil
+from pyspark.sql import functions as F
+
+from padan.config import load as load_config
+from padan.spark import get_spark
+from padan.runs import Ctx
+from padan.tables import PERSONS
+from padan.link import engine
+from padan.model.store import load_model
+from padan.model.tf import load_tf
+
+lake = sys.argv[1]
+variants = sys.argv[2].split(",")
+cfg = load_config(env="local", conf_dir=str(__import__("pathlib").Path(__file__).resolve().parents[1] / "conf"), overrides={"lake": {"root": lake}})
+spark = get_spark(driver_memory=os.environ.get("DM", "6g"), shuffle_partitions=int(os.environ.get("SP", "4")))
+ctx = Ctx.create(spark, cfg)
+jvm = [p for p in psutil.Process().children(recursive=True) if "java" in p.name()][0]
+def cpu():
+    t = jvm.cpu_times(); return t.user + t.system
+mv = [r[0] for r in ctx.lake.read("ops.runs").where("model_version is not null").select("model_version").distinct().collect()][0]
+settings = load_model(ctx.lake, mv)
+persons = ctx.lake.read(PERSONS.name).persist()
+print("persons", persons.count(), flush=True)
+tf = load_tf(ctx.lake, mv, settings, persons)
+sc = spark.sparkContext
+
+def measure(name, df):
+    g = "prof-" + name
+    sc.setJobGroup(g, g)
+    c0, t0 = cpu(), time.time()
+    df.write.format("noop").mode("overwrite").save()
+    c1, t1 = cpu(), time.time()
+    n = len(sc.statusTracker().getJobIdsForGroup(g))
+    print(json.dumps({"variant": name, "wall": round(t1 - t0, 1), "jvm_cpu": round(c1 - c0, 1), "jobs": n}), flush=True)
+
+model = engine.parse_model(settings)
+engine.register_similarity_functions(spark)
+df, cols = engine._inputs(persons, model, settings, tf)
+where = engine._composite_id("l") < engine._composite_id("r")
+for v in variants:
+    if v == "full":
+        measure(v, engine.predict_pairs(spark, persons, settings, min_probability=cfg.link.min_pair_probability, tf_tables=tf))
+    elif v == "blocked":
+        measure(v, engine._blocked(df, df, model, where, cols))
+    elif v == "blocked_count":
+        b = engine._blocked(df, df, model, where, cols)
+        g="prof-bc"; sc.setJobGroup(g,g); c0,t0=cpu(),time.time(); n=b.count(); print(json.dumps({"variant":v,"pairs":n,"wall":round(time.time()-t0,1),"jvm_cpu":round(cpu()-c0,1)}), flush=True)
+    elif v == "inputs":
+        measure(v, df)
+    elif v == "rawjoin":
+        from padan.link.predict import equi_join_keys
+        rk = [(k, equi_join_keys(r)) for k, r in enumerate(model.rules)]
+        keyed = [(k, keys) for k, keys in rk if keys]
+        lt, rt = engine._keyed(df, keyed).alias("l"), engine._keyed(df, keyed).alias("r")
+        j = lt.join(rt, (F.col("l.__rule") == F.col("r.__rule")) & (F.col("l.__h") == F.col("r.__h")) & where)
+        g="prof-raw"; sc.setJobGroup(g,g); c0,t0=cpu(),time.time(); n=j.count(); print(json.dumps({"variant":v,"raw_pairs":n,"wall":round(time.time()-t0,1),"jvm_cpu":round(cpu()-c0,1)}), flush=True)
+    elif v.startswith("nocomp:"):
+        # score with all comparisons but one
+        drop = v.split(":")[1]
+        import dataclasses
+        m2 = dataclasses.replace(model, comparisons=tuple(c for c in model.comparisons if c.name != drop))
+        measure(v, engine._scored(engine._blocked(df, df, m2, where, cols), m2, cfg.link.min_pair_probability))
+
+def blocked_hint(left, right, model, where, columns, hint, parts=None):
+    import functools
+    from padan.link.predict import equi_join_keys
+    rule_keys = [(k, equi_join_keys(rule)) for k, rule in enumerate(model.rules)]
+    keyed = [(k, keys) for k, keys in rule_keys if keys]
+    lt, rt = engine._keyed(left, keyed), engine._keyed(right, keyed)
+    if parts:
+        lt = lt.repartition(parts, "__rule", "__h"); rt = rt.repartition(parts, "__rule", "__h")
+    lt, rt = lt.alias("l"), rt.alias("r")
+    if hint:
+        rt = rt.hint(hint)
+    cond = (F.col("l.__rule") == F.col("r.__rule")) & (F.col("l.__h") == F.col("r.__h")) & where
+    first = functools.reduce(lambda a, b: a | b, [(F.col("l.__rule") == k) & engine._first_rule_only(k, model) for k, _ in keyed])
+    return lt.join(rt, cond, "inner").where(first).select(*engine._pair_columns(columns, F.col("l.__rule")))
+
+for v in os.environ.get("EXTRA", "").split(","):
+    if not v:
+        continue
+    hint, parts = v.split(":")
+    spark.conf.set("spark.sql.shuffle.partitions", parts)
+    measure(f"blocked hint={hint} parts={parts}", blocked_hint(df, df, model, where, cols, hint if hint != "none" else None))
