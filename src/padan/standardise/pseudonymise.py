@@ -78,7 +78,6 @@ class Pseudonymiser:
         self.fields = tuple(opts.fields)
         self.raw_columns = tuple(contract.columns[f] for f in self.fields if f in contract.columns)
         self._pads = spark.createDataFrame([(bytearray(ipad), bytearray(opad))], f"{IPAD} BINARY, {OPAD} BINARY")
-        del ipad, opad
 
     @classmethod
     def for_source(cls, spark: SparkSession, source: str, contract: SourceContract) -> "Pseudonymiser | None":
