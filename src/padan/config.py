@@ -104,6 +104,34 @@ class CsvOptions(_Strict):
 RANGE_FIELDS = ("desil",)
 
 
+# Canonical fields the contract option `pseudonymise` may replace by a keyed hash.
+PSEUDONYMISABLE = ("nik", "no_kk", "phone", "email")
+PSEUDONYM_KEY_MIN_BYTES = 32
+
+
+class PseudonymiseOptions(_Strict):
+    """Keyed pseudonymisation (`padan.standardise.pseudonymise`): the listed identifiers are replaced
+    at ingest by HMAC-SHA256 under a secret key, in bronze and silver alike; what is derived from
+    them (NIK region, birth date, sex, validity) is derived first. The key itself is never in the
+    config: only the environment variable or the file that holds it (exactly one of the two)."""
+
+    fields: list[Literal["nik", "no_kk", "phone", "email"]] = list(PSEUDONYMISABLE)
+    key_env: str | None = None
+    """Environment variable holding the key (its UTF-8 bytes, at least 32)."""
+    key_file: str | None = None
+    """File holding the key (its bytes, a trailing line break dropped; at least 32)."""
+
+    @model_validator(mode="after")
+    def _one_key_source(self) -> "PseudonymiseOptions":
+        if (self.key_env is None) == (self.key_file is None):
+            raise ValueError("set exactly one of 'key_env' (an environment variable) and 'key_file' (a file)")
+        if self.key_env is not None and not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", self.key_env):
+            raise ValueError("'key_env' must be the name of an environment variable (letters, digits, _)")
+        if not self.fields:
+            raise ValueError("'fields' lists no field to pseudonymise")
+        return self
+
+
 class SourceContract(_Strict):
     """How to read one register and map it onto padan's canonical fields."""
 
@@ -125,6 +153,8 @@ class SourceContract(_Strict):
     valid_ranges: dict[str, tuple[int, int]] = {"desil": (1, 10)}
     """whole-number field -> [lowest, highest] valid value (inclusive). A value outside it, or not a
     whole number, is invalid: a reject (`invalid_<field>`) when the field is `required`, else a flag."""
+    pseudonymise: PseudonymiseOptions | None = None
+    """Replace identifiers by a keyed hash at ingest (off when absent); see `PseudonymiseOptions`."""
 
     @field_validator("valid_ranges")
     @classmethod
@@ -470,6 +500,11 @@ def _cross_checks(cfg: Config, origins: Mapping[str, str]) -> list[str]:
         if not SAFE_ID.match(name) or not name[0].isalpha():
             problems.append(f"{origins.get(f'sources.{name}', '<defaults>')}: source name {name!r} must start with a "
                             f"letter and be {SAFE_ID_TEXT}")
+    for name, contract in cfg.sources.items():
+        if contract.pseudonymise is not None:
+            problem = pseudonym_key_problem(name, contract.pseudonymise)
+            if problem:
+                problems.append(f"{origins.get(f'sources.{name}', '<defaults>')}: {problem}")
     for key, value in (("catalog", cfg.lake.catalog), ("schema_prefix", cfg.lake.schema_prefix)):
         if value and not SQL_NAME.match(value):
             problems.append(f"{origins.get('lake', '<defaults>')}: key 'lake.{key}' must be letters, digits and _")
@@ -478,6 +513,33 @@ def _cross_checks(cfg: Config, origins: Mapping[str, str]) -> list[str]:
     if dupes:
         problems.append(f"{origins.get('model', '<defaults>')}: comparison names repeated: {dupes}")
     return problems
+
+
+def read_pseudonym_key(opts: PseudonymiseOptions) -> bytes | None:
+    """The key's bytes (None when its variable or file is absent). Never logged, never in a message."""
+    if opts.key_env is not None:
+        value = os.environ.get(opts.key_env)
+        return None if value is None else value.encode("utf-8")
+    try:
+        data = Path(opts.key_file).read_bytes()   # type: ignore[arg-type]
+    except OSError:
+        return None
+    return data[:-2] if data.endswith(b"\r\n") else data[:-1] if data.endswith(b"\n") else data
+
+
+def pseudonym_key_problem(source: str, opts: PseudonymiseOptions) -> str | None:
+    """What is wrong with a source's pseudonymisation key, in words that name the source, the option
+    and where the key should be, never the key; None when it is usable."""
+    where = (f"environment variable {opts.key_env} (key_env)" if opts.key_env is not None
+             else f"key file '{opts.key_file}' (key_file)")
+    key = read_pseudonym_key(opts)
+    if key is None:
+        return (f"key 'sources.{source}.pseudonymise': the pseudonymisation key is missing: "
+                f"{where} is {'not set' if opts.key_env is not None else 'not readable'}")
+    if len(key) < PSEUDONYM_KEY_MIN_BYTES:
+        return (f"key 'sources.{source}.pseudonymise': the pseudonymisation key in {where} is shorter than "
+                f"{PSEUDONYM_KEY_MIN_BYTES} bytes; use a random key of at least {PSEUDONYM_KEY_MIN_BYTES} bytes")
+    return None
 
 
 def packaged_base() -> Path:

@@ -26,6 +26,7 @@ from padan.ingest.quality import log_quality, quality_rows, rows_written
 from padan.ingest.read import InputFile, batch_fingerprint, list_files, read_source
 from padan.lake import Lake, slice_of
 from padan.standardise.persons import split_accepted_rejected, standardise_rows, with_record_keys
+from padan.standardise.pseudonymise import Pseudonymiser
 from padan.tables import (CLUSTERS, ID_CHANGES, OVERLAP_BY_REGION, PAIRS, PERSON_PROFILE, PERSONS, QUALITY,
                           REJECTS, RUNS, TARGETING, bronze_spec)
 
@@ -99,6 +100,7 @@ def run_ingest(ctx: Ctx, source: str, *, path: str | None = None, batch_id: str 
         return IngestResult(source, batch_id, c.get("read", 0), c.get("standardised", 0), c.get("rejected", 0), True)
 
     raw = read_source(ctx.spark, source, contract, files)  # contract checked before anything is written
+    pseudo = Pseudonymiser.for_source(ctx.spark, source, contract)   # None unless the contract turns it on
     std_cfg = ctx.cfg.standardise
     with ledger.stage(ctx.lake, batch_id, "ingest", batch_id=batch_id) as rec:
         keyed = with_record_keys(raw.rows, contract.record_key).persist(StorageLevel.MEMORY_AND_DISK)
@@ -106,7 +108,7 @@ def run_ingest(ctx: Ctx, source: str, *, path: str | None = None, batch_id: str 
             _check_new_keys(ctx, source, batch_id, keyed)
         loaded_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
         bronze = bronze_spec(source, list(raw.columns))
-        bronze_rows = keyed.select(
+        bronze_rows = (keyed if pseudo is None else pseudo.bronze(keyed, raw.columns)).select(
             F.concat(F.lit(f"{source}:"), F.col("_record_key")).alias("_unique_id"), F.lit(batch_id).alias("_batch_id"),
             "_source_file", "_line", F.lit(loaded_at).alias("_loaded_at"), *[F.col(f"`{c}`") for c in raw.columns])
         m_read = ctx.lake.overwrite(bronze_rows, bronze, replace_where=slice_of(_batch_id=batch_id))
@@ -117,7 +119,7 @@ def run_ingest(ctx: Ctx, source: str, *, path: str | None = None, batch_id: str 
             muhammad_variants=std_cfg.muhammad_variants, placeholder_dates=std_cfg.placeholder_dates,
             day15_placeholder=std_cfg.day15_placeholder, placeholder_niks=std_cfg.placeholder_niks,
             min_birth_year=std_cfg.min_birth_year, reference_date=ctx.run_date,
-            required=contract.required, valid_ranges=contract.valid_ranges,
+            required=contract.required, valid_ranges=contract.valid_ranges, pseudonymiser=pseudo,
         ).persist(StorageLevel.MEMORY_AND_DISK)
         accepted, rejected = split_accepted_rejected(std)
         this_batch = {"batch_id": batch_id} if mode == "increment" else {}

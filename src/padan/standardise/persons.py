@@ -23,12 +23,15 @@ is kept in the rejects).
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from padan.standardise import columns as C
+
+if TYPE_CHECKING:
+    from padan.standardise.pseudonymise import Pseudonymiser
 
 MAX_NAME_CHARS = 200
 MAX_FIELD_CHARS = 1000
@@ -104,6 +107,7 @@ def standardise_rows(
     reference_date: str,
     required: Sequence[str] = (),
     valid_ranges: Mapping[str, Sequence[int]] | None = None,
+    pseudonymiser: "Pseudonymiser | None" = None,
 ) -> DataFrame:
     """Input: raw columns plus `_source_file`, `_line`, `_raw_text`, `_malformed`, `_record_key`,
     `_duplicate_key` (see `with_record_keys`).
@@ -113,7 +117,11 @@ def standardise_rows(
     the cleaned region texts) is computed once in one select and read by name in the next, so no
     expression tree is copied into another (Spark's optimiser keeps a select apart when merging it
     would duplicate a non-trivial expression). The whole chain is one code-generated stage; the
-    only lambda left is the old-spelling J rule, run only on names that show an old-spelling mark."""
+    only lambda left is the old-spelling J rule, run only on names that show an old-spelling mark.
+
+    With a `pseudonymiser` (the contract's `pseudonymise` option), the listed identifiers are
+    replaced by their keyed hash after everything derived from them (NIK parts and validity, the
+    phone and e-mail checks, the reasons and flags) is computed, and `raw_text` is null."""
     ref_year = int(reference_date[:4])
     ref = F.to_date(F.lit(reference_date))
     col = F.col
@@ -295,8 +303,9 @@ def standardise_rows(
     ])
     nik_cmp = F.when((F.length("nik") == 16) & ~F.coalesce(col("nik_issue") == "placeholder", F.lit(False)),
                      col("nik"))
-    return (out.withColumns({"flags": flags, "reasons": reasons, "nik_cmp": nik_cmp})
-            .drop("_malformed", "_duplicate_key", "_name_len", "_blank_desil", *[f"_invalid_{f}" for f in CHECKED_FIELDS]))
+    result = (out.withColumns({"flags": flags, "reasons": reasons, "nik_cmp": nik_cmp})
+              .drop("_malformed", "_duplicate_key", "_name_len", "_blank_desil", *[f"_invalid_{f}" for f in CHECKED_FIELDS]))
+    return result if pseudonymiser is None else pseudonymiser.silver(result)
 
 
 def nik_valid_and(cond: Column) -> Column:
