@@ -172,6 +172,7 @@ def pseudonymised_run(tmp_path_factory):
     return root / "lake", data, proc.stdout + proc.stderr, event_text
 
 
+@pytest.mark.integration
 def test_a_pseudonymised_run_leaves_no_clear_identifier_key_or_pad(spark, pseudonymised_run):
     lake, data, log_text, event_text = pseudonymised_run
     clear = _clear_values(spark, data)
