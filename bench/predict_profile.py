@@ -3,8 +3,9 @@
 Runs parts of the engine's predict plan into Spark's `noop` sink and prints, per variant, wall
 seconds, the JVM's CPU-seconds (user + system, all threads) and the Spark jobs:
 - `inputs`: silver.persons (cached) with their pinned term frequencies;
-- `rawjoin`: the one keyed join of every rule with equi-join keys, join columns only (count);
-- `blocked_count` / `blocked`: the candidate pairs, each for its first rule (count / all columns);
+- `rawjoin`: the wide keyed join the engine used before 2026-11-30 (every rule with equi-join keys
+  at once), join columns only (count);
+- `blocked_count` / `blocked`: the engine's candidate pairs (the narrow join, then full records), each for its first rule (count / all columns);
 - `full`: the whole scoring plan (gammas, weights, probability, minimum-probability filter);
 - EXTRA=hint:partitions,...: `blocked` with a join hint (e.g. shuffle_hash) or none, at a number of
   shuffle partitions.
@@ -13,6 +14,7 @@ seconds, the JVM's CPU-seconds (user + system, all threads) and the Spark jobs:
 """
 import os, sys, time, json
 import psutil
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from padan.config import load as load_config
@@ -47,6 +49,17 @@ def measure(name, df):
     n = len(sc.statusTracker().getJobIdsForGroup(g))
     print(json.dumps({"variant": name, "wall": round(t1 - t0, 1), "jvm_cpu": round(c1 - c0, 1), "jobs": n}), flush=True)
 
+def _keyed(df: DataFrame, rule_keys: list[tuple[int, list[str]]]) -> DataFrame:
+    """The engine's wide keyed rows before 2026-11-30 (every model column, for the old variants): one row per record and rule whose equi-join key columns are all set: the record with
+    __rule and __h (a 64-bit hash of the rule's key values)."""
+    entries = [F.when(~F.greatest(*[F.col(c).isNull() for c in keys], F.lit(False)),
+                      F.struct(F.lit(k).alias("__rule"), F.xxhash64(*[F.col(c) for c in keys]).alias("__h")))
+               for k, keys in rule_keys]
+    return (df.select("*", F.explode(F.array(*entries)).alias("__k")).where(F.col("__k").isNotNull())
+            .select(*df.columns, "__k.__rule", "__k.__h"))
+
+
+
 model = engine.parse_model(settings)
 engine.register_similarity_functions(spark)
 df, cols = engine._inputs(persons, model, settings, tf)
@@ -65,7 +78,7 @@ for v in variants:
         from padan.link.predict import equi_join_keys
         rk = [(k, equi_join_keys(r)) for k, r in enumerate(model.rules)]
         keyed = [(k, keys) for k, keys in rk if keys]
-        lt, rt = engine._keyed(df, keyed).alias("l"), engine._keyed(df, keyed).alias("r")
+        lt, rt = _keyed(df, keyed).alias("l"), _keyed(df, keyed).alias("r")
         j = lt.join(rt, (F.col("l.__rule") == F.col("r.__rule")) & (F.col("l.__h") == F.col("r.__h")) & where)
         g="prof-raw"; sc.setJobGroup(g,g); c0,t0=cpu(),time.time(); n=j.count(); print(json.dumps({"variant":v,"raw_pairs":n,"wall":round(time.time()-t0,1),"jvm_cpu":round(cpu()-c0,1)}), flush=True)
     elif v.startswith("nocomp:"):
@@ -80,7 +93,7 @@ def blocked_hint(left, right, model, where, columns, hint, parts=None):
     from padan.link.predict import equi_join_keys
     rule_keys = [(k, equi_join_keys(rule)) for k, rule in enumerate(model.rules)]
     keyed = [(k, keys) for k, keys in rule_keys if keys]
-    lt, rt = engine._keyed(left, keyed), engine._keyed(right, keyed)
+    lt, rt = _keyed(left, keyed), _keyed(right, keyed)
     if parts:
         lt = lt.repartition(parts, "__rule", "__h"); rt = rt.repartition(parts, "__rule", "__h")
     lt, rt = lt.alias("l"), rt.alias("r")

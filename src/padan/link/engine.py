@@ -159,38 +159,57 @@ def _pair_columns(columns: Sequence[str], match_key: Column) -> list[Column]:
             *[F.col(f"l.{c}").alias(f"{c}_l") for c in columns], *[F.col(f"r.{c}").alias(f"{c}_r") for c in columns]]
 
 
-def _keyed(df: DataFrame, rule_keys: list[tuple[int, list[str]]]) -> DataFrame:
-    """One row per record and rule whose equi-join key columns are all set: the record with
-    __rule and __h (a 64-bit hash of the rule's key values)."""
+def _keys_only(df: DataFrame, rule_keys: list[tuple[int, list[str]]]) -> DataFrame:
+    """One narrow row per record and rule whose equi-join key columns are all set: the record's
+    composite id __cid, __rule and __h (a 64-bit hash of the rule's key values)."""
     entries = [F.when(~F.greatest(*[F.col(c).isNull() for c in keys], F.lit(False)),
                       F.struct(F.lit(k).alias("__rule"), F.xxhash64(*[F.col(c) for c in keys]).alias("__h")))
                for k, keys in rule_keys]
-    return (df.select("*", F.explode(F.array(*entries)).alias("__k")).where(F.col("__k").isNotNull())
-            .select(*df.columns, "__k.__rule", "__k.__h"))
+    return (df.select(_composite_id_of(df).alias("__cid"), F.explode(F.array(*entries)).alias("__k"))
+            .where(F.col("__k").isNotNull()).select("__cid", "__k.__rule", "__k.__h"))
 
 
-def _blocked(left: DataFrame, right: DataFrame, model: Model, where: Column | None, columns: Sequence[str]) -> DataFrame:
+def _composite_id_of(df: DataFrame) -> Column:
+    return F.concat(df["source_dataset"], F.lit(SEPARATOR), df["unique_id"])
+
+
+def _blocked(left: DataFrame, right: DataFrame, model: Model, where: Column | None, columns: Sequence[str],
+             *, ordered: bool = False) -> DataFrame:
     """The pairs of the blocking rules, each once with the first rule that finds it as match_key,
     every column as <column>_l / <column>_r.
 
-    The rules with equi-join keys (`l.x = r.x` conjuncts) share one join: each record enters once
-    per such rule with a hash of the rule's key values, records meet on (rule, hash), and the full
-    rule (which also drops hash collisions) and the absence of every earlier rule are checked on the
-    pair. So the records are shuffled once for all these rules, not once per rule. A rule without
-    such keys gets a join of its own."""
+    The rules with equi-join keys (`l.x = r.x` conjuncts) share one join, and it is narrow: each
+    record enters once per such rule as (composite id, rule, hash of the rule's key values), records
+    meet on (rule, hash) (with `ordered`, only as l < r by composite id), and each meeting pair is
+    kept once with the set of rules under which it met. Only then are the full records joined to
+    the pairs, and a pair is kept for the rule of that set that holds on its full columns while no
+    earlier rule does (which also drops hash collisions): Splink's semantics exactly. A pair that
+    an earlier rule would find is always in the set, since that rule's keys are equal and set.
+    So the wide records are shuffled once per side to the kept pairs, not once per rule and
+    record. A rule without such keys gets a join of its own. `where` is checked on the full pair."""
     from padan.link.predict import equi_join_keys
 
     rule_keys = [(k, equi_join_keys(rule)) for k, rule in enumerate(model.rules)]
     keyed = [(k, keys) for k, keys in rule_keys if keys]
     parts = []
     if keyed:
-        lt, rt = _keyed(left, keyed).alias("l"), _keyed(right, keyed).alias("r")
-        cond = (F.col("l.__rule") == F.col("r.__rule")) & (F.col("l.__h") == F.col("r.__h"))
+        lk, rk = _keys_only(left, keyed).alias("lk"), _keys_only(right, keyed).alias("rk")
+        meet = (F.col("lk.__rule") == F.col("rk.__rule")) & (F.col("lk.__h") == F.col("rk.__h"))
+        if ordered:
+            meet = meet & (F.col("lk.__cid") < F.col("rk.__cid"))
+        met = (lk.join(rk, meet, "inner")
+               .groupBy(F.col("lk.__cid").alias("__cid_l"), F.col("rk.__cid").alias("__cid_r"))
+               .agg(F.collect_set(F.col("lk.__rule")).alias("__rules")))
+        lt = left.select("*", _composite_id_of(left).alias("__cid")).alias("l")
+        rt = right.select("*", _composite_id_of(right).alias("__cid")).alias("r")
+        pairs = (met.join(lt, F.col("__cid_l") == F.col("l.__cid"), "inner")
+                 .join(rt, F.col("__cid_r") == F.col("r.__cid"), "inner"))
         if where is not None:
-            cond = cond & where
-        first = functools.reduce(lambda a, b: a | b,
-                                 [(F.col("l.__rule") == k) & _first_rule_only(k, model) for k, _ in keyed])
-        parts.append(lt.join(rt, cond, "inner").where(first).select(*_pair_columns(columns, F.col("l.__rule"))))
+            pairs = pairs.where(where)
+        first = F.coalesce(*[F.when(F.array_contains(F.col("__rules"), k) & _first_rule_only(k, model), F.lit(k))
+                             for k, _ in keyed])
+        pairs = pairs.select("*", first.alias("__first")).where(F.col("__first").isNotNull())
+        parts.append(pairs.select(*_pair_columns(columns, F.col("__first"))))
     lt, rt = left.alias("l"), right.alias("r")
     for k, keys in rule_keys:
         if keys:
@@ -281,7 +300,7 @@ def score_within(spark: SparkSession, persons: DataFrame, settings: dict[str, An
         where = (_composite_id("l") < _composite_id("r")) & (F.col("l.source_dataset") != F.col("r.source_dataset"))
     else:
         where = _composite_id("l") < _composite_id("r")
-    return _scored(_blocked(df, df, model, where, cols), model, min_probability)
+    return _scored(_blocked(df, df, model, where, cols, ordered=True), model, min_probability)
 
 
 def score_between(spark: SparkSession, left: DataFrame, right: DataFrame, settings: dict[str, Any], *,
