@@ -280,6 +280,7 @@ def extracts(tmp_path_factory):
     return data
 
 
+@pytest.mark.integration
 def test_derived_fields_equal_the_clear_runs_and_plans_hold_no_key(spark, extracts, capsys, monkeypatch):
     monkeypatch.setenv(ENV, KEY)
     for source in ("p3ke", "prakerja"):
@@ -323,6 +324,7 @@ def test_derived_fields_equal_the_clear_runs_and_plans_hold_no_key(spark, extrac
     assert not [s for s in _secrets(KEY) if s.lower() in text.lower()]
 
 
+@pytest.mark.integration
 def test_the_same_key_links_across_sources_and_another_key_does_not(spark, extracts, monkeypatch):
     monkeypatch.setenv(ENV, "")
     monkeypatch.setenv(ENV + "_B", "")      # restored after the test: _standardised sets them
@@ -339,6 +341,7 @@ def test_the_same_key_links_across_sources_and_another_key_does_not(spark, extra
     assert other == 0
 
 
+@pytest.mark.integration
 def test_bronze_keeps_hashes_of_the_recorded_values_and_nothing_of_a_malformed_line(spark, tmp_path, monkeypatch):
     from padan.runs import Ctx, run_ingest
     from tests.test_ingest import HEADER, row
