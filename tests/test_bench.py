@@ -20,11 +20,14 @@ def test_parse_size():
 
 def test_bench_smoke(spark, cfg, tmp_path):
     cfg = cfg.with_overrides({"model": {"training": {"u_max_pairs": 20000}}})
-    result = run_bench(spark, cfg, records=600, work_dir=tmp_path / "work", heartbeat=5)
+    # Plain Splink on Spark is left to `make bench`: its training calls are minutes of Spark jobs
+    # even on 600 records, and DuckDB's arm runs the same harness code for a baseline.
+    result = run_bench(spark, cfg, records=600, work_dir=tmp_path / "work", heartbeat=5,
+                       systems=("padan", "splink_duckdb"))
     path = write_result(result, tmp_path / "results")
     data = json.loads(path.read_text())
 
-    assert set(data["systems"]) == {"padan", "splink_duckdb", "splink_spark"}
+    assert set(data["systems"]) == {"padan", "splink_duckdb"}
     for system, s in data["systems"].items():
         expected = {*LINK_STEPS[system], *PIPELINE_STEPS.get(system, ())}
         assert expected <= set(s["steps"]), system
