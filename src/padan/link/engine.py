@@ -142,8 +142,10 @@ def _with_tf(df: DataFrame, model: Model, tf_tables: dict[str, DataFrame] | None
     return df
 
 
-def _composite_id(side: str) -> Column:
-    return F.concat(F.col(f"{side}.source_dataset"), F.lit(SEPARATOR), F.col(f"{side}.unique_id"))
+def _composite_id(side: str | None = None) -> Column:
+    """Splink's composite record id, of a pair's side ("l"/"r") or, without a side, of a record."""
+    prefix = f"{side}." if side else ""
+    return F.concat(F.col(f"{prefix}source_dataset"), F.lit(SEPARATOR), F.col(f"{prefix}unique_id"))
 
 
 def _first_rule_only(k: int, model: Model) -> Column:
@@ -165,12 +167,8 @@ def _keys_only(df: DataFrame, rule_keys: list[tuple[int, list[str]]]) -> DataFra
     entries = [F.when(~F.greatest(*[F.col(c).isNull() for c in keys], F.lit(False)),
                       F.struct(F.lit(k).alias("__rule"), F.xxhash64(*[F.col(c) for c in keys]).alias("__h")))
                for k, keys in rule_keys]
-    return (df.select(_composite_id_of(df).alias("__cid"), F.explode(F.array(*entries)).alias("__k"))
+    return (df.select(_composite_id().alias("__cid"), F.explode(F.array(*entries)).alias("__k"))
             .where(F.col("__k").isNotNull()).select("__cid", "__k.__rule", "__k.__h"))
-
-
-def _composite_id_of(df: DataFrame) -> Column:
-    return F.concat(df["source_dataset"], F.lit(SEPARATOR), df["unique_id"])
 
 
 def _blocked(left: DataFrame, right: DataFrame, model: Model, where: Column | None, columns: Sequence[str],
@@ -200,8 +198,8 @@ def _blocked(left: DataFrame, right: DataFrame, model: Model, where: Column | No
         met = (lk.join(rk, meet, "inner")
                .groupBy(F.col("lk.__cid").alias("__cid_l"), F.col("rk.__cid").alias("__cid_r"))
                .agg(F.collect_set(F.col("lk.__rule")).alias("__rules")))
-        lt = left.select("*", _composite_id_of(left).alias("__cid")).alias("l")
-        rt = right.select("*", _composite_id_of(right).alias("__cid")).alias("r")
+        lt = left.select("*", _composite_id().alias("__cid")).alias("l")
+        rt = right.select("*", _composite_id().alias("__cid")).alias("r")
         pairs = (met.join(lt, F.col("__cid_l") == F.col("l.__cid"), "inner")
                  .join(rt, F.col("__cid_r") == F.col("r.__cid"), "inner"))
         if where is not None:
