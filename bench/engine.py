@@ -46,7 +46,7 @@ def prepare(args, kind: str):
     .seed, .driver_memory), one Spark session, the records generated into WORK/data unless there,
     ingested into WORK/lake (skipped when done). Returns (spark, cfg, ctx, result dict)."""
     from padan import config
-    from padan.bench import machine_info
+    from harness import machine_info
     from padan.runs import Ctx, run_ingest
     from padan.spark import spark_from_config
     from padan_synth import write_extracts

@@ -95,9 +95,6 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("evaluate", "precision, recall and F1 of the current run against a truth table")
     p.add_argument("--truth", required=True, help="Parquet truth: source, record_id, person_id")
 
-    p = add("bench", "benchmark padan against plain Splink on DuckDB and Spark on generated data")
-    from padan.bench import add_arguments as _bench_arguments
-    _bench_arguments(p)
     return parser
 
 
@@ -372,17 +369,10 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
-def cmd_bench(args) -> int:
-    from padan.bench import cmd_bench as bench
-
-    _python_workers()       # the benchmark generates its data with padan_synth
-    return bench(args, _load(args))
-
-
 COMMANDS: dict[str, Callable] = {
     "ingest": cmd_ingest, "train": cmd_train, "link": cmd_link, "increment": cmd_increment, "report": cmd_report, "pipeline": cmd_pipeline,
     "demo": cmd_demo, "synth": cmd_synth, "explain": cmd_explain, "blocking": cmd_blocking,
-    "evaluate": cmd_evaluate, "bench": cmd_bench,
+    "evaluate": cmd_evaluate,
 }
 
 
