@@ -270,7 +270,7 @@ def run_cluster(ctx: Ctx, run_id: str) -> dict[str, int]:
     previous_version = _clusters_input_version(ctx, run_id)
     with ledger.stage(ctx.lake, run_id, "cluster", input_versions={CLUSTERS.name: previous_version},
                       mark_running=True) as rec:
-        persons = ctx.lake.read(PERSONS.name).select("unique_id", "source_dataset")
+        persons = ctx.lake.read(PERSONS.name).select("unique_id", "source_dataset", "record_key")
         edges = (ctx.lake.read(PAIRS.name).where((F.col("run_id") == run_id) & (F.col("match_probability") >= threshold))
                  .select(F.col("unique_id_l").alias("src"), F.col("unique_id_r").alias("dst")))
         comps = connected_components(persons.select(F.col("unique_id").alias("id")), edges)
@@ -329,12 +329,12 @@ def run_cluster_thresholds(ctx: Ctx, run_id: str) -> dict[str, int]:
 
 
 def _cluster_rows(assign: DataFrame, threshold: float, run_id: str) -> DataFrame:
-    """assign(unique_id, person_id, source_dataset) -> gold.clusters rows, persisted (the caller
+    """assign(unique_id, person_id, source_dataset, record_key) -> gold.clusters rows, persisted (the caller
     writes them and unpersists): the per-person aggregates are window functions over one
     partitioning by person, so the rows are computed once, with one shuffle."""
     person = Window.partitionBy("person_id")
     return (assign.select(
-        "unique_id", "person_id", "source_dataset",
+        "unique_id", "person_id", "source_dataset", "record_key",
         F.count(F.lit(1)).over(person).cast("int").alias("cluster_size"),
         F.max(F.col("source_dataset") == "p3ke").over(person).alias("in_p3ke"),
         F.max(F.col("source_dataset") == "prakerja").over(person).alias("in_prakerja"),
@@ -572,8 +572,8 @@ def run_cluster_increment(ctx: Ctx, run_id: str, source: str, batch_id: str) -> 
         nodes = members.select(F.col("unique_id").alias("id")).union(new.select(F.col("unique_id").alias("id")))
         comps = connected_components(nodes, edges.unionByName(star))
         ids = assign_person_ids(comps, members, run_id)
-        clusters = _cluster_rows(ids.assign.join(persons.select("unique_id", "source_dataset"), "unique_id"), threshold,
-                                 run_id)
+        clusters = _cluster_rows(ids.assign.join(persons.select("unique_id", "source_dataset", "record_key"),
+                                                 "unique_id"), threshold, run_id)
         m = ctx.lake.merge(clusters, CLUSTERS, ["unique_id"])
         _fault_point("increment:after-clusters")
         counts = _write_id_changes(ctx, ids.changes, run_id)
