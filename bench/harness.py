@@ -320,25 +320,6 @@ def run_padan(spark, cfg, mon: Monitor, *, truth_path: str, run_date: str) -> di
 
 # ---------------------------------------------------------------- plain Splink
 
-def _duckdb_sql(condition: str) -> str:
-    """A Spark SQL comparison condition in DuckDB's dialect (sqlglot), with Splink's function names."""
-    import sqlglot
-
-    out = sqlglot.transpile(condition, read="spark", write="duckdb")[0]
-    return re.sub(r"\bJARO_WINKLER\s*\(", "jaro_winkler_similarity(", out, flags=re.IGNORECASE)
-
-
-def duckdb_settings(settings: dict[str, Any]) -> dict[str, Any]:
-    """The same settings with every comparison level's SQL in DuckDB's dialect (blocking rules carry
-    `sql_dialect: spark` and Splink translates them itself)."""
-    out = json.loads(json.dumps(settings))
-    for comp in out["comparisons"]:
-        for lvl in comp["comparison_levels"]:
-            if lvl["sql_condition"] != "ELSE":
-                lvl["sql_condition"] = _duckdb_sql(lvl["sql_condition"])
-    return out
-
-
 def _splink_training_and_linking(linker, mon: Monitor, system: str, model_cfg, *, records: int,
                                  min_probability: float, threshold: float):
     """Plain Splink, its own defaults: prior from the same deterministic rules, u by random sampling
@@ -392,6 +373,8 @@ def run_splink_duckdb(silver_path: str, settings: dict[str, Any], model_cfg, mon
             tables.append(db_api.register(f"in_{src}", dataset_display_name=src))
         st.rows = sum(int(con.execute(f"SELECT count(*) FROM in_{s}").fetchall()[0][0]) for s in sources)
     records = st.rows
+    from padan.model.splink_io import duckdb_settings
+
     linker = Linker(tables, duckdb_settings(settings), log_level=None)
     predictions, clusters = _splink_training_and_linking(linker, mon, system, model_cfg, records=records,
                                                          min_probability=min_probability, threshold=threshold)
