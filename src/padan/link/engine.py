@@ -280,6 +280,22 @@ def _inputs(df: DataFrame, model: Model, settings: dict[str, Any], tf_tables) ->
     return df, [*cols, *[f"tf_{c}" for c in model.tf_columns]]
 
 
+def _candidates_within(df: DataFrame, model: Model, cols: list[str], sources: Sequence[str] | None) -> DataFrame:
+    """The candidate pairs among the records of `df` (see `_blocked`), as Splink's `predict()`
+    pairs them over one table per source."""
+    if model.link_type == "link_only":
+        if sources is None:
+            sources = sorted(r[0] for r in df.select("source_dataset").distinct().collect())
+        if len(sources) == 2:
+            left = df.where(F.col("source_dataset") == sources[0])
+            right = df.where(F.col("source_dataset") == sources[1])
+            return _blocked(left, right, model, None, cols)
+        where = (_composite_id("l") < _composite_id("r")) & (F.col("l.source_dataset") != F.col("r.source_dataset"))
+    else:
+        where = _composite_id("l") < _composite_id("r")
+    return _blocked(df, df, model, where, cols, ordered=True)
+
+
 def score_within(spark: SparkSession, persons: DataFrame, settings: dict[str, Any], *, min_probability: float | None,
                  tf_tables: dict[str, DataFrame] | None, sources: Sequence[str] | None = None) -> DataFrame:
     """Scored candidate pairs among `persons` (silver.persons rows), as Splink's `predict()` /
@@ -288,17 +304,19 @@ def score_within(spark: SparkSession, persons: DataFrame, settings: dict[str, An
     register_similarity_functions(spark)
     model = parse_model(settings)
     df, cols = _inputs(persons, model, settings, tf_tables)
-    if model.link_type == "link_only":
-        if sources is None:
-            sources = sorted(r[0] for r in persons.select("source_dataset").distinct().collect())
-        if len(sources) == 2:
-            left = df.where(F.col("source_dataset") == sources[0])
-            right = df.where(F.col("source_dataset") == sources[1])
-            return _scored(_blocked(left, right, model, None, cols), model, min_probability)
-        where = (_composite_id("l") < _composite_id("r")) & (F.col("l.source_dataset") != F.col("r.source_dataset"))
-    else:
-        where = _composite_id("l") < _composite_id("r")
-    return _scored(_blocked(df, df, model, where, cols, ordered=True), model, min_probability)
+    return _scored(_candidates_within(df, model, cols, sources), model, min_probability)
+
+
+def candidate_counts(spark: SparkSession, persons: DataFrame, settings: dict[str, Any]) -> list[int]:
+    """Candidate pairs per blocking rule among `persons`, each pair counted for the first rule that
+    finds it (Splink's marginal count): exactly the pairs `score_within` scores, counted in one
+    aggregate instead of scored."""
+    register_similarity_functions(spark)
+    model = parse_model(settings)
+    cols = ["source_dataset", *[c for c in model_columns_from_settings(settings) if c != "source_dataset"]]
+    pairs = _candidates_within(persons.select(*cols), model, cols, None)
+    counts = {int(r[0]): int(r[1]) for r in pairs.groupBy("match_key").count().collect()}
+    return [counts.get(k, 0) for k in range(len(model.rules))]
 
 
 def score_between(spark: SparkSession, left: DataFrame, right: DataFrame, settings: dict[str, Any], *,
