@@ -84,6 +84,8 @@ def parse_args(description: str, argv=None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=3)
     p.add_argument("--driver-memory", default="3g")
     p.add_argument("--engines", default="splink,padan")
+    p.add_argument("--m-method", default=None, choices=["nik_anchored", "em"], help="bench/train.py: the m method "
+                   "(default: the config's)")
     p.add_argument("--results", default="bench/results")
     return p.parse_args(argv)
 
