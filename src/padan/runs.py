@@ -39,8 +39,9 @@ from padan.report.marts import overlap_by_region, person_profile, targeting
 from padan.spark import set_checkpoint_dir
 from padan.standardise.persons import split_accepted_rejected, standardise_rows, with_record_keys
 from padan.standardise.pseudonymise import Pseudonymiser
-from padan.tables import (CLUSTERS, CLUSTERS_AT_THRESHOLDS, EVALUATIONS, ID_CHANGES, OVERLAP_BY_REGION, PAIRS,
-                          PERSON_PROFILE, PERSONS, QUALITY, REJECTS, RUNS, TARGETING, bronze_spec)
+from padan.tables import (CLUSTERS, CLUSTERS_AT_THRESHOLDS, EVALUATIONS, ID_CHANGES, MODEL_PARAMS, MODEL_TF,
+                          OVERLAP_BY_REGION, PAIRS, PERSON_PROFILE, PERSONS, QUALITY, REJECTS, RUNS, TARGETING,
+                          bronze_spec)
 
 logger = logging.getLogger(__name__)
 
@@ -145,13 +146,13 @@ def run_ingest(ctx: Ctx, source: str, *, path: str | None = None, batch_id: str 
         n_rej = rows_written(m_rej, lambda: ctx.lake.read(REJECTS.name).where(
             slice_of(source=source, batch_id=batch_id)).count())
         rec.row_counts.update(read=n_read, standardised=n_std, rejected=n_rej)
-        rec.output_versions = ctx.lake.versions([PERSONS.name, REJECTS.name, bronze.name])
         if n_read != n_std + n_rej:
             raise InvariantError(f"source '{source}' batch {batch_id}: rows read ({n_read}) != standardised "
                                  f"({n_std}) + rejected ({n_rej})")
         quality = quality_rows(std)
         ctx.lake.overwrite(ctx.spark.createDataFrame([(batch_id, source, batch_id, *q) for q in quality], QUALITY.ddl),
                            QUALITY, replace_where=slice_of(source=source, batch_id=batch_id))
+        rec.output_versions = ctx.lake.versions([bronze.name, PERSONS.name, REJECTS.name, QUALITY.name])
         log_quality(quality, source)
         keyed.unpersist()
         std.unpersist()
@@ -212,6 +213,7 @@ def run_train(ctx: Ctx, *, m_method: str | None = None) -> str:
                              m_method=m_method)
         version = save_model(ctx.lake, result.settings, result.m_method)
         tf_counts = save_tf(ctx.lake, version, persons, result.settings)
+        rec.output_versions = ctx.lake.versions([MODEL_PARAMS.name, MODEL_TF.name])
         rec.row_counts.update({f"tf_values_{k}": v for k, v in tf_counts.items()})
         rec.row_counts.update({f"label_pairs_{k}": v for k, v in result.label_pairs.items()})
         rec.row_counts.update({f"ms_{k}": int(1000 * v) for k, v in result.seconds.items()})
@@ -610,7 +612,6 @@ def run_marts(ctx: Ctx, run_id: str, *, touched_only: bool = False) -> dict[str,
         else:
             m = ctx.lake.overwrite(person_profile(clusters, persons).withColumn("run_id", F.lit(run_id)), PERSON_PROFILE)
             rec.row_counts["profiles_written"] = m.get("numOutputRows", 0)
-        rec.output_versions = ctx.lake.versions([PERSON_PROFILE.name])
         profile = ctx.lake.read(PERSON_PROFILE.name).drop("run_id")
         ref = ctx.cfg.marts.reference_date or ctx.run_date
         m1 = ctx.lake.overwrite(overlap_by_region(profile, run_id, suppress_below=ctx.cfg.marts.suppress_below),
@@ -618,6 +619,7 @@ def run_marts(ctx: Ctx, run_id: str, *, touched_only: bool = False) -> dict[str,
         m2 = ctx.lake.overwrite(targeting(profile, run_id, desil=ctx.cfg.marts.targeting_desil,
                                           working_age=tuple(ctx.cfg.marts.working_age), reference_date=ref),
                                 TARGETING, replace_where=slice_of(run_id=run_id))
+        rec.output_versions = ctx.lake.versions([PERSON_PROFILE.name, OVERLAP_BY_REGION.name, TARGETING.name])
         totals = profile.agg(F.count("*").alias("persons"), F.sum(F.col("in_p3ke").cast("long")).alias("p3ke"),
                              F.sum(F.col("in_prakerja").cast("long")).alias("prakerja"),
                              F.sum((F.col("in_p3ke") & F.col("in_prakerja")).cast("long")).alias("both")).first()
