@@ -80,3 +80,10 @@ def test_every_table_an_analyst_reads_opens_with_deltalake(pipeline_run):
     clusters = deltalake.DeltaTable(ctx.lake.location(CLUSTERS.name)).to_pandas()
     assert len(clusters) > 3000
     assert (clusters.source_dataset + ":" + clusters.record_key == clusters.unique_id).all()
+    # DuckDB over the same table (its own delta extension cannot be installed offline; it reads
+    # the Arrow dataset deltalake opens)
+    import duckdb
+
+    dataset = deltalake.DeltaTable(ctx.lake.location(CLUSTERS.name)).to_pyarrow_dataset()
+    persons = duckdb.sql("SELECT count(DISTINCT person_id) FROM dataset").fetchone()[0]
+    assert persons == ctx.lake.read(CLUSTERS.name).select("person_id").distinct().count()
