@@ -37,9 +37,16 @@ import math
 from dataclasses import dataclass
 from typing import Any, Sequence
 
+import splink.internals.spark.database_api  # noqa: F401  (registers sqlglot's 'customspark' dialect)
+import sqlglot
+from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
+from splink.internals.misc import prob_to_match_weight
+from splink.internals.settings_creator import SettingsCreator
+from splink.internals.spark.jar_location import get_scala_udfs
 
+from padan.link.predict import equi_join_keys, existing_candidates
 from padan.model.settings import model_columns_from_settings
 
 logger = logging.getLogger(__name__)
@@ -79,10 +86,6 @@ class Model:
 
 def _transpile(sql: str) -> str:
     """The SQL Spark runs for `sql` under Splink (its Spark backend transpiles every statement)."""
-    import sqlglot
-
-    import splink.internals.spark.database_api  # noqa: F401  (registers the 'customspark' dialect)
-
     return sqlglot.transpile(sql, read="spark", write="customspark")[0]
 
 
@@ -90,9 +93,6 @@ def parse_model(settings: dict[str, Any]) -> Model:
     """The parts of a Splink settings dict that scoring needs, read by Splink's own settings classes
     so that defaults, 'level not observed', clamping and the exact-match level a term-frequency
     adjustment refers to are Splink's."""
-    from splink.internals.misc import prob_to_match_weight
-    from splink.internals.settings_creator import SettingsCreator
-
     obj = SettingsCreator.from_path_or_dict(copy.deepcopy(settings)).get_settings("spark")
     comparisons = []
     tf_cols: list[str] = []
@@ -123,8 +123,6 @@ def parse_model(settings: dict[str, Any]) -> Model:
 
 def register_similarity_functions(spark: SparkSession) -> None:
     """jaro_winkler, damerau_levenshtein, ... from Splink's jar (Java functions, not Python UDFs)."""
-    from splink.internals.spark.jar_location import get_scala_udfs
-
     for udf in get_scala_udfs():
         spark.udf.registerJavaFunction(*udf)
 
@@ -185,8 +183,6 @@ def _blocked(left: DataFrame, right: DataFrame, model: Model, where: Column | No
     an earlier rule would find is always in the set, since that rule's keys are equal and set.
     So the wide records are shuffled once per side to the kept pairs, not once per rule and
     record. A rule without such keys gets a join of its own. `where` is checked on the full pair."""
-    from padan.link.predict import equi_join_keys
-
     rule_keys = [(k, equi_join_keys(rule)) for k, rule in enumerate(model.rules)]
     keyed = [(k, keys) for k, keys in rule_keys if keys]
     parts = []
@@ -341,10 +337,6 @@ def predict_increment(spark: SparkSession, existing: DataFrame, new: DataFrame, 
                       stats: dict[str, int] | None = None, **_: Any) -> DataFrame:
     """The engine's `padan.link.predict.predict_increment`: the pairs a batch of `new` records adds
     (new x new, and new x the existing records sharing a blocking key with the batch)."""
-    from pyspark import StorageLevel
-
-    from padan.link.predict import existing_candidates
-
     rules = [r["blocking_rule"] if isinstance(r, dict) else str(r)
              for r in settings.get("blocking_rules_to_generate_predictions", [])]
     existing = existing_candidates(existing, new, rules, n_new=n_new)

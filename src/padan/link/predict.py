@@ -10,6 +10,7 @@ import sqlglot
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
+from splink import Linker
 from sqlglot import exp
 
 from padan.model.settings import model_columns_from_settings
@@ -134,8 +135,6 @@ def predict_increment(spark, existing: DataFrame, new: DataFrame, settings: dict
     new_tables, old_tables = tables(new, "new"), tables(existing, "old")
     if not new_tables:
         return None
-    from splink import Linker
-
     linker = Linker(new_tables, settings, log_level=None)
     _register_tf(linker, db_api, tf_tables)
     kw = dict(threshold_match_probability=min_probability, warning_mode="never")

@@ -8,16 +8,16 @@ import re
 import uuid
 from typing import Any, Sequence
 
+import duckdb
 import sqlglot
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
+from splink import DuckDBAPI, Linker, SparkAPI
 
 logger = logging.getLogger(__name__)
 
 
 def spark_api(spark: SparkSession, break_lineage_method: str = "parquet"):
-    from splink import SparkAPI
-
     if spark.sparkContext.getCheckpointDir() is None:
         raise RuntimeError("Splink on Spark needs a checkpoint directory: set lake.checkpoint_dir")
     return SparkAPI(spark_session=spark, break_lineage_method=break_lineage_method)
@@ -30,8 +30,6 @@ def make_linker(spark: SparkSession, persons: DataFrame, settings: dict[str, Any
     Splink adds `source_dataset` from each table's display name, so the column is dropped from
     the inputs and the source name is the display name.
     """
-    from splink import Linker
-
     db_api = spark_api(spark, break_lineage_method)
     if sources is None:
         sources = sorted(r[0] for r in persons.select("source_dataset").distinct().collect())
@@ -71,9 +69,6 @@ def make_duckdb_linker(persons: DataFrame, settings: dict[str, Any], columns: Se
     one table per source): for a sample that fits the driver, Splink's charts and dashboards in
     seconds instead of the hundreds of small Spark jobs its Spark backend runs. Not for the
     pipeline, whose data need not fit one machine."""
-    import duckdb
-    from splink import DuckDBAPI, Linker
-
     db_api = DuckDBAPI(connection=duckdb.connect())
     if sources is None:
         sources = sorted(r[0] for r in persons.select("source_dataset").distinct().collect())
