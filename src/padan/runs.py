@@ -22,6 +22,7 @@ from padan import ledger
 from padan.config import Config
 from padan.errors import InvariantError, StateError
 from padan.ids import check_id
+from padan.ingest.cache import uncompressed_cache
 from padan.ingest.quality import log_quality, quality_rows, rows_written
 from padan.ingest.read import InputFile, batch_fingerprint, list_files, read_source
 from padan.lake import Lake, slice_of
@@ -102,7 +103,7 @@ def run_ingest(ctx: Ctx, source: str, *, path: str | None = None, batch_id: str 
     raw = read_source(ctx.spark, source, contract, files)  # contract checked before anything is written
     pseudo = Pseudonymiser.for_source(ctx.spark, source, contract)   # None unless the contract turns it on
     std_cfg = ctx.cfg.standardise
-    with ledger.stage(ctx.lake, batch_id, "ingest", batch_id=batch_id) as rec:
+    with ledger.stage(ctx.lake, batch_id, "ingest", batch_id=batch_id) as rec, uncompressed_cache(ctx.spark):
         keyed = with_record_keys(raw.rows, contract.record_key).persist(StorageLevel.MEMORY_AND_DISK)
         if mode == "increment":
             _check_new_keys(ctx, source, batch_id, keyed)
