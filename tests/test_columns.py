@@ -242,3 +242,20 @@ def test_title_strip_one_regex_equals_prefix_then_suffix(spark):
     names = [" ".join(rng.choice(tokens) for _ in range(rng.randint(1, 6))) for _ in range(3000)]
     df = spark.createDataFrame([(n,) for n in names], "v string")
     assert df.where(one != two_step).count() == 0
+
+
+def test_ascii_shortcuts_equal_the_general_path(spark):
+    """`name_letters` and `clean_text_trimmed` take a cheaper path for ASCII values; it must give what
+    the general path (translate, then the Unicode-aware regexes) gives, for ASCII and non-ASCII alike."""
+    values = ["siti 2 nur-haliza", "  A1B  c..D ", "O'NEIL", "ab_cd\tEF", "123", "", " ", "x9y", "Zaenal  (alm)",
+              "jos\u00e9 mar\u00eda", "\u0645\u062d\u0645\u062f", "m\u00fcller 3", None]
+    df = spark.createDataFrame([(v,) for v in values], "v string")
+    v = F.col("v")
+    general_name = F.trim(F.regexp_replace(F.regexp_replace(
+        F.translate(F.upper(v), C._ACCENTED + C._DIGITS, C._PLAIN), C._POINTS, ""), C._SEPARATORS, " "))
+    general_text = F.trim(F.regexp_replace(F.translate(F.upper(v), C._ACCENTED, C._PLAIN), r"[^A-Z0-9]+", " "))
+    rows = df.select(C.name_letters(v).alias("n"), general_name.alias("gn"),
+                     C.clean_text_trimmed(v).alias("t"), general_text.alias("gt"), C.is_ascii(v).alias("a")).collect()
+    assert [(r.n, r.t) for r in rows] == [(r.gn, r.gt) for r in rows]
+    assert sum(bool(r.a) for r in rows) == 9      # the shortcut was taken for the ASCII ones
+    assert rows[0].n == "SITI NUR HALIZA" and rows[1].t == "A1B C D"

@@ -25,6 +25,7 @@ from padan.config import Config
 from padan.errors import InvariantError, StateError
 from padan.evaluate.metrics import cluster_metrics, pair_metrics_by_threshold, truth_as_unique_ids
 from padan.ids import check_id
+from padan.ingest.cache import uncompressed_cache
 from padan.ingest.quality import log_quality, quality_rows, rows_written
 from padan.ingest.read import InputFile, batch_fingerprint, list_files, read_source
 from padan.lake import Lake, slice_of
@@ -113,7 +114,7 @@ def run_ingest(ctx: Ctx, source: str, *, path: str | None = None, batch_id: str 
     raw = read_source(ctx.spark, source, contract, files)  # contract checked before anything is written
     pseudo = Pseudonymiser.for_source(ctx.spark, source, contract)   # None unless the contract turns it on
     std_cfg = ctx.cfg.standardise
-    with ledger.stage(ctx.lake, batch_id, "ingest", batch_id=batch_id) as rec:
+    with ledger.stage(ctx.lake, batch_id, "ingest", batch_id=batch_id) as rec, uncompressed_cache(ctx.spark):
         keyed = with_record_keys(raw.rows, contract.record_key).persist(StorageLevel.MEMORY_AND_DISK)
         if mode == "increment":
             _check_new_keys(ctx, source, batch_id, keyed)

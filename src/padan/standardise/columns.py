@@ -45,7 +45,17 @@ def nonblank(trimmed: Column) -> Column:
 def clean_text_trimmed(col: Column) -> Column:
     """`clean_text` before its '' -> null step: upper-case, diacritics stripped, runs of anything but
     A-Z, 0-9 as one space, trimmed (one regex). `nonblank` of it equals `clean_text`."""
-    return F.trim(F.regexp_replace(F.translate(F.upper(col), _ACCENTED, _PLAIN), r"[^A-Z0-9]+", " "))
+    up = F.upper(col)
+    # An ASCII value has no accented letter: skip `translate` (a map look-up per character, one of
+    # the dearest string functions per row), the same result for the price of a length check.
+    return F.trim(F.regexp_replace(F.when(is_ascii(col), up).otherwise(F.translate(up, _ACCENTED, _PLAIN)),
+                                   r"[^A-Z0-9]+", " "))
+
+
+def is_ascii(col: Column) -> Column:
+    """True when every character is ASCII: as many characters as UTF-8 bytes (two length counts, no
+    regex). Null for null."""
+    return F.length(col) == F.octet_length(col)
 
 
 def digits_only(col: Column) -> Column:
@@ -149,7 +159,13 @@ def name_letters(raw: Column) -> Column:
     kept (upper-cased where the script has case; vowel points dropped), so for a name in Latin
     letters only this is exactly A-Z tokens, as the later steps expect."""
     letters = F.translate(F.upper(raw), _ACCENTED + _DIGITS, _PLAIN)   # digits have no counterpart: deleted
-    return F.trim(F.regexp_replace(F.regexp_replace(letters, _POINTS, ""), _SEPARATORS, " "))
+    slow = F.trim(F.regexp_replace(F.regexp_replace(letters, _POINTS, ""), _SEPARATORS, " "))
+    # An ASCII name (nearly all): upper-casing leaves A-Z and other ASCII, with no accented letter, no
+    # letter of another script and no vowel point, so the same steps are: digits deleted, runs of
+    # anything but A-Z as one space (two plain regexes instead of `translate` and two regexes with
+    # Unicode script classes).
+    fast = F.trim(F.regexp_replace(F.regexp_replace(F.upper(raw), "[0-9]+", ""), "[^A-Z]+", " "))
+    return F.when(is_ascii(raw), fast).otherwise(slow)
 
 
 def title_pattern(titles: Iterable[str]) -> str:

@@ -294,7 +294,9 @@ def standardise_rows(
                    | col("email").isNotNull() | col("kabupaten").isNotNull())
     reasons = _flag_array([
         (col("_malformed"), "malformed_line"),
-        (F.coalesce(col("raw_text").rlike(_UNDECODABLE), F.lit(False)), "undecodable_text"),
+        # the marks are all non-ASCII: an ASCII line (nearly all) skips the regex
+        (F.coalesce(~C.is_ascii(col("raw_text")) & col("raw_text").rlike(_UNDECODABLE), F.lit(False)),
+         "undecodable_text"),
         (col("record_key").isNull(), "missing_record_key"),
         (col("_duplicate_key"), "duplicate_record_key"),
         (F.coalesce(col("_name_len"), F.lit(0)) > MAX_NAME_CHARS, "name_too_long"),
