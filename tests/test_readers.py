@@ -85,5 +85,5 @@ def test_every_table_an_analyst_reads_opens_with_deltalake(pipeline_run):
     import duckdb
 
     dataset = deltalake.DeltaTable(ctx.lake.location(CLUSTERS.name)).to_pyarrow_dataset()
-    persons = duckdb.sql("SELECT count(DISTINCT person_id) FROM dataset").fetchone()[0]
+    persons = duckdb.sql("SELECT count(DISTINCT person_id) FROM dataset").fetchall()[0][0]
     assert persons == ctx.lake.read(CLUSTERS.name).select("person_id").distinct().count()
