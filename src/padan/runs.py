@@ -23,6 +23,7 @@ from padan.config import Config
 from padan.errors import InvariantError, StateError
 from padan.ids import check_id
 from padan.ingest.quality import log_quality, quality_rows, rows_written
+from padan.ingest.derive import field_columns
 from padan.ingest.read import InputFile, batch_fingerprint, list_files, read_source
 from padan.lake import Lake, slice_of
 from padan.standardise.persons import split_accepted_rejected, standardise_rows, with_record_keys
@@ -114,7 +115,7 @@ def run_ingest(ctx: Ctx, source: str, *, path: str | None = None, batch_id: str 
         m_read = ctx.lake.overwrite(bronze_rows, bronze, replace_where=slice_of(_batch_id=batch_id))
 
         std = standardise_rows(
-            keyed, source=source, batch_id=batch_id, columns=contract.columns, date_formats=contract.date_formats,
+            keyed, source=source, batch_id=batch_id, columns=field_columns(contract), date_formats=contract.date_formats,
             value_maps=contract.value_maps, key_column=contract.record_key, titles=std_cfg.name_titles,
             muhammad_variants=std_cfg.muhammad_variants, placeholder_dates=std_cfg.placeholder_dates,
             day15_placeholder=std_cfg.day15_placeholder, placeholder_niks=std_cfg.placeholder_niks,
