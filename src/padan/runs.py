@@ -188,6 +188,7 @@ def link_run_id(ctx: Ctx, model_version: str) -> str:
 
 def run_train(ctx: Ctx, *, m_method: str | None = None) -> str:
     """Train on silver.persons and save a new model version (skipped if this exact training already ran)."""
+    from padan import nik_labels
     from padan.model.settings import settings_fingerprint, untrained_settings
     from padan.model.store import save_model
     from padan.model.tf import save_tf
@@ -204,6 +205,7 @@ def run_train(ctx: Ctx, *, m_method: str | None = None) -> str:
     with ledger.stage(ctx.lake, run_id, "train") as rec:
         persons = ctx.lake.read(PERSONS.name)
         rec.input_versions = ctx.lake.versions([PERSONS.name])
+        nik_labels.check(persons, m_method)   # a register without NIK stops here, before any training job
         result = train_model(ctx.spark, persons, model_cfg, break_lineage_method=ctx.cfg.spark.break_lineage_method,
                              m_method=m_method)
         version = save_model(ctx.lake, result.settings, result.m_method)
