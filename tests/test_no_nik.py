@@ -184,3 +184,30 @@ def test_the_no_nik_profile_links_a_generated_register_without_nik(no_nik_lake):
     # generated households with twins, typos and shifted dates, no NIK: a floor, not a tuned figure
     assert pw["precision"] >= 0.95 and pw["recall"] >= 0.9, (pw["precision"], pw["recall"])
     assert bc["f1"] >= 0.95
+
+
+def test_a_name_with_a_desa_or_kecamatan_is_linked_not_rejected_under_the_profile(spark, tmp_path):
+    """`standardise.identifying_regions`: the base rejects a row with a name and only a desa (no NIK,
+    birth date, phone, e-mail or kabupaten); the no-NIK profile keeps it."""
+    from pyspark.sql import functions as F
+
+    from padan.runs import Ctx, run_ingest
+
+    src = tmp_path / "posyandu"
+    src.mkdir()
+    (src / "part-0.csv").write_text(
+        "no_reg,nama,tanggal_lahir,jenis_kelamin,alamat_lengkap,kab_kota\n"
+        "R1,Contoh Satu,,P,\"JL. MAWAR 1 RT 001 RW 002, DESA SATU, KEC. DUA\",\n"   # desa and kecamatan only
+        "R2,Contoh Dua,,L,JL. MAWAR 2,\n"                                              # no region at all
+        "R3,Contoh Tiga,,L,JL. MAWAR 3,Kab. Contoh\n")
+    got = {}
+    for regions in (["kabupaten"], None):
+        over = {"lake": {"root": str(tmp_path / f"lake-{regions}")}, "sources": {"posyandu": {"path": str(src)}}}
+        if regions:
+            over["standardise"] = {"identifying_regions": regions}
+        ctx = Ctx.create(spark, config.load(env="local", conf_dir=PROFILE, overrides=over), run_date="2026-11-28")
+        run_ingest(ctx, "posyandu")
+        rej = ctx.lake.read("ops.rejects").where(F.col("source") == "posyandu")
+        got[bool(regions)] = sorted((r["record_key"], tuple(r["reasons"])) for r in rej.collect())
+    assert got[True] == [("R1", ("no_identifying_field",)), ("R2", ("no_identifying_field",))]   # the base's rule
+    assert got[False] == [("R2", ("no_identifying_field",))]                                   # the profile's

@@ -262,6 +262,10 @@ class StandardiseConfig(_Strict):
     placeholder_niks: list[str] = []
     """Regular expressions (full match) of NIK placeholders, applied after non-digits are stripped."""
     min_birth_year: int = 1900
+    identifying_regions: list[Literal["desa", "kecamatan", "kabupaten"]] = ["kabupaten"]
+    """A row with a name and none of a valid NIK, a birth date, a phone, an e-mail or one of these
+    region fields is rejected (`no_identifying_field`). The no-NIK profile adds desa and kecamatan
+    (a register whose region is a suburb and a postcode has no kabupaten)."""
 
 
 class LevelConfig(_Strict):

@@ -121,6 +121,7 @@ def run_ingest(ctx: Ctx, source: str, *, path: str | None = None, batch_id: str 
             day15_placeholder=std_cfg.day15_placeholder, placeholder_niks=std_cfg.placeholder_niks,
             min_birth_year=std_cfg.min_birth_year, reference_date=ctx.run_date,
             required=contract.required, valid_ranges=contract.valid_ranges, pseudonymiser=pseudo,
+            identifying_regions=std_cfg.identifying_regions,
         ).persist(StorageLevel.MEMORY_AND_DISK)
         accepted, rejected = split_accepted_rejected(std)
         this_batch = {"batch_id": batch_id} if mode == "increment" else {}
