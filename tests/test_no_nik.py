@@ -18,8 +18,12 @@ PROFILE = REPO / "conf" / "examples" / "no_nik"
 
 # Obviously synthetic: names drawn from short lists, places named after their number.
 GIVEN = ("AGUS BUDI CAHYA DEWI EKA FITRI GILANG HADI INDAH JOKO KARTIKA LESTARI MADE NINING OKTA PUTRI RINA "
-         "SARI TONO UMI WAHYU YANTI ZAINAL ARIF BAYU CITRA DIAN ENDANG FAJAR GITA HENDRA IWAN JUMADI").split()
-FAMILY = "SANTOSO WIJAYA SAPUTRA HIDAYAT NUGROHO PRATAMA KUSUMA SETIAWAN GUNAWAN HALIM LUBIS NASUTION".split()
+         "SARI TONO UMI WAHYU YANTI ZAINAL ARIF BAYU CITRA DIAN ENDANG FAJAR GITA HENDRA IWAN JUMADI KURNIA LINDA "
+         "MARLINA NOVI OKTAVIA PANJI QORI RAHMAT SLAMET TAUFIK UTARI VINA WULAN YOGA ZAHRA ANDI BAMBANG CANDRA "
+         "DODI ERNA FEBRI GALIH HERU IRMA JAYA KOMANG LUKMAN MULYADI NURUL OKI PRIYO RATNA SUSI TITIN").split()
+FAMILY = ("SANTOSO WIJAYA SAPUTRA HIDAYAT NUGROHO PRATAMA KUSUMA SETIAWAN GUNAWAN HALIM LUBIS NASUTION "
+          "SIREGAR HARAHAP SIMANJUNTAK PANGARIBUAN TAMBUNAN WIBOWO SUSANTO PURNOMO HARTONO SUGIARTO "
+          "RAHARJO WAHYUDI KURNIAWAN FIRMANSYAH HUTAPEA SITORUS MANURUNG GINTING").split()
 
 
 def _typo(rng: random.Random, word: str) -> str:
@@ -182,8 +186,8 @@ def test_the_no_nik_profile_links_a_generated_register_without_nik(no_nik_lake):
     pick = {r["kind"]: r for r in evals if r["is_configured_threshold"]}
     pw, bc = pick["pairwise"], pick["cluster_bcubed"]
     # generated households with twins, typos and shifted dates, no NIK: a floor, not a tuned figure
-    assert pw["precision"] >= 0.95 and pw["recall"] >= 0.9, (pw["precision"], pw["recall"])
-    assert bc["f1"] >= 0.95
+    assert pw["precision"] >= 0.97 and pw["recall"] >= 0.9, (pw["precision"], pw["recall"])
+    assert bc["f1"] >= 0.97, bc["f1"]
 
 
 def test_a_name_with_a_desa_or_kecamatan_is_linked_not_rejected_under_the_profile(spark, tmp_path):
