@@ -132,6 +132,38 @@ class PseudonymiseOptions(_Strict):
         return self
 
 
+class RegexExtractSpec(_Strict):
+    column: str = Field(min_length=1)
+    """Raw column (or another derivation) to search."""
+    pattern: str = Field(min_length=1)
+    """A Java regular expression (Spark's `regexp_extract`); no match gives null."""
+    group: int = Field(default=1, ge=0)
+    ignore_case: bool = False
+
+
+class DeriveSpec(_Strict):
+    """One derived field (`padan.ingest.derive`): exactly one of `concat` (with `sep`), `coalesce`,
+    `regex_extract`. Declarative on purpose: a contract is operator input and padan builds no SQL
+    text from it."""
+
+    concat: list[str] | None = Field(default=None, min_length=1)
+    """Join these columns' non-blank values with `sep` (default one space)."""
+    sep: str | None = None
+    coalesce: list[str] | None = Field(default=None, min_length=1)
+    """The first non-blank value of these columns."""
+    regex_extract: RegexExtractSpec | None = None
+
+    @model_validator(mode="after")
+    def _one_operation(self) -> "DeriveSpec":
+        ops = [k for k in ("concat", "coalesce", "regex_extract") if getattr(self, k) is not None]
+        if len(ops) != 1:
+            raise ValueError(f"a derived field takes exactly one of 'concat', 'coalesce', 'regex_extract' "
+                             f"(got {ops or 'none'})")
+        if self.sep is not None and self.concat is None:
+            raise ValueError("'sep' goes with 'concat' only")
+        return self
+
+
 class SourceContract(_Strict):
     """How to read one register and map it onto padan's canonical fields."""
 
@@ -155,6 +187,9 @@ class SourceContract(_Strict):
     whole number, is invalid: a reject (`invalid_<field>`) when the field is `required`, else a flag."""
     pseudonymise: PseudonymiseOptions | None = None
     """Replace identifiers by a keyed hash at ingest (off when absent); see `PseudonymiseOptions`."""
+    derive: dict[str, DeriveSpec] = {}
+    """canonical field -> how to compute it from raw columns (`padan.ingest.derive`); a field is
+    either mapped in `columns` or derived, not both."""
 
     @field_validator("valid_ranges")
     @classmethod
@@ -171,14 +206,21 @@ class SourceContract(_Strict):
     @classmethod
     def _drop_null_mappings(cls, data: Any) -> Any:
         """`columns: {phone: null}` (in an overlay, say) un-maps a field: it is dropped from `columns`,
-        and so are its `date_formats` and `value_maps` entries, whatever layer set them."""
-        if not isinstance(data, dict) or not isinstance(data.get("columns"), dict):
+        and so are its `date_formats` and `value_maps` entries, whatever layer set them (unless the
+        field is derived instead). `derive: {name: null}` drops an inherited derivation."""
+        if not isinstance(data, dict):
+            return data
+        if isinstance(data.get("derive"), dict) and any(v is None for v in data["derive"].values()):
+            data = {**data, "derive": {f: v for f, v in data["derive"].items() if v is not None}}
+        if not isinstance(data.get("columns"), dict):
             return data
         dropped = {f for f, raw in data["columns"].items() if raw is None}
         if not dropped:
             return data
         out = dict(data)
         out["columns"] = {f: raw for f, raw in data["columns"].items() if raw is not None}
+        if isinstance(data.get("derive"), dict):   # un-mapped to be derived: its formats still apply
+            dropped -= set(data["derive"])
         for key in ("date_formats", "value_maps"):
             if isinstance(data.get(key), dict):
                 out[key] = {f: v for f, v in data[key].items() if f not in dropped}
@@ -196,12 +238,17 @@ class SourceContract(_Strict):
 
     @model_validator(mode="after")
     def _required_are_mapped(self) -> "SourceContract":
-        missing = [f for f in self.required if f not in self.columns]
+        missing = [f for f in self.required if f not in self.columns and f not in self.derive]
         if missing:
-            raise ValueError(f"required field(s) {missing} have no entry in 'columns'")
-        bad_dates = [f for f in self.date_formats if f not in self.columns]
+            raise ValueError(f"required field(s) {missing} have no entry in 'columns' or 'derive'")
+        bad_dates = [f for f in self.date_formats if f not in self.columns and f not in self.derive]
         if bad_dates:
             raise ValueError(f"date_formats for unmapped field(s) {bad_dates}")
+        from padan.ingest.derive import problems as derive_problems
+
+        derive_errors = derive_problems(self)     # all of them in one message (with the key of the source)
+        if derive_errors:
+            raise ValueError("; ".join(derive_errors))
         return self
 
 
@@ -215,6 +262,10 @@ class StandardiseConfig(_Strict):
     placeholder_niks: list[str] = []
     """Regular expressions (full match) of NIK placeholders, applied after non-digits are stripped."""
     min_birth_year: int = 1900
+    identifying_regions: list[Literal["desa", "kecamatan", "kabupaten"]] = ["kabupaten"]
+    """A row with a name and none of a valid NIK, a birth date, a phone, an e-mail or one of these
+    region fields is rejected (`no_identifying_field`). The no-NIK profile adds desa and kecamatan
+    (a register whose region is a suburb and a postcode has no kabupaten)."""
 
 
 class LevelConfig(_Strict):

@@ -18,7 +18,7 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
-from padan import ledger
+from padan import ledger, nik_labels
 from padan.cluster.components import connected_components
 from padan.cluster.ids import assign_person_ids
 from padan.config import Config
@@ -27,6 +27,7 @@ from padan.evaluate.metrics import cluster_metrics, pair_metrics_by_threshold, t
 from padan.ids import check_id
 from padan.ingest.cache import uncompressed_cache
 from padan.ingest.quality import log_quality, quality_rows, rows_written
+from padan.ingest.derive import field_columns
 from padan.ingest.read import InputFile, batch_fingerprint, list_files, read_source
 from padan.lake import Lake, slice_of
 from padan.link import engine
@@ -126,12 +127,13 @@ def run_ingest(ctx: Ctx, source: str, *, path: str | None = None, batch_id: str 
         m_read = ctx.lake.overwrite(bronze_rows, bronze, replace_where=slice_of(_batch_id=batch_id))
 
         std = standardise_rows(
-            keyed, source=source, batch_id=batch_id, columns=contract.columns, date_formats=contract.date_formats,
+            keyed, source=source, batch_id=batch_id, columns=field_columns(contract), date_formats=contract.date_formats,
             value_maps=contract.value_maps, key_column=contract.record_key, titles=std_cfg.name_titles,
             muhammad_variants=std_cfg.muhammad_variants, placeholder_dates=std_cfg.placeholder_dates,
             day15_placeholder=std_cfg.day15_placeholder, placeholder_niks=std_cfg.placeholder_niks,
             min_birth_year=std_cfg.min_birth_year, reference_date=ctx.run_date,
             required=contract.required, valid_ranges=contract.valid_ranges, pseudonymiser=pseudo,
+            identifying_regions=std_cfg.identifying_regions,
         ).persist(StorageLevel.MEMORY_AND_DISK)
         accepted, rejected = split_accepted_rejected(std)
         this_batch = {"batch_id": batch_id} if mode == "increment" else {}
@@ -210,6 +212,7 @@ def run_train(ctx: Ctx, *, m_method: str | None = None) -> str:
     with ledger.stage(ctx.lake, run_id, "train") as rec:
         persons = ctx.lake.read(PERSONS.name)
         rec.input_versions = ctx.lake.versions([PERSONS.name])
+        nik_labels.check(persons, m_method)   # a register without NIK stops here, before any training job
         result = train_model(ctx.spark, persons, model_cfg, break_lineage_method=ctx.cfg.spark.break_lineage_method,
                              m_method=m_method)
         version = save_model(ctx.lake, result.settings, result.m_method)

@@ -16,6 +16,7 @@ from pyspark.sql import functions as F
 
 from padan.config import SourceContract
 from padan.errors import ContractError
+from padan.ingest import derive
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ class RawRead:
     source: str
     files: tuple[InputFile, ...]
     columns: tuple[str, ...]    # raw columns kept (the contract's mapped columns), in contract order
-    rows: DataFrame             # raw columns + _source_file, _line, _raw_text, _malformed
+    rows: DataFrame             # raw columns + _source_file, _line, _raw_text, _malformed (+ derived fields)
 
 
 def _real_path(status) -> str | None:
@@ -162,10 +163,12 @@ def check_contract(spark: SparkSession, source: str, contract: SourceContract, f
     or not: a mapped column that is absent would otherwise read as null in every row; un-map the
     field with `columns: {field: null}` instead). Returns each file's header (CSV) or schema columns."""
     headers: dict[str, list[str]] = {}
-    required_raw = {contract.columns[f]: f for f in contract.required}
+    required_raw = {contract.columns[f]: f for f in contract.required if f in contract.columns}
     mapped_raw: dict[str, str] = {}
     for field, raw_col in contract.columns.items():
         mapped_raw.setdefault(raw_col, field)
+    for raw_col, field in derive.raw_inputs(contract).items():   # what derived fields read must exist too
+        mapped_raw.setdefault(raw_col, f"{field}, derived")
     for f in files:
         if contract.format == "csv":
             if not contract.csv.header:
@@ -202,12 +205,12 @@ def read_source(spark: SparkSession, source: str, contract: SourceContract, file
     if not files:
         raise ContractError(source, "no data files found", file=contract.path)
     headers = check_contract(spark, source, contract, files)
-    raw_cols = tuple(dict.fromkeys(contract.columns.values()))
+    raw_cols = tuple(dict.fromkeys([*contract.columns.values(), *derive.raw_inputs(contract)]))
     if contract.format == "csv":
         rows = _read_csv(spark, contract, files, headers, raw_cols)
     else:
         rows = _read_structured(spark, contract, files, raw_cols)
-    return RawRead(source, tuple(files), raw_cols, rows)
+    return RawRead(source, tuple(files), raw_cols, derive.with_derived(rows, contract))
 
 
 def _read_csv(spark: SparkSession, contract: SourceContract, files: list[InputFile], headers: dict[str, list[str]],

@@ -3,8 +3,8 @@
 Same grain as the input: one output row per input row. `reasons` is empty for a row that goes to
 `silver.persons`; otherwise it lists hard failures and the row goes to rejects. Soft problems
 (invalid NIK, placeholder birth date, ...) are flags, not rejections. A row needs a name and one
-of: a valid NIK, a birth date, a phone, an e-mail or a kabupaten; without any of them it is
-rejected as `no_identifying_field`.
+of: a valid NIK, a birth date, a phone, an e-mail or a kabupaten (or another region field listed in
+`identifying_regions`); without any of them it is rejected as `no_identifying_field`.
 
 Checked fields (`CHECKED_FIELDS`: sex, desil, kode_wilayah, registered_at, phone, e-mail) are never
 a silent null: a value that is recorded but not valid (sex outside the contract's value map,
@@ -108,6 +108,7 @@ def standardise_rows(
     required: Sequence[str] = (),
     valid_ranges: Mapping[str, Sequence[int]] | None = None,
     pseudonymiser: "Pseudonymiser | None" = None,
+    identifying_regions: Sequence[str] = ("kabupaten",),
 ) -> DataFrame:
     """Input: raw columns plus `_source_file`, `_line`, `_raw_text`, `_malformed`, `_record_key`,
     `_duplicate_key` (see `with_record_keys`).
@@ -288,10 +289,12 @@ def standardise_rows(
         *[(col(f"_invalid_{f}"), f"{f}_invalid") for f in CHECKED_FIELDS if f not in required],
         *([(col("_blank_desil"), "desil_missing")] if "desil" in columns else []),
     ])
-    # A name alone cannot be linked; a name with a kabupaten or a birth date can, on weaker
-    # evidence than an identifier (blocking reaches it by name + kabupaten, name + birth date).
+    # A name alone cannot be linked; a name with a region (`identifying_regions`) or a birth date
+    # can, on weaker evidence than an identifier (blocking reaches it by name + region, name + birth date).
     identifying = (col("nik_valid") | col("birth_date").isNotNull() | col("phone").isNotNull()
-                   | col("email").isNotNull() | col("kabupaten").isNotNull())
+                   | col("email").isNotNull())
+    for region in identifying_regions:   # the standardise config's `identifying_regions`
+        identifying = identifying | col(region).isNotNull()
     reasons = _flag_array([
         (col("_malformed"), "malformed_line"),
         # the marks are all non-ASCII: an ASCII line (nearly all) skips the regex
