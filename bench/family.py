@@ -13,7 +13,7 @@ the best F1, cluster pairwise and B-cubed), and count
   swap, missing), and how many share one valid NIK (`nik_cmp`).
 
 A variant is a named overlay of `model:` settings in bench/family_variants.yml (`base` is the
-committed conf/base/model.yml). Only aggregate counts are written:
+committed conf/base/model.yml; `a&b` applies both). Only aggregate counts are written:
 bench/results/<date>-family-<profile>-<records>.json.
 
     .venv/bin/python bench/family.py --work /tmp/fam/typical --profile typical \\
@@ -123,6 +123,8 @@ def model_overlay(cfg, variant: dict) -> dict:
         else:
             comps.append({"name": name, **comp})
     out: dict = {"comparisons": comps}
+    if variant.get("blocking_rules_add"):
+        out["blocking_rules"] = [*model["blocking_rules"], *variant["blocking_rules_add"]]
     if variant.get("training"):
         out["training"] = variant["training"]
     return out
@@ -146,6 +148,10 @@ def run_variant(ctx, name: str, overlay: dict, truth_path: str, hidden_path: str
     counts = dict(row.row_counts or {}) if row else {}
     out["label_pairs"] = {k[12:]: v for k, v in counts.items() if k.startswith("label_pairs_")}
     out["model_version"] = version
+    if overlay.get("blocking_rules_add"):
+        from padan.model.blocking import count_comparisons
+
+        out["candidate_pairs"] = sum(n for _, n in count_comparisons(ctx, ctx.cfg.model))
     run_id = link_run_id(ctx, version)
     t = time.monotonic()
     out["pairs_kept"] = run_predict(ctx, run_id, version)
@@ -179,6 +185,7 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--variants", default="base")
     p.add_argument("--driver-memory", default="3g")
+    p.add_argument("--skip-blocking", action="store_true", help="no candidate-pair count and blocking recall")
     p.add_argument("--results", default="bench/results")
     args = p.parse_args(argv)
 
@@ -221,9 +228,11 @@ def main(argv=None) -> int:
     result["records"] = sum(result["records_by_source"].values())
     truth_path = str(data / "truth")
     truth = truth_as_unique_ids(spark.read.parquet(truth_path))
-    bc = blocking_recall(persons, truth, list(cfg.model.blocking_rules))
-    result["blocking"] = {"true_pairs": bc.true_pairs, "union_found": bc.union_found, "union_recall": bc.union_recall,
-                          "candidate_pairs": sum(n for _, n in count_comparisons(ctx, cfg.model))}
+    if not args.skip_blocking:   # the same for every variant without its own blocking rules
+        bc = blocking_recall(persons, truth, list(cfg.model.blocking_rules))
+        result["blocking"] = {"true_pairs": bc.true_pairs, "union_found": bc.union_found,
+                              "union_recall": bc.union_recall,
+                              "candidate_pairs": sum(n for _, n in count_comparisons(ctx, cfg.model))}
     result["variants"] = {}
     for name in [v.strip() for v in args.variants.split(",") if v.strip()]:
         overlay: dict = {}
@@ -231,6 +240,7 @@ def main(argv=None) -> int:
             spec = variants[part]
             overlay.setdefault("comparisons", {}).update(spec.get("comparisons") or {})
             overlay.setdefault("training", {}).update(spec.get("training") or {})
+            overlay.setdefault("blocking_rules_add", []).extend(spec.get("blocking_rules_add") or [])
         result["variants"][name] = run_variant(ctx, name, overlay, truth_path, str(data / "hidden"))
         print(json.dumps({name: result["variants"][name]["accuracy"],
                           "errors": result["variants"][name]["errors"]}, indent=1, default=str), flush=True)
