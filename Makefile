@@ -94,7 +94,7 @@ test-fast: setup
 	$(PY) -m pytest -q $(XDIST) -m "not integration and not submit and not cluster and not notebooks and not synth" --durations=10
 
 bench: setup
-	$(PADAN) bench --size $(SIZE) --driver-memory $(BENCH_DRIVER_MEMORY) $(BENCH_ARGS)
+	$(PY) bench/harness.py --size $(SIZE) --driver-memory $(BENCH_DRIVER_MEMORY) $(BENCH_ARGS)
 
 notebooks: setup
 	$(PY) -m pytest -q -m notebooks

@@ -46,7 +46,7 @@ def prepare(args, kind: str):
     .seed, .driver_memory), one Spark session, the records generated into WORK/data unless there,
     ingested into WORK/lake (skipped when done). Returns (spark, cfg, ctx, result dict)."""
     from padan import config
-    from padan.bench import machine_info
+    from harness import machine_info
     from padan.runs import Ctx, run_ingest
     from padan.spark import spark_from_config
     from padan_synth import write_extracts
@@ -84,6 +84,8 @@ def parse_args(description: str, argv=None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=3)
     p.add_argument("--driver-memory", default="3g")
     p.add_argument("--engines", default="splink,padan")
+    p.add_argument("--m-method", default=None, choices=["nik_anchored", "em"], help="bench/train.py: the m method "
+                   "(default: the config's)")
     p.add_argument("--results", default="bench/results")
     return p.parse_args(argv)
 

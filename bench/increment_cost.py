@@ -1,6 +1,6 @@
 """What does an increment cost against a full run over the same lake?
 
-Takes a kept bench work folder (`padan bench --size 1M --keep-work --work DIR`: data/ with the
+Takes a kept bench work folder (`python bench/harness.py --size 1M --keep-work --work DIR`: data/ with the
 generated CSV extracts, lake/ with a trained model), cuts a share of one source's rows out as a new
 batch (line by line, by a hash of the line, so the batch is a random sample), then in a new lake
 under DIR/increment/:
@@ -85,7 +85,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
 
     from padan import config
-    from padan.bench import machine_info
+    from harness import machine_info
     from padan.lake import Lake
     from padan.model.store import copy_model, resolve_version
     from padan.runs import Ctx, link_run_id, run_cluster, run_increment, run_ingest, run_marts, run_predict

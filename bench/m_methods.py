@@ -5,7 +5,7 @@ id), cluster, evaluate against the truth (pairwise precision/recall/F1 at the co
 best F1, average precision of the ranking, cluster and B-cubed metrics). Same silver records, same
 comparisons, blocking rules and u sample for both; only the m step differs.
 
-    # on a kept bench lake (padan bench --keep-work --work DIR):
+    # on a kept bench lake (python bench/harness.py --keep-work --work DIR):
     .venv/bin/python bench/m_methods.py --work DIR
     # or generate and ingest first:
     .venv/bin/python bench/m_methods.py --work DIR --p3ke-rows 250000 --prakerja-rows 250000 --profile hard
@@ -104,7 +104,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
 
     from padan import config
-    from padan.bench import machine_info
+    from harness import machine_info
     from padan.evaluate.metrics import truth_as_unique_ids
     from padan.runs import Ctx, run_ingest
     from padan.spark import spark_from_config

@@ -1,4 +1,4 @@
-"""Where predict's CPU goes, on a kept bench lake (`padan bench --keep-work`).
+"""Where predict's CPU goes, on a kept bench lake (`python bench/harness.py --keep-work`).
 
 Runs parts of the engine's predict plan into Spark's `noop` sink and prints, per variant, wall
 seconds, the JVM's CPU-seconds (user + system, all threads) and the Spark jobs:

@@ -43,7 +43,8 @@ def main(argv=None) -> int:
     result["silver_records"] = persons.count()
     result["engines"], models = {}, {}
     for name in args.engines.split(","):
-        model = cfg.model.model_copy(update={"training": cfg.model.training.model_copy(update={"engine": name})})
+        update = {"engine": name, **({"m_method": args.m_method} if args.m_method else {})}
+        model = cfg.model.model_copy(update={"training": cfg.model.training.model_copy(update=update)})
         group = f"bench-train-{name}"
         trained, wall, cpu, jobs = measured(spark, group, lambda: train_model(spark, persons, model))
         models[name] = trained.settings
@@ -59,7 +60,8 @@ def main(argv=None) -> int:
         result["prior"] = {"padan": a["probability_two_random_records_match"],
                            "splink": b["probability_two_random_records_match"]}
     result["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
-    out = Path(args.results) / f"{dt.date.today()}-train-{result['silver_records']}.json"
+    method = f"-{args.m_method}" if args.m_method else ""
+    out = Path(args.results) / f"{dt.date.today()}-train{method}-{result['silver_records']}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1, default=str) + "\n")
     print(json.dumps({k: v for k, v in result.items() if k not in ("machine", "training")}, indent=1, default=str))

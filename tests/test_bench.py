@@ -1,4 +1,4 @@
-"""`padan bench` on a few hundred records: padan, plain Splink on DuckDB and on Spark, timed and scored."""
+"""The benchmark harness (bench/harness.py) on a few hundred records: padan, plain Splink on DuckDB and on Spark, timed and scored."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from padan.bench import LINK_STEPS, PIPELINE_STEPS, parse_size, run_bench, update_docs, write_result
+from bench.harness import LINK_STEPS, PIPELINE_STEPS, parse_size, run_bench, update_docs, write_result
 
 pytestmark = pytest.mark.integration
 

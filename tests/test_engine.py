@@ -195,6 +195,44 @@ def test_em_on_pattern_counts_matches_splink_em(world):
     assert moved >= 6      # EM changed the m of the active comparisons: the comparison is not vacuous
 
 
+def test_em_sessions_on_pattern_counts_match_splinks_training_sessions(world):
+    """Two EM sessions on pattern counts (`counts.em_sessions`, what `m_method: em` runs with
+    `training.engine: padan`) end with the m Splink's linker ends with after the same two
+    `estimate_parameters_using_expectation_maximisation` calls (without term frequencies): each
+    session starts where the last left the model, and a comparison both sessions estimate ends
+    with the median of their estimates. Within 1e-6."""
+    import copy
+
+    from padan.model.counts import em_sessions
+    from padan.model.settings import model_columns_from_settings
+    from padan.model.splink_io import make_linker
+
+    spark, persons, settings = world["spark"], world["persons"], world["settings"]
+    settings = copy.deepcopy(settings)
+    settings["max_iterations"] = 25
+    settings["em_convergence"] = 1e-7
+    rules = ["l.nik_cmp = r.nik_cmp", EM_RULE]
+    linker, _ = make_linker(spark, persons, settings, model_columns_from_settings(settings), tag="em2")
+    for rule in rules:
+        linker.training.estimate_parameters_using_expectation_maximisation(rule, estimate_without_term_frequencies=True)
+    theirs = {c["output_column_name"]: c for c in linker.misc.save_model_to_json()["comparisons"]}
+    ours_settings, iterations = em_sessions(spark, persons, settings, rules)
+    ours = {c["output_column_name"]: c for c in ours_settings["comparisons"]}
+    before = {c["output_column_name"]: c for c in settings["comparisons"]}
+
+    assert len(iterations) == 2 and all(n > 1 for n in iterations.values())
+    moved = {}
+    for name in ours:
+        for a, b, o in zip(ours[name]["comparison_levels"], theirs[name]["comparison_levels"],
+                           before[name]["comparison_levels"]):
+            if a.get("is_null_level"):
+                continue
+            assert a["m_probability"] == pytest.approx(b["m_probability"], abs=1e-6), name
+            moved[name] = moved.get(name, False) or abs(a["m_probability"] - o["m_probability"]) > 1e-3
+    # both sessions estimated sex and region (median of two); each estimated one of name / nik
+    assert moved["sex"] and moved["region"] and moved["name"] and moved["nik"]
+
+
 def test_training_on_counts_matches_splink_training(world):
     """padan's training on counts (`training.engine: padan`) and Splink's training calls on the same
     records: the same prior and the same m from the same label pairs (to 1e-12), and u from two

@@ -8,12 +8,15 @@ import json
 import os
 from pathlib import Path
 
+import deltalake
 import pandas as pd
 import pytest
 from pyspark.sql import functions as F
 
+from padan import stages
 from padan.tables import CLUSTERS, ID_CHANGES, PAIRS, PERSON_PROFILE, PERSONS, RUNS
 from tests.conftest import install_extracts, install_test_model
+from tests.test_stages import ledger_matches_declaration
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.integration
@@ -137,6 +140,17 @@ def test_increments_add_records_and_link_them(world):
     # Rows of persons the batch did not touch keep the run that last wrote them.
     runs = {r[0] for r in ctx.lake.read(CLUSTERS.name).select("run_id").distinct().collect()}
     assert world["base"].run_id in runs and inc2.run_id in runs
+    # The tables the increments MERGEd into still open with the Python `deltalake` reader (what
+    # pandas and Polars users have), with the same rows as Spark reads, and every clusters row
+    # carries its source's own record key.
+    for table in (CLUSTERS.name, PERSON_PROFILE.name):
+        opened = deltalake.DeltaTable(ctx.lake.location(table)).to_pyarrow_table()
+        assert opened.num_rows == ctx.lake.read(table).count(), table
+    clusters = deltalake.DeltaTable(ctx.lake.location(CLUSTERS.name)).to_pandas()
+    assert (clusters.source_dataset + ":" + clusters.record_key == clusters.unique_id).all()
+    # Each increment stage recorded in the ledger exactly the tables padan.stages declares for it.
+    runs = [inc1.run_id, inc2.run_id, inc1.ingest.batch_id, inc2.ingest.batch_id]
+    assert ledger_matches_declaration(ctx.lake, runs, stages.INCREMENT) >= 10
 
 
 def test_initial_load_plus_increments_equals_one_full_run(world, full):

@@ -17,6 +17,9 @@ from padan.link.predict import equi_join_keys, existing_candidates
     ("substr(l.a, 1, 3) = substr(r.a, 1, 3)", None),           # a function of the key: not an equi-join key
     ("l.a = r.b", None),                                       # different columns
     ("l.name = r.name AND l.note = 'x AND y'", ["name"]),      # AND inside a string literal is not a conjunction
+    ("r.a = l.a AND ((l.b = r.b) AND NOT l.c)", ["a", "b"]),   # either order; nested parenthesised conjunctions
+    ("l.a = r.a AND l.note = 'l.b = r.b'", ["a"]),             # an equality inside a string literal is text
+    ("NOT (l.a = r.a)", None),                                 # a negated equality requires nothing
 ])
 def test_equi_join_keys(rule, keys):
     assert equi_join_keys(rule) == keys

@@ -233,6 +233,22 @@ def test_blocking_budget_counts_each_rule(run):
     assert all(n >= 0 for _, n in budget) and budget[0][1] > 0
     # every scored pair came from some rule, so the budget covers at least the pairs written
     assert sum(n for _, n in budget) >= result.pairs
+    # padan's engine counts exactly what Splink's own counter counts, rule by rule
+    from pyspark.sql import functions as F
+    from splink.blocking_analysis import count_comparisons_from_blocking_rules
+
+    from padan.model.settings import model_columns
+    from padan.model.splink_io import spark_api
+
+    persons = ctx.lake.read("silver.persons")
+    cols = [c for c in model_columns(ctx.cfg.model) if c != "source_dataset"]
+    db_api = spark_api(ctx.spark)
+    tables = [db_api.register(persons.where(F.col("source_dataset") == s).select(*cols), dataset_display_name=s,
+                              table_name=f"__test_budget_{s}") for s in ("p3ke", "prakerja")]
+    splink = count_comparisons_from_blocking_rules(
+        tables, blocking_rules=list(ctx.cfg.model.blocking_rules), link_type=ctx.cfg.model.link_type,
+        unique_id_column_name="unique_id", source_dataset_column_name="source_dataset", record_sample_proportion=1.0)
+    assert [n for _, n in budget] == [int(r["marginal_comparison_count"]) for r in splink]
 
 
 def test_clusters_at_extra_thresholds(run):

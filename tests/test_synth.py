@@ -510,9 +510,10 @@ def test_hard_parquet_extracts_load_through_ingest(spark, rows, tmp_path):
 # ---------------------------------------------------------------- the generator is not shipped
 
 def test_generator_is_not_in_what_spark_submit_receives(tmp_path):
-    """The generator is a development tool in its own package (src/padan_synth): the wheel and the
-    --py-files zip that `make package` builds (scripts/package.py) hold padan but not padan_synth,
-    and padan's modules import it only inside the synth / demo / bench commands."""
+    """The generator is a development tool in its own package (src/padan_synth) and the benchmark
+    harness lives in bench/: the wheel and the --py-files zip that `make package` builds
+    (scripts/package.py) hold padan but neither of them, and padan's modules import the generator
+    only inside the synth / demo commands."""
     import importlib.util
     import zipfile
 
@@ -525,6 +526,7 @@ def test_generator_is_not_in_what_spark_submit_receives(tmp_path):
             assert "padan/cli.py" in names and "padan/demo.py" in names
             assert not [n for n in names if n.startswith("padan_synth") or "/synth/" in n]
             assert not [n for n in names if "padan_synth" in n]
+            assert not [n for n in names if "bench" in n.lower() or "harness" in n]
     # padan's own modules never import the generator at module level
     for path in (REPO / "src" / "padan").rglob("*.py"):
         for line in path.read_text().splitlines():

@@ -92,12 +92,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--truth", default=None, help="Parquet truth (source, record_id, person_id): report blocking recall")
     p.add_argument("--json", default=None, help="also write the report as JSON to this file")
 
+    sub.add_parser("stages", help="print the stages of a pipeline and of an increment: what each reads and writes",
+                   description="print the stages of a pipeline and of an increment: what each reads and writes")
+
     p = add("evaluate", "precision, recall and F1 of the current run against a truth table")
     p.add_argument("--truth", required=True, help="Parquet truth: source, record_id, person_id")
 
-    p = add("bench", "benchmark padan against plain Splink on DuckDB and Spark on generated data")
-    from padan.bench import add_arguments as _bench_arguments
-    _bench_arguments(p)
     return parser
 
 
@@ -324,6 +324,13 @@ def cmd_synth(args) -> int:
     return 0
 
 
+def cmd_stages(args) -> int:
+    from padan.stages import describe
+
+    print(describe())
+    return 0
+
+
 def cmd_explain(args) -> int:
     from padan.explain import explain_pair
 
@@ -372,17 +379,10 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
-def cmd_bench(args) -> int:
-    from padan.bench import cmd_bench as bench
-
-    _python_workers()       # the benchmark generates its data with padan_synth
-    return bench(args, _load(args))
-
-
 COMMANDS: dict[str, Callable] = {
     "ingest": cmd_ingest, "train": cmd_train, "link": cmd_link, "increment": cmd_increment, "report": cmd_report, "pipeline": cmd_pipeline,
     "demo": cmd_demo, "synth": cmd_synth, "explain": cmd_explain, "blocking": cmd_blocking,
-    "evaluate": cmd_evaluate, "bench": cmd_bench,
+    "evaluate": cmd_evaluate, "stages": cmd_stages,
 }
 
 

@@ -263,9 +263,9 @@ class TrainingConfig(_Strict):
     took 6x longer than 1 at 200k pairs on 2 cores)."""
     m_method: Literal["nik_anchored", "em"] = "nik_anchored"
     engine: Literal["padan", "splink"] = "padan"
-    """What computes the prior, u and the NIK-anchored m: padan's counts (`padan.model.counts`: one
-    Spark job per estimate, pattern counts on the driver) or Splink's training calls (a pass per
-    comparison). Same estimators; u comes from a different random sample. EM always runs in Splink."""
+    """What computes the prior, u and m (NIK-anchored or EM): padan's counts (`padan.model.counts`:
+    one Spark job per estimate or EM session, pattern counts on the driver) or Splink's training
+    calls (a pass per comparison). Same estimators; u comes from a different random sample."""
     max_label_pairs: int = Field(default=500_000, ge=100)
     date_sex_m_from_name_labels: bool = False
     """nik_anchored only: take the birth date's and sex's m from pairs sharing a valid NIK and the

@@ -65,7 +65,7 @@ class LakeBusyError(PadanError):
     exit_code = 9
 
     def __init__(self, lake: str, holder: dict, waited_seconds: float, lock_path: str):
-        from padan.lock import _describe
+        from padan.lock import _describe    # here: padan.lock imports this module
 
         self.lake, self.holder = lake, dict(holder)
         waited = f" after waiting {waited_seconds:.0f}s" if waited_seconds > 0 else ""

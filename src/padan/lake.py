@@ -55,6 +55,8 @@ class Lake:
     # Tables this process has seen exist (a table, once created, is not dropped by padan): their
     # existence is not probed again, which would cost a Delta snapshot per write.
     _known: set = field(default_factory=set, compare=False, repr=False)
+    # Tables whose table features this process has brought in line with their spec (once each).
+    _features_checked: set = field(default_factory=set, compare=False, repr=False)
 
     @classmethod
     def from_config(cls, spark: SparkSession, lake_cfg) -> "Lake":
@@ -185,16 +187,50 @@ class Lake:
             layer = spec.name.split(".", 1)[0]
             self.spark.sql(f"CREATE SCHEMA IF NOT EXISTS {self.catalog}.{self.schema_prefix}{layer}")
 
+    def _target(self, spec: TableSpec) -> str:
+        """The table as an identifier for DDL: its catalog name, or Delta's `delta.<quoted path>`
+        (a backtick in the path doubled, as Spark's identifier quoting requires), never spliced unquoted."""
+        if self.catalog:
+            return self.location(spec.name)
+        return "delta.`" + self.location(spec.name).replace("`", "``") + "`"
+
+    def _upgrade(self, spec: TableSpec) -> None:
+        """Before the first write of this process to an existing table, bring a table an older padan
+        made in line with its spec: drop the table features the spec no longer has
+        (`spec.dropped_features`, e.g. deletion vectors, which the Python `deltalake` reader
+        refuses; Delta rewrites the files that use one and commits the protocol without it), and
+        add each missing `spec.backfill` column with the value every row implies (one atomic
+        rewrite, so no row keeps a null it has a value for, even if the process dies)."""
+        if not (spec.dropped_features or spec.backfill) or spec.name in self._features_checked:
+            return
+        if not self.exists(spec.name):
+            self._features_checked.add(spec.name)     # padan creates it as the spec says
+            return
+        if spec.dropped_features:
+            present = set(self._delta(spec.name).detail().select("tableFeatures").first()[0] or [])
+            for feature in spec.dropped_features:
+                if feature in present:
+                    self.spark.sql(f"ALTER TABLE {self._target(spec)} DROP FEATURE {feature}")   # names from code
+                    logger.info("%s: dropped table feature %s (every Delta reader can open the table)",
+                                spec.name, feature)
+        table = self._delta(spec.name).toDF()
+        fill = [(c, sql) for c, sql in spec.backfill if c not in table.columns]
+        if fill:
+            rows = table
+            for col, sql in fill:
+                rows = rows.withColumn(col, F.expr(sql))
+            writer = rows.write.format("delta").mode("overwrite").option("mergeSchema", "true")
+            loc = self.location(spec.name)
+            writer.saveAsTable(loc) if self.catalog else writer.save(loc)
+            logger.info("%s: added column(s) %s to every row", spec.name, [c for c, _ in fill])
+        self._features_checked.add(spec.name)
+
     def _create_with(self, df: DataFrame, spec: TableSpec, tag: str) -> bool:
         """Create the table by its first write, in one commit (schema, partitioning, properties,
         comment and rows together): a third of the Spark jobs of creating it empty and then writing.
         False when another writer created it first (the caller then writes as to any table)."""
         self._ensure_schema(spec)
-        # A path table as Delta's `delta.<quoted path>` identifier (a backtick in the path doubled, as
-        # Spark's identifier quoting requires), never spliced unquoted.
-        quoted = self.location(spec.name).replace("`", "``")
-        target = self.location(spec.name) if self.catalog else f"delta.`{quoted}`"
-        writer = df.writeTo(target).using("delta").tableProperty("comment", spec.description)
+        writer = df.writeTo(self._target(spec)).using("delta").tableProperty("comment", spec.description)
         if spec.partition_by:
             writer = writer.partitionedBy(*[F.col(c) for c in spec.partition_by])
         for key, value in spec.properties:
@@ -238,6 +274,7 @@ class Lake:
         # and the newest commit's metrics would then be another write's.
         tag = f"padan-write:{uuid.uuid4().hex}"
         rows = self._conform(df, spec)
+        self._upgrade(spec)
         if self.exists(spec.name) or not self._create_with(rows, spec, tag):
             writer = rows.write.format("delta").mode("overwrite")
             if spec.added_columns:
@@ -261,10 +298,15 @@ class Lake:
         """MERGE on `keys`: update matches, insert new rows; optionally delete target rows in a
         slice that the source no longer has (`delete_unmatched_where`, SQL on target `t`)."""
         self.ensure_table(spec)
+        self._upgrade(spec)
         source = self._conform(df, spec)
         cond = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
         merger = self._delta(spec.name).alias("t").merge(source.alias("s"), cond)
         merger = merger.whenMatchedUpdateAll(condition=update_condition).whenNotMatchedInsertAll()
+        if spec.added_columns:
+            # A table made before these columns were declared gains them by this MERGE (only
+            # declared columns reach it: `_conform` selects exactly the spec's).
+            merger = merger.withSchemaEvolution()
         if delete_unmatched_where:
             merger = merger.whenNotMatchedBySourceDelete(condition=delete_unmatched_where)
         merger.execute()
@@ -277,6 +319,7 @@ class Lake:
     def delete_keys(self, df: DataFrame, spec: TableSpec, keys: Sequence[str]) -> dict[str, int]:
         """Delete the target rows whose `keys` match a row of `df` (a MERGE with only a delete clause)."""
         self.ensure_table(spec)
+        self._upgrade(spec)
         cond = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
         self._delta(spec.name).alias("t").merge(df.select(*keys).alias("s"), cond).whenMatchedDelete().execute()
         metrics = self.last_operation_metrics(spec.name)

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from typing import Iterable
 
 from padan.errors import StateError
+from padan.lock import local_root
 
 logger = logging.getLogger(__name__)
 
@@ -268,8 +269,6 @@ def check_lake(root: str, *, spark=None, catalog: str | None = None) -> int:
     """Check every Delta table of the lake at `root`; raise StateError (exit 7) on the first damaged
     one; return the number of tables checked. A local root is read with plain file operations, a
     URI root through `spark`'s Hadoop file system (skipped, with a log line, without a session)."""
-    from padan.lock import local_root
-
     if catalog:
         logger.info("lake tables are addressed through catalog %s: their Delta logs are not checked", catalog)
         return 0

@@ -11,6 +11,12 @@ from pathlib import Path
 
 from padan import config as config_mod
 from padan import logs
+from padan.demo import ensure_demo_extracts
+from padan.evaluate.metrics import truth_as_unique_ids
+from padan.model.settings import model_columns_from_settings
+from padan.model.splink_io import make_duckdb_linker, make_linker
+from padan.runs import Ctx, run_ingest
+from padan.spark import spark_from_config
 
 
 @dataclass
@@ -31,10 +37,6 @@ def workspace(*, p3ke_rows: int, prakerja_rows: int, env: str | None = None, see
 
     `root` (default `$PADAN_NB_ROOT` or `./lake/notebooks`) holds the sample's extracts and lake,
     so the notebooks 01-05 share one lake and each can also run alone."""
-    from padan.demo import ensure_demo_extracts
-    from padan.runs import Ctx, run_ingest
-    from padan.spark import spark_from_config
-
     root = root or os.environ.get("PADAN_NB_ROOT") or "./lake/notebooks"
     data = f"{root}/data"
     cfg = config_mod.load(env=env, overrides={
@@ -54,18 +56,27 @@ def workspace(*, p3ke_rows: int, prakerja_rows: int, env: str | None = None, see
 
 def truth(ws: Workspace):
     """The generated sample's truth as (unique_id, true_id)."""
-    from padan.evaluate.metrics import truth_as_unique_ids
-
     return truth_as_unique_ids(ws.spark.read.parquet(f"{ws.data_dir}/truth"))
 
 
-def linker_for(ws: Workspace, settings: dict):
-    """A Splink linker over silver.persons with `settings` (for Splink's charts and dashboards)."""
-    from padan.model.settings import model_columns_from_settings
-    from padan.model.splink_io import make_linker
+DUCKDB_MAX_RECORDS = 1_000_000   # linker_for's "auto": Splink on DuckDB up to this many records
 
+
+def linker_for(ws: Workspace, settings: dict, backend: str = "auto"):
+    """A Splink linker over silver.persons with `settings`, for Splink's charts and dashboards.
+
+    `backend`: "duckdb" collects the records to the driver and runs Splink on an in-memory DuckDB
+    (seconds on a tuning sample), "spark" runs Splink on this Spark session (for a lake too big
+    for the driver, at the price of many small Spark jobs), "auto" picks DuckDB up to
+    DUCKDB_MAX_RECORDS records. The pipeline itself never uses this: it scores on Spark."""
+    if backend not in ("auto", "duckdb", "spark"):
+        raise ValueError(f"backend must be auto, duckdb or spark, not {backend!r}")
     persons = ws.lake.read("silver.persons")
-    linker, _ = make_linker(ws.spark, persons, settings, model_columns_from_settings(settings), tag="nb")
+    columns = model_columns_from_settings(settings)
+    if backend == "duckdb" or (backend == "auto" and persons.count() <= DUCKDB_MAX_RECORDS):
+        linker, _ = make_duckdb_linker(persons, settings, columns)
+    else:
+        linker, _ = make_linker(ws.spark, persons, settings, columns, tag="nb")
     return linker
 
 

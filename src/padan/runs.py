@@ -19,16 +19,29 @@ from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from padan import ledger
+from padan.cluster.components import connected_components
+from padan.cluster.ids import assign_person_ids
 from padan.config import Config
 from padan.errors import InvariantError, StateError
+from padan.evaluate.metrics import cluster_metrics, pair_metrics_by_threshold, truth_as_unique_ids
 from padan.ids import check_id
 from padan.ingest.quality import log_quality, quality_rows, rows_written
 from padan.ingest.read import InputFile, batch_fingerprint, list_files, read_source
 from padan.lake import Lake, slice_of
+from padan.link import engine
+from padan.link.predict import predict_increment, predict_pairs, to_pairs_rows
+from padan.model.settings import settings_fingerprint, untrained_settings
+from padan.model.store import list_versions, load_model, resolve_version, save_model
+from padan.model.tf import load_tf, save_tf
+from padan.model.train import TRAINING_REVISION, train_model
+from padan.report.html import write_run_report
+from padan.report.marts import overlap_by_region, person_profile, targeting
+from padan.spark import set_checkpoint_dir
 from padan.standardise.persons import split_accepted_rejected, standardise_rows, with_record_keys
 from padan.standardise.pseudonymise import Pseudonymiser
-from padan.tables import (CLUSTERS, ID_CHANGES, OVERLAP_BY_REGION, PAIRS, PERSON_PROFILE, PERSONS, QUALITY,
-                          REJECTS, RUNS, TARGETING, bronze_spec)
+from padan.tables import (CLUSTERS, CLUSTERS_AT_THRESHOLDS, EVALUATIONS, ID_CHANGES, MODEL_PARAMS, MODEL_TF,
+                          OVERLAP_BY_REGION, PAIRS, PERSON_PROFILE, PERSONS, QUALITY, REJECTS, RUNS, TARGETING,
+                          bronze_spec)
 
 logger = logging.getLogger(__name__)
 
@@ -47,8 +60,6 @@ class Ctx:
         if run_date:
             ctx.run_date = run_date
         if spark.sparkContext.getCheckpointDir() is None:
-            from padan.spark import set_checkpoint_dir
-
             set_checkpoint_dir(spark, cfg.lake.checkpoint_path)
         return ctx                      # tables are created by their first write (Lake.read: empty till then)
 
@@ -135,13 +146,13 @@ def run_ingest(ctx: Ctx, source: str, *, path: str | None = None, batch_id: str 
         n_rej = rows_written(m_rej, lambda: ctx.lake.read(REJECTS.name).where(
             slice_of(source=source, batch_id=batch_id)).count())
         rec.row_counts.update(read=n_read, standardised=n_std, rejected=n_rej)
-        rec.output_versions = ctx.lake.versions([PERSONS.name, REJECTS.name, bronze.name])
         if n_read != n_std + n_rej:
             raise InvariantError(f"source '{source}' batch {batch_id}: rows read ({n_read}) != standardised "
                                  f"({n_std}) + rejected ({n_rej})")
         quality = quality_rows(std)
         ctx.lake.overwrite(ctx.spark.createDataFrame([(batch_id, source, batch_id, *q) for q in quality], QUALITY.ddl),
                            QUALITY, replace_where=slice_of(source=source, batch_id=batch_id))
+        rec.output_versions = ctx.lake.versions([bronze.name, PERSONS.name, REJECTS.name, QUALITY.name])
         log_quality(quality, source)
         keyed.unpersist()
         std.unpersist()
@@ -187,11 +198,6 @@ def link_run_id(ctx: Ctx, model_version: str) -> str:
 
 def run_train(ctx: Ctx, *, m_method: str | None = None) -> str:
     """Train on silver.persons and save a new model version (skipped if this exact training already ran)."""
-    from padan.model.settings import settings_fingerprint, untrained_settings
-    from padan.model.store import save_model
-    from padan.model.tf import save_tf
-    from padan.model.train import TRAINING_REVISION, train_model
-
     model_cfg = ctx.cfg.model
     m_method = m_method or model_cfg.training.m_method
     key_src = json.dumps({"batches": silver_batches(ctx), "model": model_cfg.model_dump(mode="json"),
@@ -207,6 +213,7 @@ def run_train(ctx: Ctx, *, m_method: str | None = None) -> str:
                              m_method=m_method)
         version = save_model(ctx.lake, result.settings, result.m_method)
         tf_counts = save_tf(ctx.lake, version, persons, result.settings)
+        rec.output_versions = ctx.lake.versions([MODEL_PARAMS.name, MODEL_TF.name])
         rec.row_counts.update({f"tf_values_{k}": v for k, v in tf_counts.items()})
         rec.row_counts.update({f"label_pairs_{k}": v for k, v in result.label_pairs.items()})
         rec.row_counts.update({f"ms_{k}": int(1000 * v) for k, v in result.seconds.items()})
@@ -221,11 +228,6 @@ def run_train(ctx: Ctx, *, m_method: str | None = None) -> str:
 def run_predict(ctx: Ctx, run_id: str, model_version: str, *, batch: tuple[str, str] | None = None) -> int:
     """Score pairs into gold.pairs (this run's slice): all pairs of silver.persons, or with `batch`
     (source, batch id) only the pairs that batch's records add (an increment)."""
-    from padan.link import engine
-    from padan.link.predict import predict_increment, predict_pairs, to_pairs_rows
-    from padan.model.store import load_model
-    from padan.model.tf import load_tf
-
     if ctx.cfg.link.engine == "padan":
         predict_pairs, predict_increment = engine.predict_pairs, engine.predict_increment
 
@@ -259,8 +261,6 @@ def run_predict(ctx: Ctx, run_id: str, model_version: str, *, batch: tuple[str, 
 
 
 def run_cluster(ctx: Ctx, run_id: str) -> dict[str, int]:
-    from padan.cluster.components import connected_components
-    from padan.cluster.ids import assign_person_ids
 
     done = _skip(ctx, run_id, "cluster")
     if done:
@@ -270,7 +270,7 @@ def run_cluster(ctx: Ctx, run_id: str) -> dict[str, int]:
     previous_version = _clusters_input_version(ctx, run_id)
     with ledger.stage(ctx.lake, run_id, "cluster", input_versions={CLUSTERS.name: previous_version},
                       mark_running=True) as rec:
-        persons = ctx.lake.read(PERSONS.name).select("unique_id", "source_dataset")
+        persons = ctx.lake.read(PERSONS.name).select("unique_id", "source_dataset", "record_key")
         edges = (ctx.lake.read(PAIRS.name).where((F.col("run_id") == run_id) & (F.col("match_probability") >= threshold))
                  .select(F.col("unique_id_l").alias("src"), F.col("unique_id_r").alias("dst")))
         comps = connected_components(persons.select(F.col("unique_id").alias("id")), edges)
@@ -294,9 +294,6 @@ def run_cluster_thresholds(ctx: Ctx, run_id: str) -> dict[str, int]:
     `link.extra_thresholds` into gold.clusters_at_thresholds (replaced by every full run; plain
     component ids, the smallest record id of each, not stable person ids). Nothing to do without
     extra thresholds."""
-    from padan.cluster.components import connected_components
-    from padan.tables import CLUSTERS_AT_THRESHOLDS
-
     thresholds = sorted(set(ctx.cfg.link.extra_thresholds))
     if not thresholds:
         return {}
@@ -329,12 +326,12 @@ def run_cluster_thresholds(ctx: Ctx, run_id: str) -> dict[str, int]:
 
 
 def _cluster_rows(assign: DataFrame, threshold: float, run_id: str) -> DataFrame:
-    """assign(unique_id, person_id, source_dataset) -> gold.clusters rows, persisted (the caller
+    """assign(unique_id, person_id, source_dataset, record_key) -> gold.clusters rows, persisted (the caller
     writes them and unpersists): the per-person aggregates are window functions over one
     partitioning by person, so the rows are computed once, with one shuffle."""
     person = Window.partitionBy("person_id")
     return (assign.select(
-        "unique_id", "person_id", "source_dataset",
+        "unique_id", "person_id", "source_dataset", "record_key",
         F.count(F.lit(1)).over(person).cast("int").alias("cluster_size"),
         F.max(F.col("source_dataset") == "p3ke").over(person).alias("in_p3ke"),
         F.max(F.col("source_dataset") == "prakerja").over(person).alias("in_prakerja"),
@@ -505,8 +502,6 @@ def _increment_model_version(ctx: Ctx) -> str:
     """An increment scores with the model version of the state it adds to, or its pairs would not be
     those a full run gives: with `link.model_version: latest` a model trained since is left for the
     next full `padan link`; a pinned version that differs from the state's is refused."""
-    from padan.model.store import resolve_version
-
     state = current_run_id(ctx)
     state_version = _run_model_version(ctx, state) if state else None
     pinned = ctx.cfg.link.model_version
@@ -535,9 +530,6 @@ def run_cluster_increment(ctx: Ctx, run_id: str, source: str, batch_id: str) -> 
     never split them, so each touched person is one node-set (its records, tied by a star of
     edges) and the batch's new records and pairs are added to those; everything else keeps its
     rows untouched. The result is MERGEd into gold.clusters on unique_id."""
-    from padan.cluster.components import connected_components
-    from padan.cluster.ids import assign_person_ids
-
     done = _skip(ctx, run_id, "cluster")
     if done:
         return done["row_counts"]
@@ -572,8 +564,8 @@ def run_cluster_increment(ctx: Ctx, run_id: str, source: str, batch_id: str) -> 
         nodes = members.select(F.col("unique_id").alias("id")).union(new.select(F.col("unique_id").alias("id")))
         comps = connected_components(nodes, edges.unionByName(star))
         ids = assign_person_ids(comps, members, run_id)
-        clusters = _cluster_rows(ids.assign.join(persons.select("unique_id", "source_dataset"), "unique_id"), threshold,
-                                 run_id)
+        clusters = _cluster_rows(ids.assign.join(persons.select("unique_id", "source_dataset", "record_key"),
+                                                 "unique_id"), threshold, run_id)
         m = ctx.lake.merge(clusters, CLUSTERS, ["unique_id"])
         _fault_point("increment:after-clusters")
         counts = _write_id_changes(ctx, ids.changes, run_id)
@@ -595,8 +587,6 @@ def run_marts(ctx: Ctx, run_id: str, *, touched_only: bool = False) -> dict[str,
     rewrites only the profiles of persons whose records it re-clustered (the gold.clusters rows it
     wrote) and deletes those of ids it merged away, so its profile work follows the batch; the
     marts are then aggregates of the narrow profile table."""
-    from padan.report.marts import overlap_by_region, person_profile, targeting
-
     done = _skip(ctx, run_id, "marts")
     if done:
         return done["row_counts"]
@@ -622,7 +612,6 @@ def run_marts(ctx: Ctx, run_id: str, *, touched_only: bool = False) -> dict[str,
         else:
             m = ctx.lake.overwrite(person_profile(clusters, persons).withColumn("run_id", F.lit(run_id)), PERSON_PROFILE)
             rec.row_counts["profiles_written"] = m.get("numOutputRows", 0)
-        rec.output_versions = ctx.lake.versions([PERSON_PROFILE.name])
         profile = ctx.lake.read(PERSON_PROFILE.name).drop("run_id")
         ref = ctx.cfg.marts.reference_date or ctx.run_date
         m1 = ctx.lake.overwrite(overlap_by_region(profile, run_id, suppress_below=ctx.cfg.marts.suppress_below),
@@ -630,6 +619,7 @@ def run_marts(ctx: Ctx, run_id: str, *, touched_only: bool = False) -> dict[str,
         m2 = ctx.lake.overwrite(targeting(profile, run_id, desil=ctx.cfg.marts.targeting_desil,
                                           working_age=tuple(ctx.cfg.marts.working_age), reference_date=ref),
                                 TARGETING, replace_where=slice_of(run_id=run_id))
+        rec.output_versions = ctx.lake.versions([PERSON_PROFILE.name, OVERLAP_BY_REGION.name, TARGETING.name])
         totals = profile.agg(F.count("*").alias("persons"), F.sum(F.col("in_p3ke").cast("long")).alias("p3ke"),
                              F.sum(F.col("in_prakerja").cast("long")).alias("prakerja"),
                              F.sum((F.col("in_p3ke") & F.col("in_prakerja")).cast("long")).alias("both")).first()
@@ -651,8 +641,6 @@ def _profile_is_current(ctx: Ctx, run_id: str) -> bool:
 def run_report_html(ctx: Ctx, run_id: str) -> str:
     """Write the run's self-contained HTML report, `<lake>/reports/<run_id>/report.html`; returns its
     path. Always rewritten (cheap): it shows whatever the tables hold now, e.g. a later evaluation."""
-    from padan.report.html import write_run_report
-
     with ledger.stage(ctx.lake, run_id, "report_html") as rec:
         path = write_run_report(ctx, run_id)
         rec.message = f"reports/{run_id}/report.html"
@@ -664,9 +652,6 @@ def run_report_html(ctx: Ctx, run_id: str) -> str:
 def run_evaluate(ctx: Ctx, run_id: str, truth_path: str, thresholds: list[float] | None = None) -> list[dict]:
     """Accuracy of a run against a truth table (source, record_id, person_id; Parquet):
     pairwise at many thresholds with the best-F1 one marked, and cluster (pairwise and B-cubed)."""
-    from padan.evaluate.metrics import cluster_metrics, pair_metrics_by_threshold, truth_as_unique_ids
-    from padan.tables import EVALUATIONS
-
     configured = ctx.cfg.link.threshold_match_probability
     thresholds = sorted({*(thresholds or [0.01, 0.1, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.99, 0.999]), configured})
     truth = truth_as_unique_ids(ctx.spark.read.parquet(truth_path)).cache()
@@ -712,8 +697,6 @@ class PipelineResult:
 
 def run_pipeline(ctx: Ctx, *, train: bool = False, sources: list[str] | None = None) -> PipelineResult:
     """ingest -> standardise -> (train) -> predict -> cluster -> marts."""
-    from padan.model.store import list_versions, resolve_version
-
     results = [run_ingest(ctx, s) for s in (sources or sorted(ctx.cfg.sources))]
     if train or not list_versions(ctx.lake):
         version = run_train(ctx)

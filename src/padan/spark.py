@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Mapping
 
 from pyspark.sql import SparkSession
+from splink.backends.spark import similarity_jar_location
 
 from padan.errors import PadanError
 
@@ -31,8 +32,6 @@ PRIVATE_UMASK = "077"   # lake files and folders: owner-only
 _OWNED = {"checkpoints": False, "session": False}
 
 def splink_jar() -> str:
-    from splink.backends.spark import similarity_jar_location
-
     return similarity_jar_location()
 
 

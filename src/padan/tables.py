@@ -20,6 +20,13 @@ class TableSpec:
     added_columns: tuple[str, ...] = ()
     """Nullable columns added to the DDL after lakes with this table existed: a write adds them to
     such a table (Delta schema evolution), and its older rows read them as null."""
+    dropped_features: tuple[str, ...] = ()
+    """Delta table features older lakes gave this table and padan now removes (before its first
+    write in a process), e.g. deletionVectors, which the Python `deltalake` reader refuses."""
+    backfill: tuple[tuple[str, str], ...] = ()
+    """(added column, SQL over the row's other columns): an added column whose value older rows
+    imply. Before its first write to an older table, a process adds the column to every row in one
+    rewrite (`Lake._upgrade`), so no row keeps a null it has a value for. Code, not input."""
 
 
 BRONZE_META_DDL = "_unique_id STRING, _batch_id STRING, _source_file STRING, _line BIGINT, _loaded_at TIMESTAMP"
@@ -80,14 +87,17 @@ PAIRS = TableSpec(
 
 CLUSTERS = TableSpec(
     "gold.clusters",
-    "unique_id STRING, source_dataset STRING, person_id STRING, cluster_size INT, in_p3ke BOOLEAN, "
-    "in_prakerja BOOLEAN, threshold DOUBLE, run_id STRING",
+    "unique_id STRING, source_dataset STRING, record_key STRING, person_id STRING, cluster_size INT, "
+    "in_p3ke BOOLEAN, in_prakerja BOOLEAN, threshold DOUBLE, run_id STRING",
     (),
     "one record with the person it belongs to (current state)",
-    "clusters: every standardised record with its stable, opaque person_id",
-    # An increment MERGEs the few records it re-clusters: deletion vectors mark the replaced rows
-    # instead of rewriting every data file that holds one (which is all of them for a random batch).
-    (("delta.enableDeletionVectors", "true"),),
+    "clusters: every standardised record (its source and the source's own record key) with its stable, "
+    "opaque person_id",
+    # No deletion vectors: the Python `deltalake` reader refuses tables that have them, and at 1M
+    # records a 1% MERGE cost less JVM CPU without them (bench/merge_dv.py, docs/BENCHMARKS.md).
+    dropped_features=("deletionVectors",),
+    added_columns=("record_key",),
+    backfill=(("record_key", "substring(unique_id, length(source_dataset) + 2)"),),   # unique_id = <source>:<key>
 )
 
 ID_CHANGES = TableSpec(
@@ -148,7 +158,8 @@ PERSON_PROFILE = TableSpec(
     "one person (current state): the sources they are in and where they are",
     "person profiles the marts aggregate: in P3KE / in Prakerja, poorest P3KE desil, region of the "
     "representative record (P3KE first); an increment rewrites only the persons it touched",
-    (("delta.enableDeletionVectors", "true"), private_stats("person_id", "desil", "province_code", "run_id")),
+    (private_stats("person_id", "desil", "province_code", "run_id"),),
+    dropped_features=("deletionVectors",),
 )
 
 RUNS = TableSpec(

@@ -9,7 +9,7 @@ misses: their pairs can be produced by no rule.
 One Spark job over the true pairs only (a few per person), not over the candidate pairs: each
 rule's SQL condition is evaluated on the pair as `l.<column>` / `r.<column>` (struct columns), as
 Splink and padan's engine do when they block. How many pairs each rule generates is counted
-separately (`padan.model.blocking.count_comparisons`, Splink's counter).
+separately (`padan.model.blocking.count_comparisons`, padan's engine).
 """
 
 from __future__ import annotations

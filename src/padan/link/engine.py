@@ -37,9 +37,16 @@ import math
 from dataclasses import dataclass
 from typing import Any, Sequence
 
+import splink.internals.spark.database_api  # noqa: F401  (registers sqlglot's 'customspark' dialect)
+import sqlglot
+from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
+from splink.internals.misc import prob_to_match_weight
+from splink.internals.settings_creator import SettingsCreator
+from splink.internals.spark.jar_location import get_scala_udfs
 
+from padan.link.predict import equi_join_keys, existing_candidates
 from padan.model.settings import model_columns_from_settings
 
 logger = logging.getLogger(__name__)
@@ -79,10 +86,6 @@ class Model:
 
 def _transpile(sql: str) -> str:
     """The SQL Spark runs for `sql` under Splink (its Spark backend transpiles every statement)."""
-    import sqlglot
-
-    import splink.internals.spark.database_api  # noqa: F401  (registers the 'customspark' dialect)
-
     return sqlglot.transpile(sql, read="spark", write="customspark")[0]
 
 
@@ -90,9 +93,6 @@ def parse_model(settings: dict[str, Any]) -> Model:
     """The parts of a Splink settings dict that scoring needs, read by Splink's own settings classes
     so that defaults, 'level not observed', clamping and the exact-match level a term-frequency
     adjustment refers to are Splink's."""
-    from splink.internals.misc import prob_to_match_weight
-    from splink.internals.settings_creator import SettingsCreator
-
     obj = SettingsCreator.from_path_or_dict(copy.deepcopy(settings)).get_settings("spark")
     comparisons = []
     tf_cols: list[str] = []
@@ -123,8 +123,6 @@ def parse_model(settings: dict[str, Any]) -> Model:
 
 def register_similarity_functions(spark: SparkSession) -> None:
     """jaro_winkler, damerau_levenshtein, ... from Splink's jar (Java functions, not Python UDFs)."""
-    from splink.internals.spark.jar_location import get_scala_udfs
-
     for udf in get_scala_udfs():
         spark.udf.registerJavaFunction(*udf)
 
@@ -185,8 +183,6 @@ def _blocked(left: DataFrame, right: DataFrame, model: Model, where: Column | No
     an earlier rule would find is always in the set, since that rule's keys are equal and set.
     So the wide records are shuffled once per side to the kept pairs, not once per rule and
     record. A rule without such keys gets a join of its own. `where` is checked on the full pair."""
-    from padan.link.predict import equi_join_keys
-
     rule_keys = [(k, equi_join_keys(rule)) for k, rule in enumerate(model.rules)]
     keyed = [(k, keys) for k, keys in rule_keys if keys]
     parts = []
@@ -280,6 +276,22 @@ def _inputs(df: DataFrame, model: Model, settings: dict[str, Any], tf_tables) ->
     return df, [*cols, *[f"tf_{c}" for c in model.tf_columns]]
 
 
+def _candidates_within(df: DataFrame, model: Model, cols: list[str], sources: Sequence[str] | None) -> DataFrame:
+    """The candidate pairs among the records of `df` (see `_blocked`), as Splink's `predict()`
+    pairs them over one table per source."""
+    if model.link_type == "link_only":
+        if sources is None:
+            sources = sorted(r[0] for r in df.select("source_dataset").distinct().collect())
+        if len(sources) == 2:
+            left = df.where(F.col("source_dataset") == sources[0])
+            right = df.where(F.col("source_dataset") == sources[1])
+            return _blocked(left, right, model, None, cols)
+        where = (_composite_id("l") < _composite_id("r")) & (F.col("l.source_dataset") != F.col("r.source_dataset"))
+    else:
+        where = _composite_id("l") < _composite_id("r")
+    return _blocked(df, df, model, where, cols, ordered=True)
+
+
 def score_within(spark: SparkSession, persons: DataFrame, settings: dict[str, Any], *, min_probability: float | None,
                  tf_tables: dict[str, DataFrame] | None, sources: Sequence[str] | None = None) -> DataFrame:
     """Scored candidate pairs among `persons` (silver.persons rows), as Splink's `predict()` /
@@ -288,17 +300,19 @@ def score_within(spark: SparkSession, persons: DataFrame, settings: dict[str, An
     register_similarity_functions(spark)
     model = parse_model(settings)
     df, cols = _inputs(persons, model, settings, tf_tables)
-    if model.link_type == "link_only":
-        if sources is None:
-            sources = sorted(r[0] for r in persons.select("source_dataset").distinct().collect())
-        if len(sources) == 2:
-            left = df.where(F.col("source_dataset") == sources[0])
-            right = df.where(F.col("source_dataset") == sources[1])
-            return _scored(_blocked(left, right, model, None, cols), model, min_probability)
-        where = (_composite_id("l") < _composite_id("r")) & (F.col("l.source_dataset") != F.col("r.source_dataset"))
-    else:
-        where = _composite_id("l") < _composite_id("r")
-    return _scored(_blocked(df, df, model, where, cols, ordered=True), model, min_probability)
+    return _scored(_candidates_within(df, model, cols, sources), model, min_probability)
+
+
+def candidate_counts(spark: SparkSession, persons: DataFrame, settings: dict[str, Any]) -> list[int]:
+    """Candidate pairs per blocking rule among `persons`, each pair counted for the first rule that
+    finds it (Splink's marginal count): exactly the pairs `score_within` scores, counted in one
+    aggregate instead of scored."""
+    register_similarity_functions(spark)
+    model = parse_model(settings)
+    cols = ["source_dataset", *[c for c in model_columns_from_settings(settings) if c != "source_dataset"]]
+    pairs = _candidates_within(persons.select(*cols), model, cols, None)
+    counts = {int(r[0]): int(r[1]) for r in pairs.groupBy("match_key").count().collect()}
+    return [counts.get(k, 0) for k in range(len(model.rules))]
 
 
 def score_between(spark: SparkSession, left: DataFrame, right: DataFrame, settings: dict[str, Any], *,
@@ -323,10 +337,6 @@ def predict_increment(spark: SparkSession, existing: DataFrame, new: DataFrame, 
                       stats: dict[str, int] | None = None, **_: Any) -> DataFrame:
     """The engine's `padan.link.predict.predict_increment`: the pairs a batch of `new` records adds
     (new x new, and new x the existing records sharing a blocking key with the batch)."""
-    from pyspark import StorageLevel
-
-    from padan.link.predict import existing_candidates
-
     rules = [r["blocking_rule"] if isinstance(r, dict) else str(r)
              for r in settings.get("blocking_rules_to_generate_predictions", [])]
     existing = existing_candidates(existing, new, rules, n_new=n_new)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
-import re
 import uuid
 from typing import Any
 
+import sqlglot
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
+from splink import Linker
+from sqlglot import exp
 
 from padan.model.settings import model_columns_from_settings
 from padan.model.splink_io import make_linker, spark_api
@@ -42,57 +44,34 @@ def predict_pairs(spark, persons: DataFrame, settings: dict[str, Any], *, min_pr
     return scored.as_spark_dataframe()
 
 
-def _split_top_level(sql: str, word: str) -> list[str]:
-    """`sql` split on `word` (AND / OR) outside parentheses and quotes."""
-    parts, depth, quote, start, i = [], 0, None, 0, 0
-    pattern = re.compile(rf"\s+{word}\s+", re.IGNORECASE)
-    while i < len(sql):
-        ch = sql[i]
-        if quote:
-            quote = None if ch == quote else quote
-        elif ch in "'\"`":
-            quote = ch
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        elif depth == 0:
-            m = pattern.match(sql, i)
-            if m and (i == 0 or sql[i].isspace()):
-                parts.append(sql[start:i])
-                start = i = m.end()
-                continue
-        i += 1
-    parts.append(sql[start:])
-    return [p.strip() for p in parts]
+def _conjuncts(node: exp.Expression) -> list[exp.Expression]:
+    """The top-level AND terms of `node`, parentheses removed (a parenthesised AND is flattened)."""
+    while isinstance(node, exp.Paren):
+        node = node.this
+    if isinstance(node, exp.And):
+        return [c for part in (node.this, node.expression) for c in _conjuncts(part)]
+    return [node]
 
 
-_EQUI_KEY = re.compile(r"^\(*\s*l\.`?(\w+)`?\s*=\s*r\.`?\1`?\s*\)*$", re.IGNORECASE)
-
-
-def _wrapped(text: str) -> bool:
-    """Whether the whole of `text` is one parenthesised expression."""
-    if not (text.startswith("(") and text.endswith(")")):
-        return False
-    depth = 0
-    for i, ch in enumerate(text):
-        depth += ch == "("
-        depth -= ch == ")"
-        if depth == 0 and i < len(text) - 1:
-            return False
-    return True
+def _side_column(node: exp.Expression, side: str) -> str | None:
+    if isinstance(node, exp.Column) and node.table.lower() == side and not node.args.get("db"):
+        return node.name
+    return None
 
 
 def equi_join_keys(rule: str) -> list[str] | None:
     """The columns a blocking rule requires to be equal on both sides (`l.x = r.x` conjuncts), or
-    None when the rule holds no such conjunct or is a disjunction (then it cannot narrow a search)."""
-    text = rule.strip()
-    while _wrapped(text):
-        text = text[1:-1].strip()
-    if len(_split_top_level(text, "OR")) > 1:
-        return None
-    keys = [m.group(1) for c in _split_top_level(text, "AND") if (m := _EQUI_KEY.match(c))]
-    return sorted(set(keys)) or None
+    None when the rule holds no such conjunct or is a disjunction (then it cannot narrow a search).
+    The rule is parsed as Spark SQL (sqlglot, which Splink uses too), so quoting, string literals
+    and parentheses are read as Spark reads them."""
+    keys = set()
+    for term in _conjuncts(sqlglot.parse_one(rule, read="spark")):
+        if isinstance(term, exp.EQ):
+            a, b = term.this, term.expression
+            left, right = _side_column(a, "l") or _side_column(b, "l"), _side_column(b, "r") or _side_column(a, "r")
+            if left is not None and left == right:
+                keys.add(left)
+    return sorted(keys) or None
 
 
 def _rule_key_hashes(df: DataFrame, rule_keys: list[list[str]]) -> DataFrame:
@@ -156,8 +135,6 @@ def predict_increment(spark, existing: DataFrame, new: DataFrame, settings: dict
     new_tables, old_tables = tables(new, "new"), tables(existing, "old")
     if not new_tables:
         return None
-    from splink import Linker
-
     linker = Linker(new_tables, settings, log_level=None)
     _register_tf(linker, db_api, tf_tables)
     kw = dict(threshold_match_probability=min_probability, warning_mode="never")

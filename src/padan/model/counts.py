@@ -160,6 +160,74 @@ def estimate_m_from_labels(spark, persons: DataFrame, settings: dict[str, Any], 
     return level_shares(pc, settings), int(pc.counts.sum())
 
 
+def _prior_and_u(spark, persons: DataFrame, settings: dict[str, Any], tr, seconds: dict[str, float],
+                 sizes: dict[str, int]) -> dict[str, Any]:
+    """The settings with the prior from `tr.prior_rules` and u from the seeded sample (two jobs)."""
+    import time
+
+    out = copy.deepcopy(settings)
+    t = time.monotonic()
+    counts = source_counts(persons)
+    out["probability_two_random_records_match"] = estimate_prior(spark, persons, out, list(tr.prior_rules),
+                                                                 tr.prior_recall, counts)
+    seconds["prior"] = time.monotonic() - t
+    t = time.monotonic()
+    u, sizes["u_sample_pairs"] = estimate_u(spark, persons, out, tr.u_max_pairs, tr.u_seed, counts)
+    _apply(out, u, "u_probability")
+    seconds["u"] = time.monotonic() - t
+    return out
+
+
+def em_sessions(spark, persons: DataFrame, settings: dict[str, Any], rules: list[str]) -> tuple[
+        dict[str, Any], dict[str, int]]:
+    """EM on pattern counts, one session per blocking rule, as Splink's
+    `estimate_parameters_using_expectation_maximisation(rule, estimate_without_term_frequencies=True)`
+    called once per rule: each session starts from the model as the sessions before left it,
+    estimates the m of the comparisons its rule leaves free (u fixed), and afterwards a level's m
+    is the median of every session's estimate that observed it (Splink's
+    `_populate_m_u_from_trained_values`). The prior is not saved back, as in Splink. One Spark job
+    per session (its pattern counts); the iterations run on the driver. Returns (settings,
+    iterations per session)."""
+    import statistics
+
+    from padan.model.patterns import em_session
+
+    out = copy.deepcopy(settings)
+    trained: dict[str, dict[int, list[float]]] = {}
+    iterations: dict[str, int] = {}
+    for k, rule in enumerate(rules):
+        _, result = em_session(spark, persons, out, rule)
+        iterations[f"em_session_{k}_iterations"] = result.iterations
+        for comp, levels in result.m.items():
+            for gamma, value in levels.items():
+                if value is not None:
+                    trained.setdefault(comp, {}).setdefault(gamma, []).append(value)
+        for comp in out["comparisons"]:
+            name = comp["output_column_name"]
+            non_null = [lvl for lvl in comp["comparison_levels"] if not lvl.get("is_null_level")]
+            for i, lvl in enumerate(non_null):
+                values = trained.get(name, {}).get(len(non_null) - 1 - i)
+                if values:
+                    lvl["m_probability"] = statistics.median(values)
+    return out, iterations
+
+
+def train_em(spark, persons: DataFrame, settings: dict[str, Any], tr) -> tuple[
+        dict[str, Any], dict[str, float], dict[str, int]]:
+    """The whole `em` training on counts: prior, u, then EM sessions over `tr.em_blocking_rules`
+    (`em_sessions`). Returns (trained settings, seconds per step, sizes)."""
+    import time
+
+    seconds: dict[str, float] = {}
+    sizes: dict[str, int] = {}
+    out = _prior_and_u(spark, persons, settings, tr, seconds, sizes)
+    t = time.monotonic()
+    out, iterations = em_sessions(spark, persons, out, list(tr.em_blocking_rules))
+    sizes.update(iterations)
+    seconds["m"] = time.monotonic() - t
+    return out, seconds, sizes
+
+
 def train_nik_anchored(spark, persons: DataFrame, settings: dict[str, Any], tr, label_sets) -> tuple[
         dict[str, Any], dict[str, float], dict[str, int]]:
     """The whole `nik_anchored` training on counts: prior, u, then m from each label set.
@@ -175,18 +243,9 @@ def train_nik_anchored(spark, persons: DataFrame, settings: dict[str, Any], tr, 
 
     from padan.model.train import raise_no_labels
 
-    out = copy.deepcopy(settings)
     seconds: dict[str, float] = {}
     sizes: dict[str, int] = {}
-    t = time.monotonic()
-    counts = source_counts(persons)
-    out["probability_two_random_records_match"] = estimate_prior(spark, persons, out, list(tr.prior_rules),
-                                                                 tr.prior_recall, counts)
-    seconds["prior"] = time.monotonic() - t
-    t = time.monotonic()
-    u, sizes["u_sample_pairs"] = estimate_u(spark, persons, out, tr.u_max_pairs, tr.u_seed, counts)
-    _apply(out, u, "u_probability")
-    seconds["u"] = time.monotonic() - t
+    out = _prior_and_u(spark, persons, settings, tr, seconds, sizes)
     t = time.monotonic()
     sessions: dict[str, dict[int, list[float]]] = {}
     for name, make, only in label_sets:

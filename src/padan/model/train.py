@@ -20,7 +20,7 @@ logger = logging.getLogger(__name__)
 M_FLOOR = 1e-5
 # Part of a training run's identity: bump it when the training procedure changes what it estimates,
 # so `padan train` on unchanged data trains anew instead of reusing the last version.
-TRAINING_REVISION = 2   # 2: the label sets are part of the config (date_sex_m_from_name_labels)
+TRAINING_REVISION = 3   # 2: the label sets are part of the config (date_sex_m_from_name_labels); 3: EM on pattern counts, without term frequencies
 
 
 @dataclass
@@ -106,12 +106,16 @@ def train_model(spark, persons: DataFrame, model: ModelConfig, *, break_lineage_
                                     < int(1000 * tr.em_sample_rows / n) + 1)
     persons = persons.cache()
     result = TrainingResult(settings={}, m_method=m_method)
-    on_counts = m_method == "nik_anchored" and tr.engine == "padan"
-    if on_counts:
+    on_counts = tr.engine == "padan"
+    if on_counts and m_method == "nik_anchored":
         from padan.model.counts import train_nik_anchored
 
         trained, result.seconds, sizes = train_nik_anchored(spark, persons, settings, tr, _label_sets(tr))
         result.label_pairs = {k: v for k, v in sizes.items() if k != "u_sample_pairs"}
+    elif on_counts:
+        from padan.model.counts import train_em
+
+        trained, result.seconds, _ = train_em(spark, persons, settings, tr)
     else:
         trained = _train_with_splink(spark, persons, settings, cols, tr, m_method, result, break_lineage_method)
     _smooth(trained, tr.u_max_pairs)
@@ -168,7 +172,9 @@ def _train_with_splink(spark, persons: DataFrame, settings: dict[str, Any], cols
             extra.unpersist()
     else:
         for rule in tr.em_blocking_rules:
-            linker.training.estimate_parameters_using_expectation_maximisation(rule)
+            # Without term frequencies in the iterations, as padan's EM on pattern counts: the same estimator.
+            linker.training.estimate_parameters_using_expectation_maximisation(
+                rule, estimate_without_term_frequencies=True)
         trained = linker.misc.save_model_to_json()
     result.seconds["m"] = time.monotonic() - t
     return trained

@@ -20,6 +20,7 @@ from typing import Any
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from padan.ledger import model_version_of
 from padan.tables import CLUSTERS, EVALUATIONS, MODEL_PARAMS, OVERLAP_BY_REGION, PAIRS, PERSONS, QUALITY, REJECTS, RUNS
 
 logger = logging.getLogger(__name__)
@@ -83,8 +84,6 @@ def _versioned(ctx, table: str, stage_row: dict | None, key: str) -> DataFrame:
 
 
 def _model_version(ctx, run_id: str, ledger_rows: dict[str, dict]) -> str | None:
-    from padan.ledger import model_version_of
-
     for stage in ("predict", "plan"):
         version = model_version_of(ledger_rows.get(stage))
         if version:
@@ -203,7 +202,7 @@ def collect_report_data(ctx, run_id: str) -> ReportData:
 
 def _charts(data: ReportData) -> dict[str, dict]:
     """Vega-Lite specs (as dicts) by chart id; a chart without data is left out."""
-    import altair as alt
+    import altair as alt    # here, not at the top: importing altair takes ~1.5 s, which only the report pays
 
     specs: dict[str, Any] = {}
     if data.rejects:
@@ -340,7 +339,7 @@ def _script_json(value: Any) -> str:
 
 def render_report(data: ReportData) -> str:
     """The report as one HTML string: inline vega-embed bundle, the chart specs, tables of aggregates."""
-    from altair.utils._importers import import_vl_convert, vl_version_for_vl_convert
+    from altair.utils._importers import import_vl_convert, vl_version_for_vl_convert   # ~1.5 s: see _charts
 
     specs = _charts(data)
     bundle = import_vl_convert().javascript_bundle(vl_version=vl_version_for_vl_convert())

@@ -1,10 +1,12 @@
-"""`padan bench`: padan's pipeline timed stage by stage on generated data, side by side with plain
+"""`make bench` (`python bench/harness.py`): padan's pipeline timed stage by stage on generated data, side by side with plain
 Splink 5 on DuckDB and plain Splink 5 on Spark over the same standardised records and the same
 model (comparisons, blocking rules, training rules), each scored against the generator's truth.
 
     results = run_bench(spark, cfg, records=100_000, work_dir="/tmp/padan-bench")
     path = write_result(results, "bench/results")
     update_docs("bench/results", "docs/BENCHMARKS.md")
+
+The harness lives beside padan, not in it: `make package` ships neither it nor the generator.
 
 A benchmark result holds aggregates only: seconds, row and pair counts, memory, accuracy.
 While a step runs, a heartbeat line every `heartbeat` seconds names the system, the step, the
@@ -318,25 +320,6 @@ def run_padan(spark, cfg, mon: Monitor, *, truth_path: str, run_date: str) -> di
 
 # ---------------------------------------------------------------- plain Splink
 
-def _duckdb_sql(condition: str) -> str:
-    """A Spark SQL comparison condition in DuckDB's dialect (sqlglot), with Splink's function names."""
-    import sqlglot
-
-    out = sqlglot.transpile(condition, read="spark", write="duckdb")[0]
-    return re.sub(r"\bJARO_WINKLER\s*\(", "jaro_winkler_similarity(", out, flags=re.IGNORECASE)
-
-
-def duckdb_settings(settings: dict[str, Any]) -> dict[str, Any]:
-    """The same settings with every comparison level's SQL in DuckDB's dialect (blocking rules carry
-    `sql_dialect: spark` and Splink translates them itself)."""
-    out = json.loads(json.dumps(settings))
-    for comp in out["comparisons"]:
-        for lvl in comp["comparison_levels"]:
-            if lvl["sql_condition"] != "ELSE":
-                lvl["sql_condition"] = _duckdb_sql(lvl["sql_condition"])
-    return out
-
-
 def _splink_training_and_linking(linker, mon: Monitor, system: str, model_cfg, *, records: int,
                                  min_probability: float, threshold: float):
     """Plain Splink, its own defaults: prior from the same deterministic rules, u by random sampling
@@ -390,6 +373,8 @@ def run_splink_duckdb(silver_path: str, settings: dict[str, Any], model_cfg, mon
             tables.append(db_api.register(f"in_{src}", dataset_display_name=src))
         st.rows = sum(int(con.execute(f"SELECT count(*) FROM in_{s}").fetchall()[0][0]) for s in sources)
     records = st.rows
+    from padan.model.splink_io import duckdb_settings
+
     linker = Linker(tables, duckdb_settings(settings), log_level=None)
     predictions, clusters = _splink_training_and_linking(linker, mon, system, model_cfg, records=records,
                                                          min_probability=min_probability, threshold=threshold)
@@ -730,7 +715,7 @@ def synth_table(results: list[dict[str, Any]]) -> str:
     synth = [r for r in results if r.get("kind") == "synth"]
     synth.sort(key=lambda r: (r["rows_per_source"], r["format"], r["started_at"]))
     if not synth:
-        return "_No synth throughput recorded yet: `padan bench --synth-rows N`._\n"
+        return "_No synth throughput recorded yet: `python bench/harness.py --synth-rows N`._\n"
     lines = ["| result | rows per source | rows in total | format | seconds (p3ke / prakerja / truth) | total s "
              "| rows/s | peak driver MiB | peak JVM MiB | driver memory | written MiB | load avg start / end |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -793,7 +778,7 @@ def add_arguments(p) -> None:
 
 
 def cmd_bench(args, cfg) -> int:
-    """`padan bench`: run, write the JSON result, regenerate the doc tables, print a summary."""
+    """Run, write the JSON result, regenerate the doc tables, print a summary."""
     from padan.spark import spark_from_config
 
     work = Path(args.work or os.environ.get("PADAN_BENCH_WORK") or "/tmp/padan-bench").resolve()
@@ -820,6 +805,25 @@ def cmd_bench(args, cfg) -> int:
     print(summary_text(result))
     print(f"result: {path}")
     return 0
+
+
+def main(argv=None) -> int:
+    import argparse
+    import sys
+
+    from padan import config as config_mod
+    from padan import logs
+
+    p = argparse.ArgumentParser(prog="bench/harness.py", description=__doc__.split("\n\n")[0])
+    p.add_argument("--env", default=None, help="config environment (default: $PADAN_ENV or local)")
+    p.add_argument("--conf-dir", default=None, help="config folder (default: the checkout's conf/)")
+    add_arguments(p)
+    args = p.parse_args(argv)
+    # The generator runs numpy inside Spark's Python workers: they must use this interpreter.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    cfg = config_mod.load(env=args.env, conf_dir=args.conf_dir)
+    logs.configure_from(cfg.logging)
+    return cmd_bench(args, cfg)
 
 
 def _code_state() -> dict[str, Any]:
@@ -849,3 +853,7 @@ def summary_text(result: dict[str, Any]) -> str:
     for k, v in result["ratios"].items():
         lines.append(f"  {k:<40} {v:.2f}")
     return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
