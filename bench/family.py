@@ -190,7 +190,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
 
     from padan import config
-    from padan.bench import machine_info
+    from harness import machine_info
     from padan.evaluate.blocking import blocking_recall
     from padan.evaluate.metrics import truth_as_unique_ids
     from padan.model.blocking import count_comparisons
