@@ -532,3 +532,51 @@ def test_generator_is_not_in_what_spark_submit_receives(tmp_path):
         for line in path.read_text().splitlines():
             if line.startswith(("import padan_synth", "from padan_synth")):
                 raise AssertionError(f"{path} imports padan_synth at module level")
+
+
+# ---------------------------------------------------------------- held-out stress profile
+
+def test_stress_profile_has_twins_with_sequential_niks_namesakes_and_spelled_titles():
+    """`stress` (for reporting only): second twins get a valid NIK of their own that shares the
+    first twin's region and issue date (12 digits, the day + 40 for a girl) with a serial a few
+    apart or one adjacent transposition apart; some children carry a parent's name; pilgrimage
+    titles appear spelled out; other profiles are unchanged by the new knobs (all 0)."""
+    import numpy as np
+
+    from padan_synth import _ctx, build
+
+    for name in ("clean", "typical", "hard"):
+        prof = PROFILES[name]
+        assert prof.twin_sequential_nik == prof.namesake_child == prof.title_spelled == 0
+    stress = PROFILES["stress"]
+    assert stress.p3ke.nik_missing > PROFILES["typical"].p3ke.nik_missing
+    assert stress.p3ke.dob_year_off > PROFILES["hard"].p3ke.dob_year_off
+    ctx, _ = _ctx(6000, 100, SEED, "stress")
+    p = build.p3ke_batch(ctx, np.arange(6000, dtype=np.int64)).to_pandas().drop_duplicates("_person_id")
+    kids = p[p["_role"] == "ANAK"]
+    sequential = transposed = 0
+    for (_, dob), grp in kids.groupby(["_hh", "_dob_true"]):
+        niks = grp["_nik_true"].tolist()
+        for i, a in enumerate(niks):
+            for b in niks[i + 1:]:
+                assert a != b, "twins keep distinct NIKs"
+                if a[:6] != b[:6] or a[8:12] != b[8:12]:
+                    continue
+                days = {int(a[6:8]), int(b[6:8])}
+                assert len({d - 40 if d > 40 else d for d in days}) == 1, "one issue date, the day + 40 for a girl"
+                assert nik_issue_ok(a) and nik_issue_ok(b)
+                if 0 < abs(int(a[12:]) - int(b[12:])) <= 3:
+                    sequential += 1
+                elif sorted(a[12:]) == sorted(b[12:]) and sum(x != y for x, y in zip(a[12:], b[12:])) == 2:
+                    transposed += 1
+    assert sequential >= 20 and transposed >= 5, (sequential, transposed)
+    namesakes = (p[p["_role"] == "ANAK"].merge(p[p["_role"] != "ANAK"], on=["_hh", "_name_true"]).shape[0])
+    assert namesakes >= 10
+    shown = p["nama"].str.split().explode()
+    assert {"HAJI", "HJ"} <= set(shown) and shown.isin(["HAJJAH", "HAJAH", "HJH"]).any()
+
+
+def nik_issue_ok(nik: str) -> bool:
+    """16 digits, day 1-31 or 41-71, month 1-12, serial not 0000 (the DOMAIN.md checks)."""
+    d, m = int(nik[6:8]), int(nik[8:10])
+    return len(nik) == 16 and nik.isdigit() and (1 <= d <= 31 or 41 <= d <= 71) and 1 <= m <= 12 and nik[12:] != "0000"

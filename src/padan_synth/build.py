@@ -238,8 +238,26 @@ def _name_and_damage(ctx: Ctx, rng: Rng, rates, key: np.ndarray, X: dict, allow_
     H, M = X["H"], X["M"]
     gpre, gsuf = W.generic_title(rng, "gt", key, M["male"], M["age"], H["trad"])
     father = rng.pick(N.token_list("FATHER_M"), "father", key)
-    return C.name(X["name"], rates, rng, key, male=M["male"], title_pre=X["title_pre"], title_suf=X["title_suf"],
+    title_pre = X["title_pre"]
+    if ctx.profile.title_spelled > 0:
+        spelled = rng.u("t_spell", key) < ctx.profile.title_spelled
+        form = rng.int("t_form", len(_SPELLED_HAJJ), key)
+        title_pre, gpre = (_spell_hajj(t, spelled, form) for t in (title_pre, gpre))
+    return C.name(X["name"], rates, rng, key, male=M["male"], title_pre=title_pre, title_suf=X["title_suf"],
                   generic_pre=gpre, generic_suf=gsuf, father=father, allow_case=allow_case)
+
+
+# (H. as, HJ. as): pilgrimage titles as typed out on some cards and forms
+_SPELLED_HAJJ = (("HAJI", "HAJJAH"), ("HJ", "HJ"), ("HAJI", "HAJAH"), ("H", "HJH"))
+
+
+def _spell_hajj(title: pa.Array, spelled: np.ndarray, form: np.ndarray) -> pa.Array:
+    """Where `spelled`, the abbreviated pilgrimage title (H. / HJ.) written in form `form`."""
+    out = title
+    for i, (m, f) in enumerate(_SPELLED_HAJJ):
+        variant = vx.regex(vx.regex(title, r"\bHJ\.", f), r"\bH\.", m)
+        out = vx.where(spelled & (form == i), variant, out)
+    return out
 
 
 def _hidden_person(X: dict) -> dict:

@@ -67,6 +67,9 @@ class Profile:
     nik_birth_mismatch: float = 0.01           # NIK issued with a wrong birth date (never corrected)
     registry_placeholder_dob: float = 0.12     # people born before 1975 whose registered date is a placeholder
     twin_rate: float = 0.015                   # a child born on the same day as the previous child
+    twin_sequential_nik: float = 0.0           # among twins: NIK a few serials (or one transposition) from the twin's
+    namesake_child: float = 0.0                # children who carry the name of the parent of their sex
+    title_spelled: float = 0.0                 # pilgrimage titles written HAJI / HJ / HAJJAH / HAJAH / HJH instead of H. / HJ.
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -114,6 +117,19 @@ PROFILES: dict[str, Profile] = {
                          name_case=0.6, email_variant=0.2),
         overlap=0.10, mover_rate=0.18, nik_birth_mismatch=0.03, registry_placeholder_dob=0.18,
         twin_rate=0.02,
+    ),
+    # Held-out stress profile, for reporting only: never tune a parameter on it. Twins registered
+    # together (NIKs a few serials or one transposition apart), parents and children sharing a name,
+    # pilgrimage titles spelled out, many placeholder / year-slipped / day-month-swapped birth dates
+    # and records without a NIK.
+    "stress": Profile(
+        name="stress",
+        p3ke=_scaled(_TYPICAL_P3KE, 1.3, name_title=0.15, nik_missing=0.15, dob_placeholder=0.10,
+                     dob_day_month_swap=0.06, dob_year_off=0.06),
+        prakerja=_scaled(_TYPICAL_PRAKERJA, 1.3, name_title=0.08, nik_missing=0.05, dob_placeholder=0.05,
+                         dob_day_month_swap=0.04, dob_year_off=0.04),
+        overlap=0.15, mover_rate=0.12, nik_birth_mismatch=0.02, registry_placeholder_dob=0.2,
+        twin_rate=0.08, twin_sequential_nik=0.8, namesake_child=0.05, title_spelled=0.6,
     ),
 }
 

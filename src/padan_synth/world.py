@@ -368,7 +368,7 @@ def _ages(ctx: Ctx, hh: np.ndarray, k: np.ndarray, H: dict) -> dict:
     # born on REF_DATE's month and day `age` years earlier (REF_DATE is 30 June: no month-end clamp), minus 0-364 days
     dob0 = (vx._days(REF_YEAR - age, 6, 30) - w.int("doy", 365, hh, bk)).astype("datetime64[D]")
     return {"is_head": is_head, "is_spouse": is_sp, "is_extra": is_extra, "is_child": is_child, "parent": parent,
-            "child_order": child_order, "age": age, "dob0": dob0}
+            "child_order": child_order, "age": age, "dob0": dob0, "twin": twin}
 
 
 def birth_year(ctx: Ctx, hh: np.ndarray, k, H: dict) -> np.ndarray:
@@ -399,7 +399,8 @@ def member(ctx: Ctx, hh: np.ndarray, k: np.ndarray, H: dict) -> dict:
                            np.where((ph_kind >= 0.55) & (ph_kind < 0.85), 31, 1))
     dob = np.where(placeholder, ph_date, dob0)
     return {"is_head": is_head, "is_spouse": is_sp, "is_extra": is_extra, "is_child": A["is_child"],
-            "child_order": A["child_order"], "age": A["age"], "male": male, "role": role, "dob": dob, "by": by}
+            "child_order": A["child_order"], "age": A["age"], "male": male, "role": role, "dob": dob, "by": by,
+            "twin": A["twin"]}
 
 
 def person_nik(ctx: Ctx, hh: np.ndarray, k: np.ndarray, H: dict, M: dict) -> dict:
@@ -427,7 +428,45 @@ def person_nik(ctx: Ctx, hh: np.ndarray, k: np.ndarray, H: dict, M: dict) -> dic
     ny, nm, nd = vx.ymd(nik_date)
     ddmmyy = (nd + np.where(male, 0, 40)) * 10_000 + nm * 100 + ny % 100
     nik = region6 * 10_000_000_000 + ddmmyy * 10_000 + 1 + w.int("serial", 9999, hh, k)
+    if prof.twin_sequential_nik > 0:
+        nik, region6, mismatch = _twin_nik(ctx, hh, k, H, M, nik, region6, mismatch)
     return {"nik": nik, "nik_region": region6, "nik_mismatch": mismatch}
+
+
+def _twin_nik(ctx: Ctx, hh: np.ndarray, k: np.ndarray, H: dict, M: dict, nik, region6, mismatch):
+    """Twins registered together: for a share `twin_sequential_nik` of second twins, the NIK is the
+    first twin's (same region of registration and issue date, the day + 40 if the sexes differ) with
+    a serial 1-3 above it, or, for a third of them, with two adjacent differing serial digits swapped
+    (a different valid person one transposition away from the sibling)."""
+    w = ctx.world
+    seq = M["twin"] & (w.u("twin_seq", hh, k) < ctx.profile.twin_sequential_nik)
+    idx = np.nonzero(seq)[0]
+    if not len(idx):
+        return nik, region6, mismatch
+    h, k1 = hh[idx], k[idx] - 1
+    Hs = subset(H, idx)
+    Ms = member(ctx, h, k1, Hs)
+    sib = person_nik(ctx, h, k1, Hs, Ms)
+    head12 = sib["nik"] // 10_000
+    day = (head12 // 10_000) % 100
+    day = np.where(day > 40, day - 40, day) + np.where(M["male"][idx], 0, 40)
+    head12 = (head12 // 1_000_000) * 1_000_000 + day * 10_000 + head12 % 10_000
+    serial = sib["nik"] % 10_000
+    step = serial + 1 + w.int("twin_step", 3, h, k[idx])
+    step = np.where(step > 9999, serial - 1 - w.int("twin_step", 3, h, k[idx]), step)
+    # a transposition of two adjacent serial digits (positions p, p+1 of the 4), where they differ
+    digits = np.stack([(serial // 10 ** (3 - i)) % 10 for i in range(4)], axis=1)
+    p = w.int("twin_tpos", 3, h, k[idx])
+    rows = np.arange(len(idx))
+    a, b = digits[rows, p], digits[rows, p + 1]
+    swapped = serial + (b - a) * 10 ** (3 - p) + (a - b) * 10 ** (2 - p)
+    transpose = (w.u("twin_tr", h, k[idx]) < 1 / 3) & (a != b) & (swapped > 0)
+    new_serial = np.where(transpose, swapped, step)
+    out_nik, out_region, out_mm = nik.copy(), np.asarray(region6).copy(), np.asarray(mismatch).copy()
+    out_nik[idx] = head12 * 10_000 + new_serial
+    out_region[idx] = sib["nik_region"]
+    out_mm[idx] = sib["nik_mismatch"]
+    return out_nik, out_region, out_mm
 
 
 # ---------------------------------------------------------------- names
@@ -549,7 +588,24 @@ def person_name(ctx: Ctx, hh: np.ndarray, k: np.ndarray, H: dict, M: dict) -> pa
         return vx.const("", 0)
     order = np.empty(n, np.int64)
     order[np.concatenate(idxs)] = np.arange(n)
-    return pa.concat_arrays([p.cast(pa.string()) for p in parts]).take(pa.array(order))
+    out = pa.concat_arrays([p.cast(pa.string()) for p in parts]).take(pa.array(order))
+    if ctx.profile.namesake_child > 0:
+        out = _namesake(ctx, hh, k, H, M, out)
+    return out
+
+
+def _namesake(ctx: Ctx, hh: np.ndarray, k: np.ndarray, H: dict, M: dict, name: pa.Array) -> pa.Array:
+    """A share `namesake_child` of children carry the name of the parent of their sex (the head, or
+    the head's spouse), as a son named after his father."""
+    w = ctx.world
+    parent_k = np.where(M["male"] == H["head_male"], 0, 1)
+    ok = M["is_child"] & ((parent_k == 0) | H["has_spouse"])
+    idx = np.nonzero(ok & (w.u("namesake", hh, k) < ctx.profile.namesake_child))[0]
+    if not len(idx):
+        return name
+    h, pk = hh[idx], parent_k[idx]
+    Hs = subset(H, idx)
+    return vx.scatter(name, idx, person_name(ctx, h, pk, Hs, member(ctx, h, pk, Hs)))
 
 
 # ---------------------------------------------------------------- education, work, titles
