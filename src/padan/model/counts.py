@@ -28,6 +28,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from padan.model.patterns import PatternCounts, pattern_counts
+from padan.model.settings import with_rule_columns
 
 
 def _gamma_model(settings: dict[str, Any]):
@@ -116,7 +117,7 @@ def estimate_prior(spark, persons: DataFrame, settings: dict[str, Any], rules: l
     """Splink's prior: (distinct pairs the deterministic rules find) / recall / (possible pairs)."""
     from padan.link import engine
 
-    model, df, cols = _records(spark, persons, settings)
+    model, df, cols = _records(spark, persons, with_rule_columns(settings, rules))
     model = dataclasses.replace(model, rules=tuple(engine._transpile(r) for r in rules))
     pairs = engine._blocked(df, df, model, _pair_filter(model), ["unique_id"])
     found = pairs.count()

@@ -23,6 +23,8 @@ import numpy as np
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from padan.model.settings import with_rule_columns
+
 NOT_OBSERVED = 1e-6     # Splink's reading of a level marked 'level not observed'
 CLAMP = 1e-300          # Splink's floor on m and u before log2(m/u)
 
@@ -118,7 +120,7 @@ def blocked_gammas(spark, persons: DataFrame, settings: dict[str, Any], rule: st
     engine.register_similarity_functions(spark)
     model = engine.parse_model(settings)
     model = dataclasses.replace(model, rules=(engine._transpile(rule),), tf_columns=())
-    df, cols = engine._inputs(persons, model, settings, None)
+    df, cols = engine._inputs(persons, model, with_rule_columns(settings, [rule]), None)
     where = engine._composite_id("l") < engine._composite_id("r")
     if model.link_type == "link_only":
         where = where & (F.col("l.source_dataset") != F.col("r.source_dataset"))

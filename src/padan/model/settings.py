@@ -84,3 +84,14 @@ def model_columns_from_settings(settings: dict[str, Any]) -> list[str]:
     blob = json.dumps({k: settings.get(k) for k in ("comparisons", "blocking_rules_to_generate_predictions")})
     used = [c for c in PERSON_COLUMNS if re.search(rf"\b(?:{c}_[lr]|[lr]\.{c})\b", blob)]
     return ["unique_id", *[c for c in used if c != "unique_id"]]
+
+
+def with_rule_columns(settings: dict[str, Any], rules: list[str]) -> dict[str, Any]:
+    """`settings` whose column list (`model_columns_from_settings`) also holds the columns `rules`
+    read: training rules (prior, EM sessions) may use columns no comparison or prediction rule
+    does (e.g. `name_clean` in a model that compares given and family names)."""
+    out = dict(settings)
+    out["blocking_rules_to_generate_predictions"] = [
+        *settings.get("blocking_rules_to_generate_predictions", []),
+        *[{"blocking_rule": r, "sql_dialect": "spark"} for r in rules]]
+    return out
