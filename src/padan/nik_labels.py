@@ -22,8 +22,10 @@ from padan.errors import ModelError
 
 logger = logging.getLogger(__name__)
 
-MIN_LABEL_PAIRS = 100
-"""Fewer NIK-anchored label pairs than this: too few to estimate m per comparison level."""
+MIN_LABEL_PAIRS = 10
+"""Fewer NIK-anchored label pairs than this: too few to estimate m per comparison level. Kept low
+on purpose: a small sample of a NIK register (600 records of the bench's smoke run) has only tens
+of label pairs and trains usefully from them; a register without NIK has none."""
 MIN_VALID_NIK_SHARE = 0.05
 """A smaller share of records with a valid NIK: the register is treated as one without NIK."""
 
