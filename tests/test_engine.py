@@ -160,6 +160,15 @@ def test_increment_scores_as_splink(world):
 EM_RULE = "l.name_phonetic = r.name_phonetic AND l.birth_date = r.birth_date"
 
 
+def _levels(ours: dict, theirs: dict, before: dict):
+    """(comparison, our level, Splink's level, the level before training) for every non-null level."""
+    for name in ours:
+        for a, b, o in zip(ours[name]["comparison_levels"], theirs[name]["comparison_levels"],
+                           before[name]["comparison_levels"]):
+            if not a.get("is_null_level"):
+                yield name, a, b, o
+
+
 def test_em_on_pattern_counts_matches_splink_em(world):
     """One EM session on pattern counts (driver, numpy) gives Splink's EM parameters on the same
     pairs (its session with estimate_without_term_frequencies) within 1e-6."""
@@ -184,14 +193,10 @@ def test_em_on_pattern_counts_matches_splink_em(world):
     assert set(result.m) == {"sex", "nik", "no_kk", "region", "phone", "email"}   # name, birth_date: in the rule
     assert result.iterations > 1
     moved = 0
-    for name in ours:
-        for a, b, o in zip(ours[name]["comparison_levels"], theirs[name]["comparison_levels"],
-                           before[name]["comparison_levels"]):
-            if a.get("is_null_level"):
-                continue
-            assert a["m_probability"] == pytest.approx(b["m_probability"], abs=1e-6), name
-            assert a["u_probability"] == pytest.approx(b["u_probability"], abs=1e-12), name
-            moved += abs(a["m_probability"] - o["m_probability"]) > 1e-3
+    for name, a, b, o in _levels(ours, theirs, before):
+        assert a["m_probability"] == pytest.approx(b["m_probability"], abs=1e-6), name
+        assert a["u_probability"] == pytest.approx(b["u_probability"], abs=1e-12), name
+        moved += abs(a["m_probability"] - o["m_probability"]) > 1e-3
     assert moved >= 6      # EM changed the m of the active comparisons: the comparison is not vacuous
 
 
@@ -222,13 +227,9 @@ def test_em_sessions_on_pattern_counts_match_splinks_training_sessions(world):
 
     assert len(iterations) == 2 and all(n > 1 for n in iterations.values())
     moved = {}
-    for name in ours:
-        for a, b, o in zip(ours[name]["comparison_levels"], theirs[name]["comparison_levels"],
-                           before[name]["comparison_levels"]):
-            if a.get("is_null_level"):
-                continue
-            assert a["m_probability"] == pytest.approx(b["m_probability"], abs=1e-6), name
-            moved[name] = moved.get(name, False) or abs(a["m_probability"] - o["m_probability"]) > 1e-3
+    for name, a, b, o in _levels(ours, theirs, before):
+        assert a["m_probability"] == pytest.approx(b["m_probability"], abs=1e-6), name
+        moved[name] = moved.get(name, False) or abs(a["m_probability"] - o["m_probability"]) > 1e-3
     # both sessions estimated sex and region (median of two); each estimated one of name / nik
     assert moved["sex"] and moved["region"] and moved["name"] and moved["nik"]
 
