@@ -57,6 +57,8 @@ class Lake:
     _known: set = field(default_factory=set, compare=False, repr=False)
     # Tables whose table features this process has brought in line with their spec (once each).
     _features_checked: set = field(default_factory=set, compare=False, repr=False)
+    # Values derived from a table at one version (`memo`): (table, key) -> (version, value).
+    _memo: dict = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def from_config(cls, spark: SparkSession, lake_cfg) -> "Lake":
@@ -155,6 +157,50 @@ class Lake:
             return None
         finally:
             stream.close()
+
+    def memo(self, table: str, key: str, compute, *, version: int | None = None):
+        """`compute(version)` of `table` at its newest version (or `version`), computed once per
+        version in this process: a small fact derived from a table (the ledger's rows, its distinct
+        batch ids) costs no Spark job while the table has not moved. The version comes from the
+        Delta log's listing (no job); `compute` must read the table at the version it is given
+        (`read(table, version=...)`), so the value is that version's even if a commit lands
+        meanwhile. Path tables only: a catalog table has no free version probe, so it is computed
+        each time."""
+        if self.catalog:
+            return compute(None)
+        if version is None:
+            versions = self._log_versions(table)
+            if versions is None:
+                return compute(None)
+            version = versions[-1] if versions else None
+        hit = self._memo.get((table, key))
+        if hit is not None and hit[0] == version:
+            return hit[1]
+        value = compute(version)
+        self._memo[(table, key)] = (version, value)
+        return value
+
+    def memo_peek(self, table: str, key: str) -> tuple[int | None, object] | None:
+        """(version, value) of `key`'s memo when it is of the table's newest version, else None."""
+        hit = None if self.catalog else self._memo.get((table, key))
+        if hit is None:
+            return None
+        versions = self._log_versions(table)
+        if versions is None or (versions[-1] if versions else None) != hit[0]:
+            return None
+        return hit
+
+    def remember(self, table: str, key: str, before: int | None, value) -> None:
+        """After this process's own write to `table`, which read the table at version `before`:
+        keep `value` as the memo of the new version when that write is the only commit since
+        (`before` + 1, or 0 for a table the write created); else forget the key, so the next
+        `memo` reads the table."""
+        versions = None if self.catalog else self._log_versions(table)
+        now = versions[-1] if versions else None
+        if now is not None and now == (0 if before is None else before + 1):
+            self._memo[(table, key)] = (now, value)
+        else:
+            self._memo.pop((table, key), None)
 
     def versions(self, tables: Iterable[str]) -> dict[str, int]:
         return {t: v for t in tables if (v := self.version(t)) is not None}
