@@ -38,6 +38,8 @@ def main(argv=None) -> int:
                    help="a Spark SQL setting for the session (repeatable), e.g. spark.sql.adaptive.enabled=false")
     p.add_argument("--java-options", default="", help="extra options for the driver JVM (an experiment: "
                    "appended to padan's spark.driver.extraJavaOptions)")
+    p.add_argument("--proposed-runs", action="store_true", help="apply bench/fixed_cost_runs.py (proposed "
+                   "changes to padan.runs) first")
     p.add_argument("--event-log", default=None, help="a folder for Spark's event log (job descriptions per step)")
     args = p.parse_args(argv)
     if args.event_log:
@@ -50,9 +52,13 @@ def main(argv=None) -> int:
 
     from padan import config
     from padan.demo import ensure_demo_extracts
-    from padan.runs import (Ctx, link_run_id, run_cluster, run_cluster_thresholds, run_ingest, run_marts,
-                            run_predict, run_report_html, run_train)
+    from padan import runs
     from padan.spark import spark_from_config
+
+    if args.proposed_runs:
+        import fixed_cost_runs
+
+        fixed_cost_runs.apply()
 
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)   # the generator's workers need numpy
     if args.java_options:
@@ -96,22 +102,23 @@ def main(argv=None) -> int:
                                                   prakerja_rows=args.records - p3ke_rows, seed=d.seed,
                                                   profile=d.profile))
     pipeline_t0, pipeline_cpu0 = time.monotonic(), jvm_cpu_seconds(spark)
-    ctx = Ctx.create(spark, cfg, run_date=dt.date.today().isoformat())
+    ctx = runs.Ctx.create(spark, cfg, run_date=dt.date.today().isoformat())
     for s in sorted(cfg.sources):
-        step(f"ingest_{s}", lambda s=s: run_ingest(ctx, s))
-    version = step("train", lambda: run_train(ctx))
-    run_id = step("plan", lambda: link_run_id(ctx, version))
-    pairs = step("predict", lambda: run_predict(ctx, run_id, version))
-    step("cluster", lambda: run_cluster(ctx, run_id))
-    step("cluster_thresholds", lambda: run_cluster_thresholds(ctx, run_id))
-    marts = step("marts", lambda: run_marts(ctx, run_id))
-    step("report_html", lambda: run_report_html(ctx, run_id))
+        step(f"ingest_{s}", lambda s=s: runs.run_ingest(ctx, s))
+    version = step("train", lambda: runs.run_train(ctx))
+    run_id = step("plan", lambda: runs.link_run_id(ctx, version))
+    pairs = step("predict", lambda: runs.run_predict(ctx, run_id, version))
+    step("cluster", lambda: runs.run_cluster(ctx, run_id))
+    step("cluster_thresholds", lambda: runs.run_cluster_thresholds(ctx, run_id))
+    marts = step("marts", lambda: runs.run_marts(ctx, run_id))
+    step("report_html", lambda: runs.run_report_html(ctx, run_id))
     total = {"wall_s": round(time.monotonic() - pipeline_t0, 1),
              "jvm_cpu_s": round(jvm_cpu_seconds(spark) - pipeline_cpu0, 1),
              "spark_jobs": sum(v["spark_jobs"] for k, v in steps.items() if k not in ("session_start", "generate"))}
     print(f"{'pipeline (no gen.)':20} {total['wall_s']:7.1f} s {total['jvm_cpu_s']:7.1f} CPU-s "
           f"{total['spark_jobs']:5d} jobs; pairs {pairs}, persons {marts.get('persons')}", flush=True)
-    result = {"kind": "fixed-cost", "label": args.label, "conf": args.conf, "java_options": args.java_options, "records": args.records,
+    result = {"kind": "fixed-cost", "label": args.label, "conf": args.conf, "java_options": args.java_options,
+              "proposed_runs": args.proposed_runs, "records": args.records,
               "started_at": dt.datetime.now().isoformat(timespec="seconds"), "machine": machine_info(spark),
               "load_average_at_start": load0, "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
               "steps": steps, "pipeline": total, "pairs": pairs, "persons": marts.get("persons")}

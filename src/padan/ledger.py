@@ -55,6 +55,8 @@ def rows(lake: Lake) -> list[dict]:
     lock), and each of its own writes updates the copy instead of costing a re-read. ops.runs
     holds one small row per stage per run. Callers must not change the dicts."""
     def read(version: int | None) -> list[dict]:
+        if version is None and not lake.exists(RUNS.name):
+            return []                           # no ledger yet
         return [r.asDict(recursive=True) for r in lake.read(RUNS.name, version=version).collect()]
 
     return lake.memo(RUNS.name, _ROWS, read)
@@ -65,8 +67,11 @@ def _write(lake: Lake, rec: StageRecord, status: str, started: dt.datetime, fini
     row = _row_dict(rec, status, started, finished, seconds)
     known = lake.memo_peek(RUNS.name, _ROWS)    # the rows as of the newest version, if this process has them
     df = lake.spark.createDataFrame([Row(**row)], schema=RUNS.ddl)
-    # One row per (run, stage): replacing that slice is cheaper than a MERGE and as rerunnable.
-    lake.overwrite(df, RUNS, replace_where=slice_of(run_id=rec.run_id, stage=rec.stage), quiet=True)
+    # One row per (run, stage): a row the table does not have yet is appended; else its slice is
+    # replaced (cheaper than a MERGE and as rerunnable).
+    absent = known is not None and not any(r["run_id"] == rec.run_id and r["stage"] == rec.stage for r in known[1])
+    if not (absent and lake.insert_absent(df, RUNS, read_version=known[0])):
+        lake.overwrite(df, RUNS, replace_where=slice_of(run_id=rec.run_id, stage=rec.stage), quiet=True)
     if known is not None:
         version, before = known
         after = [r for r in before if not (r["run_id"] == rec.run_id and r["stage"] == rec.stage)] + [row]

@@ -71,6 +71,8 @@ def _columns_key(version: str) -> str:
 def stored_columns(lake: Lake, version: str) -> frozenset[str]:
     """The columns `version` has stored term frequencies for (once per gold.model_tf version)."""
     def read(table_version: int | None) -> frozenset[str]:
+        if table_version is None and not lake.exists(MODEL_TF.name):
+            return frozenset()
         rows = (lake.read(MODEL_TF.name, version=table_version).where(F.col("model_version") == version)
                 .select("column_name").distinct().collect())
         return frozenset(r[0] for r in rows)
