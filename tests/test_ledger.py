@@ -48,3 +48,42 @@ def test_message_fields_are_whole_keys():
     assert ledger.message_field("model_version=v1", "base") is None
     assert ledger.message_field("xbase=r9 base=r1", "base") == "r1"
     assert ledger.model_version_of(None) is None
+
+
+def test_the_ledger_copy_is_the_table_and_follows_other_writers(spark, tmp_path):
+    """ledger.rows keeps ops.runs' rows in this process, updated by its own writes: what it holds
+    is what a fresh read of the table gives; a commit by another writer (a second Lake, as another
+    process) is seen; asking again while the table has not moved runs no Spark job."""
+    root = str(tmp_path / "lake")
+    lake, other = Lake(spark, root), Lake(spark, root)
+    assert ledger.succeeded(lake, "r1", "train") is None                      # no table yet
+    with ledger.stage(lake, "r1", "train", input_versions={"silver.persons": 3}, mark_running=True) as rec:
+        rec.row_counts["pairs"] = 7
+        rec.model_version = "v1"
+    with ledger.stage(lake, "r1", "predict") as rec:
+        rec.output_versions = {"gold.pairs": 2}
+
+    def key(r):
+        return r["run_id"], r["stage"]
+
+    fresh = sorted((r.asDict(recursive=True) for r in Lake(spark, root).read(RUNS.name).collect()), key=key)
+    assert sorted(ledger.rows(lake), key=key) == fresh                        # timestamps, maps and all
+    assert [r["status"] for r in fresh] == ["succeeded", "succeeded"]        # the running row was replaced
+    assert ledger.succeeded(lake, "r1", "train")["row_counts"] == {"pairs": 7}
+
+    sc = spark.sparkContext
+    sc.setJobGroup("ledger-copy", "ledger-copy")
+    try:
+        assert ledger.succeeded(lake, "r1", "predict")["output_versions"] == {"gold.pairs": 2}
+        assert ledger.select(lake, stage="train")[0]["model_version"] == "v1"
+    finally:
+        sc.setLocalProperty("spark.jobGroup.id", None)
+    assert len(sc.statusTracker().getJobIdsForGroup("ledger-copy")) == 0
+
+    with ledger.stage(other, "r2", "plan") as rec:                            # another writer
+        rec.message = "model_version=v1"
+    assert ledger.succeeded(lake, "r2", "plan")["message"] == "model_version=v1"
+    with ledger.stage(lake, "r1", "train") as rec:                            # a forced rerun replaces its row
+        rec.row_counts["pairs"] = 8
+    assert ledger.succeeded(other, "r1", "train")["row_counts"] == {"pairs": 8}
+    assert len(ledger.select(lake, run_id="r1", stage="train")) == 1

@@ -1,4 +1,4 @@
-"""The run ledger, `ops.runs`: one row per stage per run, written by MERGE on (run_id, stage).
+"""The run ledger, `ops.runs`: one row per stage per run, each write replacing its (run_id, stage) slice.
 
 A stage row goes `running` -> `succeeded` | `failed`. A stage that already succeeded for the
 same run id (the same inputs) is skipped unless forced, so reruns change nothing and a run that
@@ -7,6 +7,7 @@ failed half-way resumes where it stopped.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import logging
 import time
@@ -37,24 +38,64 @@ class StageRecord:
     base_run_id: str | None = None       # an increment's plan: the run it builds on
 
 
+def _row_dict(rec: StageRecord, status: str, started: dt.datetime, finished: dt.datetime | None,
+              seconds: float | None) -> dict:
+    return dict(run_id=rec.run_id, batch_id=rec.batch_id, stage=rec.stage, status=status, started_at=started,
+                finished_at=finished, seconds=seconds, input_versions=dict(rec.input_versions),
+                output_versions=dict(rec.output_versions), row_counts={k: int(v) for k, v in rec.row_counts.items()},
+                message=rec.message, model_version=rec.model_version, base_run_id=rec.base_run_id)
+
+
+_ROWS = "rows"   # the memo key of ops.runs' rows (Lake.memo)
+
+
+def rows(lake: Lake) -> list[dict]:
+    """Every row of ops.runs as dicts, read once per table version in this process (Lake.memo):
+    the stages of a run ask the ledger several times while only this process writes it (the lake
+    lock), and each of its own writes updates the copy instead of costing a re-read. ops.runs
+    holds one small row per stage per run. Callers must not change the dicts."""
+    def read(version: int | None) -> list[dict]:
+        if version is None and not lake.exists(RUNS.name):
+            return []                           # no ledger yet
+        return [r.asDict(recursive=True) for r in lake.read(RUNS.name, version=version).collect()]
+
+    return lake.memo(RUNS.name, _ROWS, read)
+
+
 def _write(lake: Lake, rec: StageRecord, status: str, started: dt.datetime, finished: dt.datetime | None,
            seconds: float | None) -> None:
-    row = Row(run_id=rec.run_id, batch_id=rec.batch_id, stage=rec.stage, status=status, started_at=started,
-              finished_at=finished, seconds=seconds, input_versions=rec.input_versions,
-              output_versions=rec.output_versions, row_counts={k: int(v) for k, v in rec.row_counts.items()},
-              message=rec.message, model_version=rec.model_version, base_run_id=rec.base_run_id)
-    df = lake.spark.createDataFrame([row], schema=RUNS.ddl)
-    # One row per (run, stage): replacing that slice is cheaper than a MERGE and as rerunnable.
-    lake.overwrite(df, RUNS, replace_where=slice_of(run_id=rec.run_id, stage=rec.stage), quiet=True)
+    row = _row_dict(rec, status, started, finished, seconds)
+    known = lake.memo_peek(RUNS.name, _ROWS)    # the rows as of the newest version, if this process has them
+    df = lake.spark.createDataFrame([Row(**row)], schema=RUNS.ddl)
+    # One row per (run, stage): a row the table does not have yet is appended; else its slice is
+    # replaced (cheaper than a MERGE and as rerunnable).
+    absent = known is not None and not any(r["run_id"] == rec.run_id and r["stage"] == rec.stage for r in known[1])
+    if not (absent and lake.insert_absent(df, RUNS, read_version=known[0])):
+        lake.overwrite(df, RUNS, replace_where=slice_of(run_id=rec.run_id, stage=rec.stage), quiet=True)
+    if known is not None:
+        version, before = known
+        after = [r for r in before if not (r["run_id"] == rec.run_id and r["stage"] == rec.stage)] + [row]
+        lake.remember(RUNS.name, _ROWS, version, after)
+
+
+def select(lake: Lake, **equals) -> list[dict]:
+    """The rows of ops.runs whose columns equal `equals` (copies), from `rows` (no Spark job while
+    the table has not moved)."""
+    return [copy.deepcopy(r) for r in rows(lake) if all(r.get(k) == v for k, v in equals.items())]
 
 
 def succeeded(lake: Lake, run_id: str, stage: str) -> dict | None:
     """The ledger row of a succeeded stage of this run, or None."""
-    if not lake.exists(RUNS.name):
-        return None
-    rows = (lake.read(RUNS.name).where((F.col("run_id") == run_id) & (F.col("stage") == stage)
-                                       & (F.col("status") == "succeeded")).limit(1).collect())
-    return rows[0].asDict(recursive=True) if rows else None
+    if lake.catalog:    # no free version probe of a catalog table (Lake.memo): ask the table
+        if not lake.exists(RUNS.name):
+            return None
+        found = (lake.read(RUNS.name).where((F.col("run_id") == run_id) & (F.col("stage") == stage)
+                                            & (F.col("status") == "succeeded")).limit(1).collect())
+        return found[0].asDict(recursive=True) if found else None
+    for r in rows(lake):
+        if r["run_id"] == run_id and r["stage"] == stage and r["status"] == "succeeded":
+            return copy.deepcopy(r)
+    return None
 
 
 def safe_message(exc: BaseException) -> str:

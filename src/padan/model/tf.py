@@ -14,6 +14,7 @@ import logging
 import re
 from typing import Any
 
+from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
@@ -49,10 +50,34 @@ def save_tf(lake: Lake, version: str, persons: DataFrame, settings: dict[str, An
     df = frames[0]
     for f in frames[1:]:
         df = df.unionByName(f)
-    lake.overwrite(df, MODEL_TF, replace_where=slice_of(model_version=version), quiet=True)
-    for r in lake.read(MODEL_TF.name).where(F.col("model_version") == version).groupBy("column_name").count().collect():
-        out[r["column_name"]] = int(r["count"])
+    # Counted on the rows as computed, then written from that copy: no read of the table back.
+    df = df.persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        for r in df.groupBy("column_name").count().collect():
+            out[r["column_name"]] = int(r["count"])
+        before = lake.version(MODEL_TF.name)
+        lake.overwrite(df, MODEL_TF, replace_where=slice_of(model_version=version), quiet=True)
+    finally:
+        df.unpersist()
+    # The columns this version now has frequencies for, as load_tf would read them back.
+    lake.remember(MODEL_TF.name, _columns_key(version), before, frozenset(out))
     return out
+
+
+def _columns_key(version: str) -> str:
+    return f"tf_columns:{version}"
+
+
+def stored_columns(lake: Lake, version: str) -> frozenset[str]:
+    """The columns `version` has stored term frequencies for (once per gold.model_tf version)."""
+    def read(table_version: int | None) -> frozenset[str]:
+        if table_version is None and not lake.exists(MODEL_TF.name):
+            return frozenset()
+        rows = (lake.read(MODEL_TF.name, version=table_version).where(F.col("model_version") == version)
+                .select("column_name").distinct().collect())
+        return frozenset(r[0] for r in rows)
+
+    return lake.memo(MODEL_TF.name, _columns_key(version), read)
 
 
 def load_tf(lake: Lake, version: str, settings: dict[str, Any], persons: DataFrame | None = None) -> dict[str, DataFrame]:
@@ -63,7 +88,7 @@ def load_tf(lake: Lake, version: str, settings: dict[str, Any], persons: DataFra
     wanted = tf_columns(settings)
     types = {f.name: f.dataType for f in lake.read(PERSONS.name).schema.fields}
     stored = lake.read(MODEL_TF.name).where(F.col("model_version") == version)
-    have = {r[0] for r in stored.select("column_name").distinct().collect()}
+    have = stored_columns(lake, version)
     out = {}
     for c in wanted:
         if c in have:
