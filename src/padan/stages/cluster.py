@@ -7,26 +7,35 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
-from padan import ledger
 from padan.cluster.components import connected_components
 from padan.cluster.ids import assign_person_ids
 from padan.errors import StateError
 from padan.lake import slice_of
 from padan.stages.ingest import batch_filter
-from padan.stages.runner import Ctx, fault_point, skip
-from padan.tables import CLUSTERS, CLUSTERS_AT_THRESHOLDS, ID_CHANGES, PAIRS, PERSONS, RUNS
+from padan.ledger import StageRecord
+from padan.stages.runner import NO_TABLE, Ctx, Stage, fault_point, row_counts, run_stage
+from padan.tables import CLUSTERS, CLUSTERS_AT_THRESHOLDS, ID_CHANGES, PAIRS, PERSONS
+
+CLUSTER = Stage("cluster", (PERSONS.name, PAIRS.name, CLUSTERS.name), (CLUSTERS.name, ID_CHANGES.name),
+                "connected components at the threshold; stable person ids carried over from the previous state",
+                resumes=(CLUSTERS.name,))
+CLUSTER_INCREMENT = Stage("cluster", (PERSONS.name, PAIRS.name, CLUSTERS.name), (CLUSTERS.name, ID_CHANGES.name),
+                          "re-cluster only the persons the batch touches; MERGE into gold.clusters",
+                          resumes=(CLUSTERS.name,))
+CLUSTER_THRESHOLDS = Stage("cluster_thresholds", (PAIRS.name,), (CLUSTERS_AT_THRESHOLDS.name,),
+                           "components at link.extra_thresholds (if any)")
+
+BROADCAST_ROWS = 500_000   # an increment's join side up to this many rows is broadcast
 
 
 def run_cluster(ctx: Ctx, run_id: str) -> dict[str, int]:
-
-    done = skip(ctx, run_id, "cluster")
-    if done:
-        return done["row_counts"]
+    """gold.clusters from the run's pairs: connected components at the threshold, person ids carried
+    over from the previous gold.clusters (on a retry of the same run, the version its first attempt
+    started from), and the run's slice of gold.id_changes."""
     threshold = ctx.cfg.link.threshold_match_probability
-    # The state before this run: on a retry of the same run, the version recorded by the first attempt.
-    previous_version = _clusters_input_version(ctx, run_id)
-    with ledger.stage(ctx.lake, run_id, "cluster", input_versions={CLUSTERS.name: previous_version},
-                      mark_running=True) as rec:
+
+    def body(rec: StageRecord) -> dict[str, int]:
+        previous_version = rec.input_versions[CLUSTERS.name]
         persons = ctx.lake.read(PERSONS.name).select("unique_id", "source_dataset", "record_key")
         edges = (ctx.lake.read(PAIRS.name).where((F.col("run_id") == run_id) & (F.col("match_probability") >= threshold))
                  .select(F.col("unique_id_l").alias("src"), F.col("unique_id_r").alias("dst")))
@@ -39,11 +48,12 @@ def run_cluster(ctx: Ctx, run_id: str) -> dict[str, int]:
         m = ctx.lake.overwrite(clusters, CLUSTERS)
         counts = _write_id_changes(ctx, ids.changes, run_id)
         rec.row_counts.update(records=m.get("numOutputRows", 0), persons=ids.persons(), **counts)
-        rec.output_versions = ctx.lake.versions([CLUSTERS.name, ID_CHANGES.name])
         clusters.unpersist()
         ids.release()
         comps.unpersist()
-    return rec.row_counts
+        return rec.row_counts
+
+    return run_stage(ctx, CLUSTER, run_id, body, done=row_counts)
 
 
 def run_cluster_thresholds(ctx: Ctx, run_id: str) -> dict[str, int]:
@@ -54,10 +64,8 @@ def run_cluster_thresholds(ctx: Ctx, run_id: str) -> dict[str, int]:
     thresholds = sorted(set(ctx.cfg.link.extra_thresholds))
     if not thresholds:
         return {}
-    done = skip(ctx, run_id, "cluster_thresholds")
-    if done:
-        return done["row_counts"]
-    with ledger.stage(ctx.lake, run_id, "cluster_thresholds") as rec:
+
+    def body(rec: StageRecord) -> dict[str, int]:
         persons = ctx.lake.read(PERSONS.name).select("unique_id", "source_dataset")
         nodes = persons.select(F.col("unique_id").alias("id"))
         pairs = (ctx.lake.read(PAIRS.name).where(F.col("run_id") == run_id)
@@ -77,9 +85,10 @@ def run_cluster_thresholds(ctx: Ctx, run_id: str) -> dict[str, int]:
         counts = (ctx.lake.read(CLUSTERS_AT_THRESHOLDS.name).groupBy("threshold")
                   .agg(F.countDistinct("cluster_id").alias("n")).collect())
         rec.row_counts.update({f"persons_at_{r['threshold']:g}": r["n"] for r in counts})
-        rec.output_versions = ctx.lake.versions([CLUSTERS_AT_THRESHOLDS.name])
         pairs.unpersist()
-    return rec.row_counts
+        return rec.row_counts
+
+    return run_stage(ctx, CLUSTER_THRESHOLDS, run_id, body, done=row_counts)
 
 
 def _cluster_rows(assign: DataFrame, threshold: float, run_id: str) -> DataFrame:
@@ -108,19 +117,6 @@ def _write_id_changes(ctx: Ctx, changes: DataFrame, run_id: str) -> dict:
     return {f"ids_{k}": v for k, v in by_kind.items()}
 
 
-NO_TABLE = -1    # an input version meaning "the table did not exist yet"
-
-
-def _clusters_input_version(ctx: Ctx, run_id: str) -> int:
-    """The gold.clusters version this run's cluster stage starts from: on a retry, the one its first
-    attempt recorded; else the current one, or NO_TABLE on a lake without clusters yet (so a retry
-    after the first attempt created the table still starts from no clusters)."""
-    version = _previous_attempt_input_version(ctx, run_id, "cluster", CLUSTERS.name)
-    if version is None:
-        version = ctx.lake.version(CLUSTERS.name) if ctx.lake.exists(CLUSTERS.name) else NO_TABLE
-    return version
-
-
 def _clusters_at(ctx: Ctx, version: int) -> DataFrame:
     """gold.clusters as of `version`; empty (declared schema) for NO_TABLE."""
     if version == NO_TABLE:
@@ -128,30 +124,15 @@ def _clusters_at(ctx: Ctx, version: int) -> DataFrame:
     return ctx.lake.read(CLUSTERS.name, version=version)
 
 
-def _previous_attempt_input_version(ctx: Ctx, run_id: str, stage: str, table: str) -> int | None:
-    rows = (ctx.lake.read(RUNS.name).where((F.col("run_id") == run_id) & (F.col("stage") == stage))
-            .select("input_versions").collect())
-    for r in rows:
-        if r[0] and table in r[0]:
-            return int(r[0][table])
-    return None
-
-
-BROADCAST_ROWS = 500_000   # an increment's join side up to this many rows is broadcast
-
-
 def run_cluster_increment(ctx: Ctx, run_id: str, source: str, batch_id: str) -> dict[str, int]:
     """Re-cluster only what the batch touches. Adding records and pairs can only join components,
     never split them, so each touched person is one node-set (its records, tied by a star of
     edges) and the batch's new records and pairs are added to those; everything else keeps its
     rows untouched. The result is MERGEd into gold.clusters on unique_id."""
-    done = skip(ctx, run_id, "cluster")
-    if done:
-        return done["row_counts"]
     threshold = ctx.cfg.link.threshold_match_probability
-    previous_version = _clusters_input_version(ctx, run_id)
-    with ledger.stage(ctx.lake, run_id, "cluster", batch_id=batch_id, input_versions={CLUSTERS.name: previous_version},
-                      mark_running=True) as rec:
+
+    def body(rec: StageRecord) -> dict[str, int]:
+        previous_version = rec.input_versions[CLUSTERS.name]
         prev = _clusters_at(ctx, previous_version).select("unique_id", "person_id")
         persons = ctx.lake.read(PERSONS.name)
         is_new = batch_filter(source, batch_id)
@@ -187,8 +168,9 @@ def run_cluster_increment(ctx: Ctx, run_id: str, source: str, batch_id: str) -> 
         rec.row_counts.update(new_records=n_new, touched_persons=touched.count(), records_reclustered=clusters.count(),
                               inserted=m.get("numTargetRowsInserted", 0), updated=m.get("numTargetRowsUpdated", 0),
                               persons_reclustered=ids.persons(), **counts)
-        rec.output_versions = ctx.lake.versions([CLUSTERS.name, ID_CHANGES.name])
         ids.release()
         for df in (new, edges, touched, members, clusters, comps):
             df.unpersist()
-    return rec.row_counts
+        return rec.row_counts
+
+    return run_stage(ctx, CLUSTER_INCREMENT, run_id, body, done=row_counts, batch_id=batch_id)

@@ -10,13 +10,21 @@ from padan import ledger
 from padan.evaluate.metrics import cluster_metrics, pair_metrics_by_threshold, truth_as_unique_ids
 from padan.lake import slice_of
 from padan.stages.plan import run_chain
-from padan.stages.runner import Ctx
+from padan.stages.runner import Ctx, Stage, run_stage
 from padan.tables import CLUSTERS, EVALUATIONS, PAIRS
+
+EVALUATE = Stage("evaluate", ("files:<truth>", PAIRS.name, CLUSTERS.name), (EVALUATIONS.name,),
+                 "precision, recall and F1 against a truth table (generated data)", ledger=False)
 
 
 def run_evaluate(ctx: Ctx, run_id: str, truth_path: str, thresholds: list[float] | None = None) -> list[dict]:
     """Accuracy of a run against a truth table (source, record_id, person_id; Parquet):
-    pairwise at many thresholds with the best-F1 one marked, and cluster (pairwise and B-cubed)."""
+    pairwise at many thresholds with the best-F1 one marked, and cluster (pairwise and B-cubed).
+    Not in the ledger: its rows in ops.evaluations are its record, replaced by the next evaluation."""
+    return run_stage(ctx, EVALUATE, run_id, lambda _rec: _evaluate(ctx, run_id, truth_path, thresholds))
+
+
+def _evaluate(ctx: Ctx, run_id: str, truth_path: str, thresholds: list[float] | None) -> list[dict]:
     configured = ctx.cfg.link.threshold_match_probability
     thresholds = sorted({*(thresholds or [0.01, 0.1, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.99, 0.999]), configured})
     truth = truth_as_unique_ids(ctx.spark.read.parquet(truth_path)).cache()

@@ -5,13 +5,17 @@ from __future__ import annotations
 from pyspark import StorageLevel
 from pyspark.sql import functions as F
 
-from padan import ledger
+from padan.ledger import StageRecord
 from padan.lake import slice_of
 from padan.report.marts import overlap_by_region, person_profile, targeting
 from padan.stages.cluster import BROADCAST_ROWS
 from padan.stages.plan import run_chain
-from padan.stages.runner import Ctx, skip
+from padan.stages.runner import Ctx, Stage, row_counts, run_stage
 from padan.tables import CLUSTERS, ID_CHANGES, OVERLAP_BY_REGION, PERSON_PROFILE, PERSONS, RUNS, TARGETING
+
+MARTS = Stage("marts", (CLUSTERS.name, PERSONS.name, ID_CHANGES.name),
+              (PERSON_PROFILE.name, OVERLAP_BY_REGION.name, TARGETING.name),
+              "one row per person, then the overlap ('irisan') and targeting marts of the run")
 
 
 def run_marts(ctx: Ctx, run_id: str, *, touched_only: bool = False) -> dict[str, int]:
@@ -20,10 +24,8 @@ def run_marts(ctx: Ctx, run_id: str, *, touched_only: bool = False) -> dict[str,
     rewrites only the profiles of persons whose records it re-clustered (the gold.clusters rows it
     wrote) and deletes those of ids it merged away, so its profile work follows the batch; the
     marts are then aggregates of the narrow profile table."""
-    done = skip(ctx, run_id, "marts")
-    if done:
-        return done["row_counts"]
-    with ledger.stage(ctx.lake, run_id, "marts") as rec:
+
+    def body(rec: StageRecord) -> dict[str, int]:
         clusters = ctx.lake.read(CLUSTERS.name)
         persons = ctx.lake.read(PERSONS.name)
         incremental = touched_only and ctx.lake.exists(PERSON_PROFILE.name) and _profile_is_current(ctx, run_id)
@@ -52,14 +54,15 @@ def run_marts(ctx: Ctx, run_id: str, *, touched_only: bool = False) -> dict[str,
         m2 = ctx.lake.overwrite(targeting(profile, run_id, desil=ctx.cfg.marts.targeting_desil,
                                           working_age=tuple(ctx.cfg.marts.working_age), reference_date=ref),
                                 TARGETING, replace_where=slice_of(run_id=run_id))
-        rec.output_versions = ctx.lake.versions([PERSON_PROFILE.name, OVERLAP_BY_REGION.name, TARGETING.name])
         totals = profile.agg(F.count("*").alias("persons"), F.sum(F.col("in_p3ke").cast("long")).alias("p3ke"),
                              F.sum(F.col("in_prakerja").cast("long")).alias("prakerja"),
                              F.sum((F.col("in_p3ke") & F.col("in_prakerja")).cast("long")).alias("both")).first()
         rec.row_counts.update(overlap_rows=m1.get("numOutputRows", 0), targeting_rows=m2.get("numOutputRows", 0),
                               persons=totals["persons"], persons_p3ke=totals["p3ke"] or 0,
                               persons_prakerja=totals["prakerja"] or 0, persons_both=totals["both"] or 0)
-    return rec.row_counts
+        return rec.row_counts
+
+    return run_stage(ctx, MARTS, run_id, body, done=row_counts)
 
 
 def _profile_is_current(ctx: Ctx, run_id: str) -> bool:

@@ -1,23 +1,92 @@
-"""A full run (`padan pipeline`) and an increment (`padan increment`): their stages in order."""
+"""A full run (`padan pipeline`) and an increment (`padan increment`) as lists of stages: each step
+runs one declared stage and hands the next what it needs through the run's state (`Run`);
+`runner.run_steps` runs them in order with a fault point after each."""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from padan import ledger
 from padan.errors import StateError
 from padan.model.store import list_versions, resolve_version
-from padan.stages.cluster import run_cluster, run_cluster_increment, run_cluster_thresholds
-from padan.stages.ingest import IngestResult, plan_batch, run_ingest
-from padan.stages.marts import run_marts
-from padan.stages.plan import (current_run_id, increment_model_version, increment_run_id, link_run_id,
+from padan.stages.cluster import (CLUSTER, CLUSTER_INCREMENT, CLUSTER_THRESHOLDS, run_cluster, run_cluster_increment,
+                                  run_cluster_thresholds)
+from padan.stages.ingest import INGEST, IngestResult, plan_batch, run_ingest
+from padan.stages.marts import MARTS, run_marts
+from padan.stages.plan import (PLAN, current_run_id, increment_model_version, increment_run_id, link_run_id,
                                planned_increment)
-from padan.stages.predict import run_predict
-from padan.stages.runner import Ctx, fault_point
-from padan.stages.train import run_train
+from padan.stages.predict import PREDICT, run_predict
+from padan.stages.report import REPORT, run_report_html
+from padan.stages.runner import Ctx, Step, run_steps
+from padan.stages.train import TRAIN, run_train
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Run:
+    """What the stages of one run hand each other: its inputs, then each stage's result."""
+    sources: list[str]
+    train: bool = False                # a full run: train a new model (else only when the lake has none)
+    report: bool = False               # a full run: write the HTML report at the end
+    path: str | None = None            # an increment: the batch's files
+    batch_id: str | None = None        # an increment: the batch
+    ingest: list[IngestResult] = field(default_factory=list)
+    model_version: str = ""
+    run_id: str = ""
+    base_run_id: str = ""
+    pairs: int = 0
+    cluster: dict[str, int] = field(default_factory=dict)
+    marts: dict[str, int] = field(default_factory=dict)
+    report_path: str | None = None
+
+
+# ---------------------------------------------------------------- a full run
+
+def _ingest_all(ctx: Ctx, r: Run) -> None:
+    r.ingest = [run_ingest(ctx, s) for s in r.sources]
+
+
+def _train_or_pin(ctx: Ctx, r: Run) -> None:
+    """Train with --train or on a lake without a model; the run uses the pinned version unless it
+    asked for a new one."""
+    if r.train or not list_versions(ctx.lake):
+        r.model_version = run_train(ctx)
+        if ctx.cfg.link.model_version != "latest" and not r.train:
+            r.model_version = resolve_version(ctx.lake, ctx.cfg.link.model_version)
+    else:
+        r.model_version = resolve_version(ctx.lake, ctx.cfg.link.model_version)
+
+
+def _plan(ctx: Ctx, r: Run) -> None:
+    r.run_id = link_run_id(ctx, r.model_version)
+
+
+def _predict(ctx: Ctx, r: Run) -> None:
+    r.pairs = run_predict(ctx, r.run_id, r.model_version)
+
+
+def _cluster(ctx: Ctx, r: Run) -> None:
+    r.cluster = run_cluster(ctx, r.run_id)
+
+
+def _cluster_thresholds(ctx: Ctx, r: Run) -> None:
+    run_cluster_thresholds(ctx, r.run_id)
+
+
+def _marts(ctx: Ctx, r: Run) -> None:
+    r.marts = run_marts(ctx, r.run_id)
+
+
+def _report(ctx: Ctx, r: Run) -> None:
+    if r.report:
+        r.report_path = run_report_html(ctx, r.run_id)
+
+
+FULL_RUN: tuple[Step, ...] = (
+    (INGEST, _ingest_all), (TRAIN, _train_or_pin), (PLAN, _plan), (PREDICT, _predict), (CLUSTER, _cluster),
+    (CLUSTER_THRESHOLDS, _cluster_thresholds), (MARTS, _marts), (REPORT, _report))
 
 
 @dataclass
@@ -28,23 +97,42 @@ class PipelineResult:
     pairs: int
     cluster: dict[str, int]
     marts: dict[str, int]
+    report: str | None = None       # the report's path, with `report=True`
 
 
-def run_pipeline(ctx: Ctx, *, train: bool = False, sources: list[str] | None = None) -> PipelineResult:
-    """ingest -> standardise -> (train) -> predict -> cluster -> marts."""
-    results = [run_ingest(ctx, s) for s in (sources or sorted(ctx.cfg.sources))]
-    if train or not list_versions(ctx.lake):
-        version = run_train(ctx)
-        if ctx.cfg.link.model_version != "latest" and not train:
-            version = resolve_version(ctx.lake, ctx.cfg.link.model_version)
-    else:
-        version = resolve_version(ctx.lake, ctx.cfg.link.model_version)
-    run_id = link_run_id(ctx, version)
-    pairs = run_predict(ctx, run_id, version)
-    cluster = run_cluster(ctx, run_id)
-    run_cluster_thresholds(ctx, run_id)
-    marts = run_marts(ctx, run_id)
-    return PipelineResult(run_id, version, results, pairs, cluster, marts)
+def run_pipeline(ctx: Ctx, *, train: bool = False, sources: list[str] | None = None,
+                 report: bool = False) -> PipelineResult:
+    """ingest -> standardise -> (train) -> plan -> predict -> cluster -> marts (-> report)."""
+    r = Run(sources=sources or sorted(ctx.cfg.sources), train=train, report=report)
+    run_steps(ctx, "pipeline", FULL_RUN, r)
+    return PipelineResult(r.run_id, r.model_version, r.ingest, r.pairs, r.cluster, r.marts, r.report_path)
+
+
+# ---------------------------------------------------------------- an increment
+
+def _ingest_batch(ctx: Ctx, r: Run) -> None:
+    r.ingest = [run_ingest(ctx, r.sources[0], path=r.path, batch_id=r.batch_id, mode="increment")]
+
+
+def _plan_increment(ctx: Ctx, r: Run) -> None:
+    r.run_id, r.base_run_id = increment_run_id(ctx, r.ingest[0].batch_id, r.model_version)
+
+
+def _predict_batch(ctx: Ctx, r: Run) -> None:
+    r.pairs = run_predict(ctx, r.run_id, r.model_version, batch=(r.sources[0], r.ingest[0].batch_id))
+
+
+def _cluster_batch(ctx: Ctx, r: Run) -> None:
+    r.cluster = run_cluster_increment(ctx, r.run_id, r.sources[0], r.ingest[0].batch_id)
+
+
+def _marts_touched(ctx: Ctx, r: Run) -> None:
+    r.marts = run_marts(ctx, r.run_id, touched_only=True)
+
+
+INCREMENT_RUN: tuple[Step, ...] = (
+    (INGEST, _ingest_batch), (PLAN, _plan_increment), (PREDICT, _predict_batch), (CLUSTER_INCREMENT, _cluster_batch),
+    (MARTS, _marts_touched))
 
 
 @dataclass
@@ -76,10 +164,6 @@ def run_increment(ctx: Ctx, source: str, *, path: str, batch_id: str | None = No
                and ledger.succeeded(ctx.lake, planned[0], "marts") is not None)
     if already:
         logger.info("source=%s batch=%s already processed: nothing to do (use --force to redo)", source, batch_id)
-    ing = run_ingest(ctx, source, path=path, batch_id=batch_id, mode="increment")
-    run_id, base = increment_run_id(ctx, ing.batch_id, version)
-    pairs = run_predict(ctx, run_id, version, batch=(source, ing.batch_id))
-    fault_point("increment:after-predict")
-    cluster = run_cluster_increment(ctx, run_id, source, ing.batch_id)
-    marts = run_marts(ctx, run_id, touched_only=True)
-    return IncrementResult(run_id, base, version, ing, pairs, cluster, marts, already)
+    r = Run(sources=[source], path=path, batch_id=batch_id, model_version=version)
+    run_steps(ctx, "increment", INCREMENT_RUN, r)
+    return IncrementResult(r.run_id, r.base_run_id, version, r.ingest[0], r.pairs, r.cluster, r.marts, already)

@@ -1,5 +1,7 @@
-"""Run identity: the run id of linking the current silver state with a model (the same inputs find
-the same run), of an increment adding one batch, and the chain of runs a state was built by."""
+"""The plan stage, run identity: the run id of linking the current silver state with a model (the
+same inputs find the same run), of an increment adding one batch, and the chain of runs a state was
+built by. A new run's plan row (keyed by its inputs in `batch_id`) records its model version and,
+for an increment, the run it builds on."""
 
 from __future__ import annotations
 
@@ -13,10 +15,14 @@ from pyspark.sql import functions as F
 from padan import ledger
 from padan.errors import StateError
 from padan.model.store import resolve_version
-from padan.stages.runner import Ctx
+from padan.ledger import StageRecord
+from padan.stages.runner import Ctx, Stage, run_stage
 from padan.tables import PERSONS, RUNS
 
 logger = logging.getLogger(__name__)
+
+PLAN = Stage("plan", (RUNS.name,), (),
+             "name the run (or find the one these inputs already have) and the model version it uses", skip=False)
 
 
 def silver_batches(ctx: Ctx) -> list[str]:
@@ -34,9 +40,7 @@ def link_run_id(ctx: Ctx, model_version: str) -> str:
     if existing:
         return existing[0][0]
     run_id = f"{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%S}-{key[:8]}"
-    with ledger.stage(ctx.lake, run_id, "plan", batch_id=key) as rec:
-        rec.model_version = model_version
-        rec.message = f"model_version={model_version}"
+    _record_plan(ctx, run_id, key, model_version)
     return run_id
 
 
@@ -86,10 +90,17 @@ def increment_run_id(ctx: Ctx, batch_id: str, model_version: str) -> tuple[str, 
         raise StateError("no linked state to add a batch to: gold.clusters has never been written; run the full "
                          "pipeline first (`padan pipeline`, or `padan ingest` + `padan link`)")
     run_id = f"{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%S}-{key[4:12]}"
-    with ledger.stage(ctx.lake, run_id, "plan", batch_id=key) as rec:
-        rec.model_version, rec.base_run_id = model_version, base
-        rec.message = f"model_version={model_version} base={base}"
+    _record_plan(ctx, run_id, key, model_version, base)
     return run_id, base
+
+
+def _record_plan(ctx: Ctx, run_id: str, key: str, model_version: str, base: str | None = None) -> None:
+    """The plan row of a new run: its inputs' key, its model version and (an increment) its base run."""
+    def body(rec: StageRecord) -> None:
+        rec.model_version, rec.base_run_id = model_version, base
+        rec.message = f"model_version={model_version}" + (f" base={base}" if base else "")
+
+    run_stage(ctx, PLAN, run_id, body, batch_id=key)
 
 
 def _run_model_version(ctx: Ctx, run_id: str) -> str | None:
