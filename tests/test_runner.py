@@ -6,11 +6,10 @@ stop at a fault point."""
 
 from __future__ import annotations
 
-
 import pytest
 from pyspark.sql import functions as F
 
-from padan.stages.runner import (BRONZE, NO_TABLE, Ctx, FaultInjected, Stage, row_counts, run_stage, run_steps)
+from padan.stages.runner import BRONZE, NO_TABLE, Ctx, FaultInjected, Stage, row_counts, run_stage, run_steps
 from padan.tables import QUALITY, RUNS
 
 WRITES_QUALITY = Stage("toy", ("silver.persons",), (QUALITY.name,), "writes one quality row")

@@ -10,19 +10,26 @@ run (inputs, a model, the state an increment adds to).
 
 from __future__ import annotations
 
-from padan.stages.cluster import CLUSTER, CLUSTER_INCREMENT, CLUSTER_THRESHOLDS
-from padan.stages.evaluate import EVALUATE
-from padan.stages.ingest import INGEST
-from padan.stages.marts import MARTS
-from padan.stages.pipeline import FULL_RUN, INCREMENT_RUN
-from padan.stages.plan import PLAN
-from padan.stages.predict import PREDICT
-from padan.stages.report import REPORT
-from padan.stages.runner import BRONZE, Stage
-from padan.stages.train import TRAIN
+from padan.stages.cluster import (CLUSTER, CLUSTER_INCREMENT, CLUSTER_THRESHOLDS, run_cluster, run_cluster_increment,
+                                  run_cluster_thresholds)
+from padan.stages.evaluate import EVALUATE, run_evaluate
+from padan.stages.ingest import INGEST, IngestResult, run_ingest
+from padan.stages.marts import MARTS, run_marts
+from padan.stages.pipeline import FULL_RUN, INCREMENT_RUN, IncrementResult, PipelineResult, run_increment, run_pipeline
+from padan.stages.plan import PLAN, current_run_id, increment_run_id, link_run_id, run_chain
+from padan.stages.predict import PREDICT, run_predict
+from padan.stages.report import REPORT, run_report_html
+from padan.stages.runner import BRONZE, Ctx, FaultInjected, Stage
+from padan.stages.train import TRAIN, run_train
 
+# The graph, and what callers (the CLI, notebooks, benchmarks, tests) run: the context and each
+# stage's entry point, a full run and an increment.
 __all__ = ["BEFORE_A_RUN", "BRONZE", "CLUSTER", "CLUSTER_INCREMENT", "CLUSTER_THRESHOLDS", "EVALUATE", "INCREMENT",
-           "INGEST", "MARTS", "OTHER", "PIPELINE", "PLAN", "PREDICT", "REPORT", "Stage", "TRAIN", "describe"]
+           "INGEST", "MARTS", "OTHER", "PIPELINE", "PLAN", "PREDICT", "REPORT", "Stage", "TRAIN", "describe",
+           "Ctx", "FaultInjected", "IncrementResult", "IngestResult", "PipelineResult", "current_run_id",
+           "increment_run_id", "link_run_id", "run_chain", "run_cluster", "run_cluster_increment",
+           "run_cluster_thresholds", "run_evaluate", "run_increment", "run_ingest", "run_marts", "run_pipeline",
+           "run_predict", "run_report_html", "run_train"]
 
 # `padan pipeline` (train only with --train or when the lake has no model; the report last) and
 # `padan increment`: the stages their runs go through, in order.
