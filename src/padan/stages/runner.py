@@ -83,15 +83,16 @@ def run_stage(ctx: Ctx, stage: Stage, run_id: str, body: Callable[..., T], *,
     around `body(rec, *prepare())` and return what the body returns.
 
     `done(row)` turns the ledger row of an earlier success into the result (None: that row cannot
-    stand for one, run again). `prepare()` runs after the skip check and before the ledger row: what
-    must stop a stage before anything is written (a source's contract). `rec` is the ledger row
-    (`ledger.StageRecord`): the body adds row counts and the model version; its `input_versions`
-    hold the versions of the tables the stage `resumes` from. `source` fills in `bronze.<source>`."""
+    stand for one, run again; without `done` the stage always runs). `prepare()` runs after the skip
+    check and before the ledger row: what must stop a stage before anything is written (a source's
+    contract). `rec` is the ledger row (`ledger.StageRecord`): the body adds row counts and the model
+    version; its `input_versions` hold the versions of the tables the stage `resumes` from. `source`
+    fills in `bronze.<source>`."""
     if not stage.ledger:
         return body(None, *(prepare() if prepare else ()))
-    if stage.skip and not ctx.force:
+    if stage.skip and done is not None and not ctx.force:
         row = ledger.succeeded(ctx.lake, run_id, stage.name)
-        result = done(row) if row is not None and done is not None else None
+        result = done(row) if row is not None else None
         if result is not None:
             logger.info("%s (already succeeded for these inputs; --force redoes it)",
                         ledger.stage_line(run_id, stage.name, "skipped", None, row.get("row_counts") or {}))
