@@ -1,5 +1,5 @@
 """Predict with padan's engine and with Splink on Spark: the same records, model and pinned term
-frequencies, the same stage (`padan.runs.run_predict`: score, shape, write gold.pairs).
+frequencies, the same stage (`padan.stages.run_predict`: score, shape, write gold.pairs).
 
 Generates the records (or reuses WORK/data), ingests them into WORK/lake, trains one model version
 there with `padan train` unless the lake has one, then runs the predict stage once per engine with
@@ -47,7 +47,7 @@ def prepare(args, kind: str):
     ingested into WORK/lake (skipped when done). Returns (spark, cfg, ctx, result dict)."""
     from padan import config
     from harness import machine_info
-    from padan.runs import Ctx, run_ingest
+    from padan.stages import Ctx, run_ingest
     from padan.spark import spark_from_config
     from padan_synth import write_extracts
 
@@ -97,7 +97,7 @@ def main(argv=None) -> int:
 
     from padan.link import engine
     from padan.model.store import list_versions
-    from padan.runs import Ctx, run_predict, run_train
+    from padan.stages import Ctx, run_predict, run_train
     from padan.tables import PAIRS, PERSONS
 
     spark, cfg, ctx, result = prepare(args, "engine")

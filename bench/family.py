@@ -2,7 +2,7 @@
 
 For one generated profile: generate (CSV extracts, the truth, and the generator's hidden columns
 for diagnosis), ingest, count candidate pairs and blocking recall once, then for each model variant
-train (its own model version), predict, cluster and evaluate with `padan.runs.run_evaluate` (the
+train (its own model version), predict, cluster and evaluate with `padan.stages.run_evaluate` (the
 same metrics as `padan evaluate` and `make bench`: pairwise P/R/F1 at the configured threshold,
 the best F1, cluster pairwise and B-cubed), and count
 
@@ -133,7 +133,7 @@ def model_overlay(cfg, variant: dict) -> dict:
 def run_variant(ctx, name: str, overlay: dict, truth_path: str, hidden_path: str) -> dict:
     from pyspark.sql import functions as F
 
-    from padan.runs import Ctx, link_run_id, run_cluster, run_evaluate, run_predict, run_train
+    from padan.stages import Ctx, link_run_id, run_cluster, run_evaluate, run_predict, run_train
     from padan.tables import RUNS
 
     if overlay:
@@ -194,7 +194,7 @@ def main(argv=None) -> int:
     from padan.evaluate.blocking import blocking_recall
     from padan.evaluate.metrics import truth_as_unique_ids
     from padan.model.blocking import count_comparisons
-    from padan.runs import Ctx, run_ingest
+    from padan.stages import Ctx, run_ingest
     from padan.spark import spark_from_config
     from padan.tables import PERSONS
 

@@ -93,7 +93,7 @@ def main(argv=None) -> int:
     from harness import Monitor, machine_info
     from padan.evaluate.blocking import blocking_recall
     from padan.evaluate.metrics import truth_as_unique_ids
-    from padan.runs import Ctx, link_run_id, run_cluster, run_evaluate, run_ingest, run_predict, run_train
+    from padan.stages import Ctx, link_run_id, run_cluster, run_evaluate, run_ingest, run_predict, run_train
     from padan.spark import spark_from_config
     from padan.tables import PAIRS, PERSONS
 

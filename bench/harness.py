@@ -277,8 +277,8 @@ def _bench_config(cfg, work: Path):
 
 def run_padan(spark, cfg, mon: Monitor, *, truth_path: str, run_date: str) -> dict[str, Any]:
     """padan's stages as `padan pipeline --train` runs them, then `padan evaluate`."""
-    from padan.runs import (Ctx, link_run_id, run_cluster, run_evaluate, run_ingest, run_marts, run_predict,
-                            run_train)
+    from padan.stages import (Ctx, link_run_id, run_cluster, run_evaluate, run_ingest, run_marts, run_predict,
+                              run_train)
 
     ctx = Ctx.create(spark, cfg, force=True, run_date=run_date)
     ingest = {}

@@ -88,7 +88,7 @@ def main(argv=None) -> int:
     from harness import machine_info
     from padan.lake import Lake
     from padan.model.store import copy_model, resolve_version
-    from padan.runs import Ctx, link_run_id, run_cluster, run_increment, run_ingest, run_marts, run_predict
+    from padan.stages import Ctx, link_run_id, run_cluster, run_increment, run_ingest, run_marts, run_predict
     from padan.spark import spark_from_config
 
     work = Path(args.work).resolve()

@@ -83,7 +83,7 @@ def floor(spark, source: str, data: Path, out: Path) -> dict:
 
 
 def ingest(ctx, source: str, data: Path) -> dict:
-    from padan.runs import run_ingest
+    from padan.stages import run_ingest
 
     with Meter(ctx.spark, f"ingest-{source}") as m:
         r = run_ingest(ctx, source, path=str(data / source), batch_id="bench")
@@ -125,7 +125,7 @@ def main(argv=None) -> int:
         for s in SOURCES:
             result["floor"][s] = floor(spark, s, data, work)
         cfg = config.load(env="base", conf_dir=REPO / "conf", overrides={"lake": {"root": str(work / "lake")}})
-        from padan.runs import Ctx
+        from padan.stages import Ctx
 
         with Meter(spark, "ctx-create") as m:
             ctx = Ctx.create(spark, cfg, run_date="2026-11-28")

@@ -48,7 +48,7 @@ def run_method(ctx, spec: str, truth_path: str, truth) -> dict:
     NIK and name: training.date_sex_m_from_name_labels)."""
     from pyspark.sql import functions as F
 
-    from padan.runs import Ctx, link_run_id, run_cluster, run_evaluate, run_predict, run_train
+    from padan.stages import Ctx, link_run_id, run_cluster, run_evaluate, run_predict, run_train
     from padan.tables import PAIRS, RUNS
 
     method, _, variant = spec.partition("+")
@@ -106,7 +106,7 @@ def main(argv=None) -> int:
     from padan import config
     from harness import machine_info
     from padan.evaluate.metrics import truth_as_unique_ids
-    from padan.runs import Ctx, run_ingest
+    from padan.stages import Ctx, run_ingest
     from padan.spark import spark_from_config
     from padan.tables import PERSONS
 

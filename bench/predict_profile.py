@@ -19,7 +19,7 @@ from pyspark.sql import functions as F
 
 from padan.config import load as load_config
 from padan.spark import get_spark
-from padan.runs import Ctx
+from padan.stages import Ctx
 from padan.tables import PERSONS
 from padan.link import engine
 from padan.model.store import load_model

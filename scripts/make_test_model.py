@@ -23,7 +23,7 @@ OUT = REPO / "tests" / "fixtures" / "model"
 def main() -> None:
     from padan import config
     from padan.model.store import export_model
-    from padan.runs import Ctx, run_ingest, run_train
+    from padan.stages import Ctx, run_ingest, run_train
     from padan.spark import get_spark
     from tests.conftest import TEST_MODEL_OVERRIDES, install_extracts
 

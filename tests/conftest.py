@@ -74,7 +74,7 @@ def pipeline_run(spark, tmp_path_factory):
     modules (test_pipeline, test_report_html): (ctx, result, truth)."""
     from padan import config
     from padan.evaluate.metrics import truth_as_unique_ids
-    from padan.runs import Ctx, run_pipeline
+    from padan.stages import Ctx, run_pipeline
 
     root = tmp_path_factory.mktemp("pipeline")
     data = install_extracts("pipeline", root / "data")

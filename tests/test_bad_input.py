@@ -363,7 +363,7 @@ def test_run_ingest_of_the_corpus_lands_every_row_in_silver_or_rejects(spark, tm
     """The real `run_ingest` (bronze, silver, rejects, quality, ledger) on both corpus files: the
     counted invariant holds and the rejects carry the reasons the kinds expect."""
     from padan import config
-    from padan.runs import Ctx, run_ingest
+    from padan.stages import Ctx, run_ingest
 
     cfg = config.load(env="base", conf_dir=REPO / "conf", overrides={"lake": {"root": str(tmp_path / "lake")}})
     ctx = Ctx.create(spark, cfg, run_date="2026-11-28")

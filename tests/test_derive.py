@@ -181,7 +181,7 @@ def _tiny_register(root: Path) -> Path:
 def test_ingest_through_a_contract_with_derived_fields(spark, tmp_path):
     from pyspark.sql import functions as F
 
-    from padan.runs import Ctx, run_ingest
+    from padan.stages import Ctx, run_ingest
 
     src = _tiny_register(tmp_path)
     contract = {"format": "csv", "path": str(src), "record_key": "id",
@@ -212,7 +212,7 @@ def test_ingest_through_a_contract_with_derived_fields(spark, tmp_path):
 
 
 def test_a_derivation_reading_an_absent_column_stops_the_ingest(spark, tmp_path):
-    from padan.runs import Ctx, run_ingest
+    from padan.stages import Ctx, run_ingest
 
     src = _tiny_register(tmp_path)
     contract = {"format": "csv", "path": str(src), "record_key": "id", "columns": {"record_key": "id"},

@@ -51,7 +51,7 @@ def _model_settings(cfg) -> dict:
 def world(spark, tmp_path_factory):
     from padan import config
     from padan.model.tf import frequencies, tf_columns
-    from padan.runs import Ctx, run_ingest
+    from padan.stages import Ctx, run_ingest
 
     root = tmp_path_factory.mktemp("engine")
     data = install_extracts("increment", root / "data")      # 2,200 generated records

@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 from pyspark.sql import functions as F
 
-from padan.runs import Ctx, run_ingest
+from padan.stages import Ctx, run_ingest
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "golden"
 EXPECTED = FIXTURES / "expected"

@@ -67,7 +67,7 @@ def _contents(ctx, table: str, where=None) -> list[tuple]:
 def world(spark, tmp_path_factory):
     """Lake A: P3KE batch 0 + Prakerja batch 0 linked in full, then Prakerja batch 1 added, then
     P3KE batch 1 added by a run interrupted after its pairs and rerun. Returns what the tests need."""
-    from padan.runs import Ctx, FaultInjected, run_increment, run_pipeline
+    from padan.stages import Ctx, FaultInjected, run_increment, run_pipeline
 
     root = tmp_path_factory.mktemp("increment")
     install_extracts("increment", root / "gen")
@@ -104,7 +104,7 @@ def world(spark, tmp_path_factory):
 def full(spark, world):
     """Lake B: the same records in one full run, scored with lake A's model version."""
     from padan.model.store import copy_model
-    from padan.runs import Ctx, link_run_id, run_cluster, run_ingest, run_predict
+    from padan.stages import Ctx, link_run_id, run_cluster, run_ingest, run_predict
 
     root = world["root"]
     cfg_b = _cfg(root, "lake_b", root / "batches" / "p3ke_all", root / "batches" / "prakerja_all")
@@ -170,7 +170,7 @@ def test_initial_load_plus_increments_equals_one_full_run(world, full):
 
 
 def test_a_killed_run_rerun_ends_as_if_it_never_failed(world, spark):
-    from padan.runs import Ctx, run_increment
+    from padan.stages import Ctx, run_increment
 
     assert world["killed"] is not None and world["killed"].args == ("increment:after-predict",)
     stages = world["ledger_after_kill"]
@@ -235,7 +235,7 @@ def test_an_increment_scores_with_the_model_of_the_linked_state(world):
     """A model trained after the full run must not silently score increments (their pairs would not
     be a full run's): `latest` keeps the state's version, a different pinned version is refused."""
     from padan.errors import StateError
-    from padan.runs import Ctx, run_increment
+    from padan.stages import Ctx, run_increment
 
     ctx, v = world["ctx"], world["base"].model_version
     newer = "zz-retrained"                                    # sorts last: what 'latest' resolves to

@@ -8,7 +8,7 @@ import pytest
 from pyspark.sql import functions as F
 
 from padan.errors import ContractError
-from padan.runs import Ctx, run_ingest
+from padan.stages import Ctx, run_ingest
 
 HEADER = ("id_individu,id_keluarga,no_kk,nik,nama,tgl_lahir,jenis_kelamin,hubungan_keluarga,alamat,rt,rw,"
           "desa_kelurahan,kecamatan,kabupaten_kota,provinsi,kode_wilayah,desil,pekerjaan,pendidikan,penerima_pkh,"

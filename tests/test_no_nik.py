@@ -137,7 +137,7 @@ def test_the_profile_loads_as_an_overlay_of_the_base():
 
 @pytest.fixture(scope="module")
 def no_nik_lake(spark, tmp_path_factory):
-    from padan.runs import Ctx, run_ingest
+    from padan.stages import Ctx, run_ingest
 
     root = tmp_path_factory.mktemp("no_nik")
     rows = generate(root / "data")
@@ -155,7 +155,7 @@ def test_nik_anchored_training_stops_before_it_starts_on_a_register_without_nik(
     from pyspark.sql import functions as F
 
     from padan.model.store import list_versions
-    from padan.runs import Ctx, run_train
+    from padan.stages import Ctx, run_train
     from padan.tables import RUNS
 
     ctx, _, _, _ = no_nik_lake
@@ -171,7 +171,7 @@ def test_nik_anchored_training_stops_before_it_starts_on_a_register_without_nik(
 
 @pytest.mark.integration
 def test_the_no_nik_profile_links_a_generated_register_without_nik(no_nik_lake):
-    from padan.runs import link_run_id, run_cluster, run_evaluate, run_predict, run_train
+    from padan.stages import link_run_id, run_cluster, run_evaluate, run_predict, run_train
 
     ctx, rows, ingested, truth_path = no_nik_lake
     for source, res in ingested.items():   # nothing rejected for lacking an identifier
@@ -195,7 +195,7 @@ def test_a_name_with_a_desa_or_kecamatan_is_linked_not_rejected_under_the_profil
     birth date, phone, e-mail or kabupaten); the no-NIK profile keeps it."""
     from pyspark.sql import functions as F
 
-    from padan.runs import Ctx, run_ingest
+    from padan.stages import Ctx, run_ingest
 
     src = tmp_path / "posyandu"
     src.mkdir()

@@ -9,7 +9,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
 from padan.evaluate.metrics import cluster_metrics
-from padan.runs import Ctx, run_cluster, run_pipeline, run_predict
+from padan.stages import Ctx, run_cluster, run_pipeline, run_predict
 from padan.tables import ALL_FIXED
 from tests.conftest import PIPELINE_P3KE_ROWS, PIPELINE_PRAKERJA_ROWS
 
@@ -208,7 +208,7 @@ def test_explain_prints_the_waterfall(run):
 
 
 def test_evaluate_writes_curve_and_cluster_metrics(run, tmp_path_factory):
-    from padan.runs import run_evaluate
+    from padan.stages import run_evaluate
 
     ctx, result, _ = run
     truth_path = str(Path(ctx.cfg.sources["p3ke"].path).parent / "truth")
@@ -254,7 +254,7 @@ def test_blocking_budget_counts_each_rule(run):
 def test_clusters_at_extra_thresholds(run):
     """Each extra threshold clusters every record; a higher threshold keeps fewer edges so never
     gives fewer persons; at the configured threshold the partition is gold.clusters'."""
-    from padan.runs import run_cluster_thresholds
+    from padan.stages import run_cluster_thresholds
 
     ctx, result, _ = run
     configured = ctx.cfg.link.threshold_match_probability

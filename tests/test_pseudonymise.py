@@ -343,7 +343,7 @@ def test_the_same_key_links_across_sources_and_another_key_does_not(spark, extra
 
 @pytest.mark.integration
 def test_bronze_keeps_hashes_of_the_recorded_values_and_nothing_of_a_malformed_line(spark, tmp_path, monkeypatch):
-    from padan.runs import Ctx, run_ingest
+    from padan.stages import Ctx, run_ingest
     from tests.test_ingest import HEADER, row
 
     monkeypatch.setenv(ENV, KEY)

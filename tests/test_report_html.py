@@ -47,7 +47,7 @@ def without_bundle(text: str) -> str:
 
 @pytest.fixture(scope="module")
 def report(pipeline_run):
-    from padan.runs import run_evaluate, run_report_html
+    from padan.stages import run_evaluate, run_report_html
 
     ctx, result, _ = pipeline_run
     if ctx.lake.read("ops.evaluations").where(F.col("run_id") == result.run_id).count() == 0:

@@ -80,3 +80,21 @@ def test_the_pipelines_ledger_records_what_each_stage_declares(pipeline_run):
     trains = [r[0] for r in ctx.lake.read(RUNS.name).where(F.col("stage") == "train").select("run_id").collect()]
     checked = ledger_matches_declaration(ctx.lake, [result.run_id, *batches, *trains], stages.PIPELINE)
     assert checked >= 7       # two ingests, train, plan, predict, cluster, marts (report: no table)
+
+
+def test_every_stage_a_module_declares_is_in_the_graph_and_the_runs_are_its_lists():
+    """A stage module's declaration (beside its code, used by the runner) is the one the graph
+    prints; a full run and an increment run exactly the declared lists."""
+    import importlib
+    import pkgutil
+
+    from padan.stages import pipeline
+    from padan.stages.runner import Stage
+
+    declared = set()
+    for info in pkgutil.iter_modules(stages.__path__):
+        module = importlib.import_module(f"padan.stages.{info.name}")
+        declared |= {v for k, v in vars(module).items() if isinstance(v, Stage) and k.isupper()}
+    assert declared == ALL
+    assert stages.PIPELINE == tuple(s for s, _ in pipeline.FULL_RUN)
+    assert stages.INCREMENT == tuple(s for s, _ in pipeline.INCREMENT_RUN)

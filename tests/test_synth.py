@@ -469,7 +469,7 @@ def test_hard_parquet_extracts_load_through_ingest(spark, rows, tmp_path):
     (format overridden): every generated row ends in silver.persons or in the rejects, with its
     file and row number, and silver shows more invalid NIKs than the typical profile has."""
     from padan import config
-    from padan.runs import Ctx, run_ingest
+    from padan.stages import Ctx, run_ingest
     from padan.tables import PERSONS, REJECTS
 
     res = write_extracts(spark, str(tmp_path / "data"), p3ke_rows=HARD_ROWS, prakerja_rows=HARD_ROWS, seed=SEED,

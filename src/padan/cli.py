@@ -152,7 +152,7 @@ def _start(cfg, args, app: str):
 
 
 def _ctx(cfg, args, app: str):
-    from padan.runs import Ctx
+    from padan.stages import Ctx
 
     spark = _start(cfg, args, app)
     return Ctx.create(spark, cfg, force=args.force, run_date=args.run_date)
@@ -162,7 +162,7 @@ def _current_run(args, app: str, *, latest: bool = False):
     """(cfg, ctx, model version, run id) of the run linking the current silver state with the pinned
     model; with `latest`, of the run that last wrote gold.clusters (a full run or an increment)."""
     from padan.model.store import resolve_version
-    from padan.runs import current_run_id, link_run_id
+    from padan.stages import current_run_id, link_run_id
 
     cfg = _load(args)
     ctx = _ctx(cfg, args, app)
@@ -172,7 +172,7 @@ def _current_run(args, app: str, *, latest: bool = False):
 
 
 def cmd_ingest(args) -> int:
-    from padan.runs import run_ingest
+    from padan.stages import run_ingest
 
     cfg = _load(args)
     ctx = _ctx(cfg, args, "ingest")
@@ -190,7 +190,7 @@ def cmd_ingest(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from padan.runs import run_train
+    from padan.stages import run_train
 
     cfg = _load(args)
     version = run_train(_ctx(cfg, args, "train"), m_method=args.m_method)
@@ -199,7 +199,7 @@ def cmd_train(args) -> int:
 
 
 def cmd_link(args) -> int:
-    from padan.runs import run_cluster, run_cluster_thresholds, run_predict
+    from padan.stages import run_cluster, run_cluster_thresholds, run_predict
 
     _, ctx, version, run_id = _current_run(args, "link")
     pairs = run_predict(ctx, run_id, version)
@@ -210,7 +210,7 @@ def cmd_link(args) -> int:
 
 
 def cmd_increment(args) -> int:
-    from padan.runs import run_increment
+    from padan.stages import run_increment
 
     cfg = _load(args)
     ctx = _ctx(cfg, args, "increment")
@@ -230,7 +230,7 @@ def cmd_increment(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from padan.runs import run_marts
+    from padan.stages import run_marts
 
     _, ctx, _, run_id = _current_run(args, "report", latest=True)
     counts = run_marts(ctx, run_id)
@@ -242,7 +242,7 @@ def cmd_report(args) -> int:
 def _print_report(ctx, run_id: str) -> None:
     """Write the run's HTML report and print where it is (the command's last line)."""
     from padan.report.html import report_uri
-    from padan.runs import run_report_html
+    from padan.stages import run_report_html
 
     print(f"report: {report_uri(run_report_html(ctx, run_id))}")
 
@@ -267,20 +267,22 @@ def _print_summary(result, lake_root: str, seconds: float) -> None:
 
 
 def cmd_pipeline(args) -> int:
-    from padan.runs import run_pipeline
+    from padan.report.html import report_uri
+    from padan.stages import run_pipeline
 
     cfg = _load(args)
     t = time.monotonic()
     ctx = _ctx(cfg, args, "pipeline")
-    result = run_pipeline(ctx, train=args.train)
+    result = run_pipeline(ctx, train=args.train, report=True)
     _print_summary(result, cfg.lake.root, time.monotonic() - t)
-    _print_report(ctx, result.run_id)
+    print(f"report: {report_uri(result.report)}")
     return 0
 
 
 def cmd_demo(args) -> int:
-    from padan.runs import Ctx, run_pipeline
     from padan.demo import ensure_demo_extracts
+    from padan.report.html import report_uri
+    from padan.stages import Ctx, run_pipeline
 
     cfg = _load(args)
     d = cfg.demo
@@ -292,10 +294,10 @@ def cmd_demo(args) -> int:
     spark = _start(cfg, args, "demo")
     ensure_demo_extracts(spark, d.out, p3ke_rows=rows_p, prakerja_rows=rows_k, seed=d.seed, profile=d.profile)
     ctx = Ctx.create(spark, cfg, force=args.force, run_date=args.run_date)
-    result = run_pipeline(ctx, train=True)
+    result = run_pipeline(ctx, train=True, report=True)
     _print_summary(result, cfg.lake.root, time.monotonic() - t)
     print(f"  demo extracts         {d.out} (p3ke/, prakerja/, truth/)")
-    _print_report(ctx, result.run_id)
+    print(f"report: {report_uri(result.report)}")
     return 0
 
 
@@ -367,7 +369,7 @@ def cmd_blocking(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from padan.runs import run_evaluate
+    from padan.stages import run_evaluate
 
     _, ctx, _, run_id = _current_run(args, "evaluate", latest=True)
     rows = run_evaluate(ctx, run_id, args.truth)

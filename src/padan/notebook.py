@@ -15,7 +15,7 @@ from padan.demo import ensure_demo_extracts
 from padan.evaluate.metrics import truth_as_unique_ids
 from padan.model.settings import model_columns_from_settings
 from padan.model.splink_io import make_duckdb_linker, make_linker
-from padan.runs import Ctx, run_ingest
+from padan.stages import Ctx, run_ingest
 from padan.spark import spark_from_config
 
 

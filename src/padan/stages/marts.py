@@ -1,0 +1,74 @@
+"""The marts stage: gold.person_profile, then the overlap and targeting marts of a run."""
+
+from __future__ import annotations
+
+from pyspark import StorageLevel
+from pyspark.sql import functions as F
+
+from padan.ledger import StageRecord
+from padan.lake import slice_of
+from padan.report.marts import overlap_by_region, person_profile, targeting
+from padan.stages.cluster import BROADCAST_ROWS
+from padan.stages.plan import run_chain
+from padan.stages.runner import Ctx, Stage, row_counts, run_stage
+from padan.tables import CLUSTERS, ID_CHANGES, OVERLAP_BY_REGION, PERSON_PROFILE, PERSONS, RUNS, TARGETING
+
+MARTS = Stage("marts", (CLUSTERS.name, PERSONS.name, ID_CHANGES.name),
+              (PERSON_PROFILE.name, OVERLAP_BY_REGION.name, TARGETING.name),
+              "one row per person, then the overlap ('irisan') and targeting marts of the run")
+
+
+def run_marts(ctx: Ctx, run_id: str, *, touched_only: bool = False) -> dict[str, int]:
+    """gold.person_profile (one row per person), then this run's slice of the overlap and targeting
+    marts aggregated from it. A full run rebuilds every profile; an increment (`touched_only`)
+    rewrites only the profiles of persons whose records it re-clustered (the gold.clusters rows it
+    wrote) and deletes those of ids it merged away, so its profile work follows the batch; the
+    marts are then aggregates of the narrow profile table."""
+
+    def body(rec: StageRecord) -> dict[str, int]:
+        clusters = ctx.lake.read(CLUSTERS.name)
+        persons = ctx.lake.read(PERSONS.name)
+        incremental = touched_only and ctx.lake.exists(PERSON_PROFILE.name) and _profile_is_current(ctx, run_id)
+        if incremental:
+            # Run ids are time-ordered strings, so the file statistics on run_id skip every data file
+            # of gold.clusters this run did not write.
+            recs = clusters.where(F.col("run_id") == run_id).select("unique_id", "person_id").persist(
+                StorageLevel.MEMORY_AND_DISK)
+            n = recs.count()
+            keys = F.broadcast(recs.select("unique_id")) if n <= BROADCAST_ROWS else recs.select("unique_id")
+            rows = person_profile(recs, persons.join(keys, "unique_id", "left_semi")).withColumn("run_id", F.lit(run_id))
+            m = ctx.lake.merge(rows, PERSON_PROFILE, ["person_id"])
+            gone = (ctx.lake.read(ID_CHANGES.name).where((F.col("run_id") == run_id) & F.col("kind").isin("merged", "retired"))
+                    .select(F.col("old_id").alias("person_id")).join(recs.select("person_id"), "person_id", "left_anti"))
+            d = ctx.lake.delete_keys(gone, PERSON_PROFILE, ["person_id"])
+            rec.row_counts.update(profiles_upserted=m.get("numTargetRowsInserted", 0) + m.get("numTargetRowsUpdated", 0),
+                                  profiles_deleted=d.get("numTargetRowsDeleted", 0))
+            recs.unpersist()
+        else:
+            m = ctx.lake.overwrite(person_profile(clusters, persons).withColumn("run_id", F.lit(run_id)), PERSON_PROFILE)
+            rec.row_counts["profiles_written"] = m.get("numOutputRows", 0)
+        profile = ctx.lake.read(PERSON_PROFILE.name).drop("run_id")
+        ref = ctx.cfg.marts.reference_date or ctx.run_date
+        m1 = ctx.lake.overwrite(overlap_by_region(profile, run_id, suppress_below=ctx.cfg.marts.suppress_below),
+                                OVERLAP_BY_REGION, replace_where=slice_of(run_id=run_id))
+        m2 = ctx.lake.overwrite(targeting(profile, run_id, desil=ctx.cfg.marts.targeting_desil,
+                                          working_age=tuple(ctx.cfg.marts.working_age), reference_date=ref),
+                                TARGETING, replace_where=slice_of(run_id=run_id))
+        totals = profile.agg(F.count("*").alias("persons"), F.sum(F.col("in_p3ke").cast("long")).alias("p3ke"),
+                             F.sum(F.col("in_prakerja").cast("long")).alias("prakerja"),
+                             F.sum((F.col("in_p3ke") & F.col("in_prakerja")).cast("long")).alias("both")).first()
+        rec.row_counts.update(overlap_rows=m1.get("numOutputRows", 0), targeting_rows=m2.get("numOutputRows", 0),
+                              persons=totals["persons"], persons_p3ke=totals["p3ke"] or 0,
+                              persons_prakerja=totals["prakerja"] or 0, persons_both=totals["both"] or 0)
+        return rec.row_counts
+
+    return run_stage(ctx, MARTS, run_id, body, done=row_counts)
+
+
+def _profile_is_current(ctx: Ctx, run_id: str) -> bool:
+    """Whether gold.person_profile holds the state this increment builds on: the last run whose
+    marts succeeded is in this run's chain (its base full run or an earlier increment). A retry of
+    this run redoes the same upserts and deletes, so it ends where a first attempt would."""
+    rows = (ctx.lake.read(RUNS.name).where((F.col("stage") == "marts") & (F.col("status") == "succeeded"))
+            .orderBy(F.desc("finished_at")).select("run_id").limit(1).collect())
+    return bool(rows) and rows[0][0] in run_chain(ctx, run_id)
