@@ -2,7 +2,7 @@
 
 Starts one Spark session as `padan demo` does (config `base`, the demo's extracts and u_max_pairs),
 on a FRESH lake in WORK/lake (removed first; the generated extracts in WORK/data are reused when
-there), then runs the demo's steps one by one as `padan.runs.run_pipeline` and `padan demo` do:
+there), then runs the demo's steps one by one as `padan.stages.run_pipeline` and `padan demo` do:
 generate, ingest per source, train, plan, predict, cluster, cluster_thresholds, marts,
 report_html. Per step: wall seconds, JVM CPU-seconds (utime + stime of the driver JVM from /proc:
 local mode runs every task in it) and Spark jobs (status tracker, by job group). Also the session
@@ -38,8 +38,6 @@ def main(argv=None) -> int:
                    help="a Spark SQL setting for the session (repeatable), e.g. spark.sql.adaptive.enabled=false")
     p.add_argument("--java-options", default="", help="extra options for the driver JVM (an experiment: "
                    "appended to padan's spark.driver.extraJavaOptions)")
-    p.add_argument("--proposed-runs", action="store_true", help="apply bench/fixed_cost_runs.py (proposed "
-                   "changes to padan.runs) first")
     p.add_argument("--event-log", default=None, help="a folder for Spark's event log (job descriptions per step)")
     args = p.parse_args(argv)
     if args.event_log:
@@ -51,14 +49,9 @@ def main(argv=None) -> int:
     from harness import machine_info
 
     from padan import config
+    from padan import stages as runs
     from padan.demo import ensure_demo_extracts
-    from padan import runs
     from padan.spark import spark_from_config
-
-    if args.proposed_runs:
-        import fixed_cost_runs
-
-        fixed_cost_runs.apply()
 
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)   # the generator's workers need numpy
     if args.java_options:
@@ -118,7 +111,7 @@ def main(argv=None) -> int:
     print(f"{'pipeline (no gen.)':20} {total['wall_s']:7.1f} s {total['jvm_cpu_s']:7.1f} CPU-s "
           f"{total['spark_jobs']:5d} jobs; pairs {pairs}, persons {marts.get('persons')}", flush=True)
     result = {"kind": "fixed-cost", "label": args.label, "conf": args.conf, "java_options": args.java_options,
-              "proposed_runs": args.proposed_runs, "records": args.records,
+              "records": args.records,
               "started_at": dt.datetime.now().isoformat(timespec="seconds"), "machine": machine_info(spark),
               "load_average_at_start": load0, "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
               "steps": steps, "pipeline": total, "pairs": pairs, "persons": marts.get("persons")}

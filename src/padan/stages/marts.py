@@ -9,9 +9,9 @@ from padan.ledger import StageRecord
 from padan.lake import slice_of
 from padan.report.marts import overlap_by_region, person_profile, targeting
 from padan.stages.cluster import BROADCAST_ROWS
-from padan.stages.plan import run_chain
+from padan.stages.plan import newest_succeeded, run_chain
 from padan.stages.runner import Ctx, Stage, row_counts, run_stage
-from padan.tables import CLUSTERS, ID_CHANGES, OVERLAP_BY_REGION, PERSON_PROFILE, PERSONS, RUNS, TARGETING
+from padan.tables import CLUSTERS, ID_CHANGES, OVERLAP_BY_REGION, PERSON_PROFILE, PERSONS, TARGETING
 
 MARTS = Stage("marts", (CLUSTERS.name, PERSONS.name, ID_CHANGES.name),
               (PERSON_PROFILE.name, OVERLAP_BY_REGION.name, TARGETING.name),
@@ -69,6 +69,5 @@ def _profile_is_current(ctx: Ctx, run_id: str) -> bool:
     """Whether gold.person_profile holds the state this increment builds on: the last run whose
     marts succeeded is in this run's chain (its base full run or an earlier increment). A retry of
     this run redoes the same upserts and deletes, so it ends where a first attempt would."""
-    rows = (ctx.lake.read(RUNS.name).where((F.col("stage") == "marts") & (F.col("status") == "succeeded"))
-            .orderBy(F.desc("finished_at")).select("run_id").limit(1).collect())
-    return bool(rows) and rows[0][0] in run_chain(ctx, run_id)
+    newest = newest_succeeded(ctx, "marts")
+    return newest is not None and newest in run_chain(ctx, run_id)

@@ -10,7 +10,6 @@ import hashlib
 import json
 import logging
 
-from pyspark.sql import functions as F
 
 from padan import ledger
 from padan.errors import StateError
@@ -26,7 +25,11 @@ PLAN = Stage("plan", (RUNS.name,), (),
 
 
 def silver_batches(ctx: Ctx) -> list[str]:
-    return sorted(r[0] for r in ctx.lake.read(PERSONS.name).select("batch_id").distinct().collect())
+    """silver.persons' batch ids, read once per table version (train and plan both ask)."""
+    def read(version):
+        return sorted(r[0] for r in ctx.lake.read(PERSONS.name, version=version).select("batch_id").distinct().collect())
+
+    return list(ctx.lake.memo(PERSONS.name, "batch_ids", read))
 
 
 def link_run_id(ctx: Ctx, model_version: str) -> str:
@@ -35,10 +38,9 @@ def link_run_id(ctx: Ctx, model_version: str) -> str:
     key_src = json.dumps({"batches": silver_batches(ctx), "model": model_version,
                           "link": ctx.cfg.link.model_dump(mode="json")}, sort_keys=True)
     key = hashlib.sha256(key_src.encode()).hexdigest()[:16]
-    existing = (ctx.lake.read(RUNS.name).where((F.col("stage") == "plan") & (F.col("batch_id") == key))
-                .orderBy("started_at").select("run_id").limit(1).collect())
+    existing = sorted(ledger.select(ctx.lake, stage="plan", batch_id=key), key=lambda r: r["started_at"])
     if existing:
-        return existing[0][0]
+        return existing[0]["run_id"]
     run_id = f"{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%S}-{key[:8]}"
     _record_plan(ctx, run_id, key, model_version)
     return run_id
@@ -46,15 +48,18 @@ def link_run_id(ctx: Ctx, model_version: str) -> str:
 
 def current_run_id(ctx: Ctx) -> str | None:
     """The run that last wrote gold.clusters (a full link run or an increment), or None."""
-    rows = (ctx.lake.read(RUNS.name).where((F.col("stage") == "cluster") & (F.col("status") == "succeeded"))
-            .orderBy(F.desc("finished_at")).select("run_id").limit(1).collect())
-    return rows[0][0] if rows else None
+    return newest_succeeded(ctx, "cluster")
+
+
+def newest_succeeded(ctx: Ctx, stage: str) -> str | None:
+    """The run whose `stage` succeeded last, or None."""
+    done = [r for r in ledger.select(ctx.lake, stage=stage, status="succeeded") if r["finished_at"] is not None]
+    return max(done, key=lambda r: r["finished_at"])["run_id"] if done else None
 
 
 def run_chain(ctx: Ctx, run_id: str) -> list[str]:
     """The full run a state started from and the increments added since, oldest first."""
-    plans = {r["run_id"]: r.asDict() for r in
-             ctx.lake.read(RUNS.name).where(F.col("stage") == "plan").select("run_id", "base_run_id", "message").collect()}
+    plans = {r["run_id"]: r for r in ledger.select(ctx.lake, stage="plan")}
     chain, cur = [], run_id
     while cur and cur not in chain:
         chain.append(cur)
@@ -70,11 +75,10 @@ def _increment_key(ctx: Ctx, batch_id: str, model_version: str) -> str:
 
 def planned_increment(ctx: Ctx, batch_id: str, model_version: str) -> tuple[str, str] | None:
     key = _increment_key(ctx, batch_id, model_version)
-    rows = (ctx.lake.read(RUNS.name).where((F.col("stage") == "plan") & (F.col("batch_id") == key))
-            .orderBy("started_at").select("run_id", "base_run_id", "message").limit(1).collect())
+    rows = sorted(ledger.select(ctx.lake, stage="plan", batch_id=key), key=lambda r: r["started_at"])
     if not rows:
         return None
-    return rows[0]["run_id"], ledger.base_run_of(rows[0].asDict()) or ""
+    return rows[0]["run_id"], ledger.base_run_of(rows[0]) or ""
 
 
 def increment_run_id(ctx: Ctx, batch_id: str, model_version: str) -> tuple[str, str]:
@@ -104,9 +108,8 @@ def _record_plan(ctx: Ctx, run_id: str, key: str, model_version: str, base: str 
 
 
 def _run_model_version(ctx: Ctx, run_id: str) -> str | None:
-    rows = (ctx.lake.read(RUNS.name).where((F.col("run_id") == run_id) & (F.col("stage") == "plan"))
-            .select("model_version", "message").limit(1).collect())
-    return ledger.model_version_of(rows[0].asDict()) if rows else None
+    rows = ledger.select(ctx.lake, run_id=run_id, stage="plan")
+    return ledger.model_version_of(rows[0]) if rows else None
 
 
 def increment_model_version(ctx: Ctx) -> str:

@@ -23,13 +23,11 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, TypeVar
 
 from pyspark.sql import SparkSession
-from pyspark.sql import functions as F
 
 from padan import ledger
 from padan.config import Config
 from padan.lake import Lake
 from padan.spark import set_checkpoint_dir
-from padan.tables import RUNS
 
 logger = logging.getLogger(__name__)
 
@@ -119,10 +117,8 @@ def _start_versions(ctx: Ctx, stage: Stage, run_id: str) -> dict[str, int]:
     if not stage.resumes:
         return {}
     recorded: dict[str, int] = {}
-    rows = (ctx.lake.read(RUNS.name).where((F.col("run_id") == run_id) & (F.col("stage") == stage.name))
-            .select("input_versions").collect())
-    for r in rows:
-        for table, version in (r[0] or {}).items():
+    for r in ledger.select(ctx.lake, run_id=run_id, stage=stage.name):
+        for table, version in (r["input_versions"] or {}).items():
             recorded.setdefault(table, int(version))
     return {t: recorded[t] if t in recorded else (ctx.lake.version(t) if ctx.lake.exists(t) else NO_TABLE)
             for t in stage.resumes}
