@@ -109,6 +109,21 @@ def diagnose(ctx, run_id: str, threshold: float, hidden_path: str) -> dict:
             "false_negatives_total": sum(v["n"] for w in fns.values() for v in w.values())}
 
 
+def blocking_table(ctx, model, persons, truth) -> dict:
+    """Blocking recall of `model`'s prediction rules against the truth: per rule (true pairs it
+    alone finds, those no earlier rule found, its candidate pairs) and the union."""
+    from padan.evaluate.blocking import blocking_recall
+    from padan.model.blocking import count_comparisons
+
+    bc = blocking_recall(persons, truth, list(model.blocking_rules))
+    counts = [n for _, n in count_comparisons(ctx, model)]
+    out = bc.as_dict()
+    for rule, n in zip(out["rules"], counts):
+        rule["candidate_pairs"] = n
+    out["candidate_pairs"] = sum(counts)
+    return out
+
+
 def model_overlay(cfg, variant: dict) -> dict:
     """A variant (`comparisons`: name -> comparison replacing the one of that name in place, or
     appended; `training`: keys merged) -> a `model:` overlay with the whole comparisons list."""
@@ -130,10 +145,11 @@ def model_overlay(cfg, variant: dict) -> dict:
     return out
 
 
-def run_variant(ctx, name: str, overlay: dict, truth_path: str, hidden_path: str) -> dict:
+def run_variant(ctx, name: str, overlay: dict, truth_path: str, hidden_path: str, truth=None) -> dict:
     from pyspark.sql import functions as F
 
     from padan.stages import Ctx, link_run_id, run_cluster, run_evaluate, run_predict, run_train
+    from padan.tables import PERSONS
     from padan.tables import RUNS
 
     if overlay:
@@ -148,10 +164,9 @@ def run_variant(ctx, name: str, overlay: dict, truth_path: str, hidden_path: str
     counts = dict(row.row_counts or {}) if row else {}
     out["label_pairs"] = {k[12:]: v for k, v in counts.items() if k.startswith("label_pairs_")}
     out["model_version"] = version
-    if overlay.get("blocking_rules_add"):
-        from padan.model.blocking import count_comparisons
-
-        out["candidate_pairs"] = sum(n for _, n in count_comparisons(ctx, ctx.cfg.model))
+    if overlay.get("blocking_rules_add") and truth is not None:
+        out["blocking"] = blocking_table(ctx, ctx.cfg.model, ctx.lake.read(PERSONS.name), truth)
+        out["candidate_pairs"] = out["blocking"]["candidate_pairs"]
     run_id = link_run_id(ctx, version)
     t = time.monotonic()
     out["pairs_kept"] = run_predict(ctx, run_id, version)
@@ -191,9 +206,7 @@ def main(argv=None) -> int:
 
     from padan import config
     from harness import machine_info
-    from padan.evaluate.blocking import blocking_recall
     from padan.evaluate.metrics import truth_as_unique_ids
-    from padan.model.blocking import count_comparisons
     from padan.stages import Ctx, run_ingest
     from padan.spark import spark_from_config
     from padan.tables import PERSONS
@@ -229,10 +242,7 @@ def main(argv=None) -> int:
     truth_path = str(data / "truth")
     truth = truth_as_unique_ids(spark.read.parquet(truth_path))
     if not args.skip_blocking:   # the same for every variant without its own blocking rules
-        bc = blocking_recall(persons, truth, list(cfg.model.blocking_rules))
-        result["blocking"] = {"true_pairs": bc.true_pairs, "union_found": bc.union_found,
-                              "union_recall": bc.union_recall,
-                              "candidate_pairs": sum(n for _, n in count_comparisons(ctx, cfg.model))}
+        result["blocking"] = blocking_table(ctx, cfg.model, persons, truth)
     result["variants"] = {}
     for name in [v.strip() for v in args.variants.split(",") if v.strip()]:
         overlay: dict = {}
@@ -241,7 +251,7 @@ def main(argv=None) -> int:
             overlay.setdefault("comparisons", {}).update(spec.get("comparisons") or {})
             overlay.setdefault("training", {}).update(spec.get("training") or {})
             overlay.setdefault("blocking_rules_add", []).extend(spec.get("blocking_rules_add") or [])
-        result["variants"][name] = run_variant(ctx, name, overlay, truth_path, str(data / "hidden"))
+        result["variants"][name] = run_variant(ctx, name, overlay, truth_path, str(data / "hidden"), truth)
         print(json.dumps({name: result["variants"][name]["accuracy"],
                           "errors": result["variants"][name]["errors"]}, indent=1, default=str), flush=True)
     result["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]

@@ -215,3 +215,34 @@ def test_a_name_with_a_desa_or_kecamatan_is_linked_not_rejected_under_the_profil
         got[bool(regions)] = sorted((r["record_key"], tuple(r["reasons"])) for r in rej.collect())
     assert got[True] == [("R1", ("no_identifying_field",)), ("R2", ("no_identifying_field",))]   # the base's rule
     assert got[False] == [("R2", ("no_identifying_field",))]                                   # the profile's
+
+
+def test_another_identifier_is_cleaned_keeps_a_row_and_is_compared_under_the_profile(spark, tmp_path):
+    """`other_id` (a social security, passport or member number): letters and digits kept, upper
+    case, blank is null; a row with a name and only that identifier is linked, not rejected; the
+    profile blocks on it and compares it (exact / one character off / other)."""
+    from pyspark.sql import functions as F
+
+    from padan.runs import Ctx, run_ingest
+    from padan.tables import PERSONS
+
+    src = tmp_path / "posyandu"
+    src.mkdir()
+    (src / "part-0.csv").write_text(
+        "no_reg,nama,tanggal_lahir,jenis_kelamin,alamat_lengkap,kab_kota,no_anggota\n"
+        "R1,Contoh Satu,,P,JL. MAWAR 1,,ab-12 345\n"       # only the other identifier
+        "R2,Contoh Dua,,L,JL. MAWAR 2,,\n"                 # nothing identifying
+        "R3,Contoh Tiga,,L,JL. MAWAR 3,Kab. Contoh,   \n")  # a kabupaten; a blank identifier
+    over = {"lake": {"root": str(tmp_path / "lake")},
+            "sources": {"posyandu": {"path": str(src), "columns": {"other_id": "no_anggota"}}}}
+    cfg = config.load(env="local", conf_dir=PROFILE, overrides=over)
+    ctx = Ctx.create(spark, cfg, run_date="2026-11-30")
+    run_ingest(ctx, "posyandu")
+    kept = {r["record_key"]: r["other_id"] for r in ctx.lake.read(PERSONS.name).collect()}
+    assert kept == {"R1": "AB12345", "R3": None}
+    rej = ctx.lake.read("ops.rejects").where(F.col("source") == "posyandu")
+    assert [(r["record_key"], tuple(r["reasons"])) for r in rej.collect()] == [("R2", ("no_identifying_field",))]
+    assert "l.other_id = r.other_id" in cfg.model.blocking_rules
+    levels = next(c for c in cfg.model.comparisons if c.name == "other_id").levels
+    assert [lv.label for lv in levels if not lv.is_null] == [
+        "exact", "one character mistyped or two swapped", "all other"]

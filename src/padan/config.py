@@ -105,7 +105,7 @@ RANGE_FIELDS = ("desil",)
 
 
 # Canonical fields the contract option `pseudonymise` may replace by a keyed hash.
-PSEUDONYMISABLE = ("nik", "no_kk", "phone", "email")
+PSEUDONYMISABLE = ("nik", "no_kk", "phone", "email", "other_id")
 PSEUDONYM_KEY_MIN_BYTES = 32
 
 
@@ -115,7 +115,7 @@ class PseudonymiseOptions(_Strict):
     them (NIK region, birth date, sex, validity) is derived first. The key itself is never in the
     config: only the environment variable or the file that holds it (exactly one of the two)."""
 
-    fields: list[Literal["nik", "no_kk", "phone", "email"]] = list(PSEUDONYMISABLE)
+    fields: list[Literal["nik", "no_kk", "phone", "email", "other_id"]] = list(PSEUDONYMISABLE)
     key_env: str | None = None
     """Environment variable holding the key (its UTF-8 bytes, at least 32)."""
     key_file: str | None = None
@@ -263,7 +263,8 @@ class StandardiseConfig(_Strict):
     """Regular expressions (full match) of NIK placeholders, applied after non-digits are stripped."""
     min_birth_year: int = 1900
     identifying_regions: list[Literal["desa", "kecamatan", "kabupaten"]] = ["kabupaten"]
-    """A row with a name and none of a valid NIK, a birth date, a phone, an e-mail or one of these
+    """A row with a name and none of a valid NIK, a birth date, a phone, an e-mail, another identifier
+    (`other_id`) or one of these
     region fields is rejected (`no_identifying_field`). The no-NIK profile adds desa and kecamatan
     (a register whose region is a suburb and a postcode has no kabupaten)."""
 

@@ -67,12 +67,13 @@ PERSONS = TableSpec(
         "province_code STRING", "regency_code STRING", "district_code STRING",
         "desil INT", "family_relation STRING", "occupation STRING", "education STRING",
         "employment_status STRING", "registered_at DATE", "wave STRING", "program_status STRING",
-        "flags ARRAY<STRING>",
+        "flags ARRAY<STRING>", "other_id STRING",
     ]),
     ("source_dataset",),
     "one standardised input record (all sources, one schema)",
     "standardised persons: cleaned NIK with validity and derived region/date/sex, name forms, dates, phones, regions",
     (private_stats("unique_id", "batch_id", "line", "province_code", "regency_code", "desil"),),
+    added_columns=("other_id",),
 )
 
 PAIRS = TableSpec(

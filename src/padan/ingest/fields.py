@@ -14,6 +14,8 @@ CANONICAL_FIELDS: dict[str, tuple[str, bool]] = {
     "sex": ("sex as recorded (mapped with value_maps to L/P)", False),
     "phone": ("mobile phone number as recorded", True),
     "email": ("e-mail address as recorded", True),
+    "other_id": ("another personal identifier the register holds (social security, passport, member "
+                 "number), as recorded", True),
     "address": ("street address / domicile as recorded", True),
     "rt": ("RT (neighbourhood unit)", False),
     "rw": ("RW (community unit)", False),

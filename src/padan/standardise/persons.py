@@ -139,6 +139,8 @@ def standardise_rows(
         "_bd": C.blank_to_null(raw("birth_date")), "_sex0": _mapped(raw("sex"), value_maps.get("sex")),
         "_kode": C.digits_only(raw("kode_wilayah")), "_rt0": C.digits_only(raw("rt")), "_rw0": C.digits_only(raw("rw")),
         "_phone0": C.digits_only(raw("phone")), "_email0": F.lower(F.trim(raw("email"))),
+        # another identifier (social security, passport, member number): letters and digits, upper case
+        "_oid0": F.upper(F.regexp_replace(raw("other_id"), "[^0-9A-Za-z]", "")),
         # a whole number (leading zeros and a '.0' tail allowed: '01', '3.0' from a numeric column)
         "_desil": F.regexp_extract(raw("desil"), r"^\s*0*([0-9]{1,9})(?:\.0+)?\s*$", 1),
         **{f"_has_{f}": present(f) for f in CHECKED_FIELDS},
@@ -251,6 +253,7 @@ def standardise_rows(
         (~col("_has_desil")).alias("_blank_desil"),
         "nik", "nik_valid", "nik_issue", "nik_province", "nik_regency", "nik_district", "nik_birth_date", "nik_sex",
         "birth_date", "birth_date_invalid", "sex", "no_kk", "name_clean", "phone", "email",
+        F.substring(C.nonblank(col("_oid0")), 1, 64).alias("other_id"),
         F.substring(C.nonblank(col("_t_address")), 1, MAX_FIELD_CHARS).alias("address_clean"),
         "rt", "rw", "desa", "kecamatan", "kabupaten", "provinsi",
         F.when(col("province_code").isin(*_province_codes()), col("province_code")).alias("province_code"),
@@ -292,7 +295,7 @@ def standardise_rows(
     # A name alone cannot be linked; a name with a region (`identifying_regions`) or a birth date
     # can, on weaker evidence than an identifier (blocking reaches it by name + region, name + birth date).
     identifying = (col("nik_valid") | col("birth_date").isNotNull() | col("phone").isNotNull()
-                   | col("email").isNotNull())
+                   | col("email").isNotNull() | col("other_id").isNotNull())
     for region in identifying_regions:   # the standardise config's `identifying_regions`
         identifying = identifying | col(region).isNotNull()
     reasons = _flag_array([
