@@ -7,10 +7,17 @@ seconds, the JVM's CPU-seconds (user + system, all threads) and the Spark jobs:
   at once), join columns only (count);
 - `blocked_count` / `blocked`: the engine's candidate pairs (the narrow join, then full records), each for its first rule (count / all columns);
 - `full`: the whole scoring plan (gammas, weights, probability, minimum-probability filter);
+- `meet`: the keyed rows alone (count) and the narrow keyed join alone (raw pairs, l < r);
+- `rules`: per distinct key set, keyed rows, raw pairs (sum of n(n-1)/2 over blocks), largest block;
+- `score`: the candidate pairs cached, then scoring alone, gammas alone and each comparison's gamma;
+- `codegen`: the formatted physical plan of `full`;
 - EXTRA=hint:partitions,...: `blocked` with a join hint (e.g. shuffle_hash) or none, at a number of
   shuffle partitions.
 
     PYTHONPATH=src DM=8g SP=4 .venv/bin/python bench/predict_profile.py /tmp/padan-bench/lake inputs,rawjoin,blocked,full
+
+Task CPU per stage: add PYSPARK_SUBMIT_ARGS="--conf spark.eventLog.enabled=true --conf
+spark.eventLog.dir=DIR pyspark-shell" and read executorCpuTime from the stage-completed events.
 """
 import os, sys, time, json
 import psutil

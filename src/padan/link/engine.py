@@ -24,8 +24,9 @@ It follows Splink's semantics exactly (tests/test_engine.py compares the two on 
 
 The level and blocking SQL is the model's (Spark dialect), run through the same sqlglot
 transpilation Splink applies before Spark sees it. The rules with equi-join keys share one join
-(records meet on (rule, hash of the rule's keys); see `_blocked`), so the records are shuffled
-once, not once per rule. Nothing is materialised: the caller's write runs the whole plan.
+(records meet on a hash of a distinct key set and its values; see `_blocked`), so the records
+are shuffled once, not once per rule. Nothing is materialised: the caller's write runs the whole
+plan.
 """
 
 from __future__ import annotations
