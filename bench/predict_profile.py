@@ -7,10 +7,17 @@ seconds, the JVM's CPU-seconds (user + system, all threads) and the Spark jobs:
   at once), join columns only (count);
 - `blocked_count` / `blocked`: the engine's candidate pairs (the narrow join, then full records), each for its first rule (count / all columns);
 - `full`: the whole scoring plan (gammas, weights, probability, minimum-probability filter);
+- `meet`: the keyed rows alone (count) and the narrow keyed join alone (raw pairs, l < r);
+- `rules`: per distinct key set, keyed rows, raw pairs (sum of n(n-1)/2 over blocks), largest block;
+- `score`: the candidate pairs cached, then scoring alone, gammas alone and each comparison's gamma;
+- `codegen`: the formatted physical plan of `full`;
 - EXTRA=hint:partitions,...: `blocked` with a join hint (e.g. shuffle_hash) or none, at a number of
   shuffle partitions.
 
     PYTHONPATH=src DM=8g SP=4 .venv/bin/python bench/predict_profile.py /tmp/padan-bench/lake inputs,rawjoin,blocked,full
+
+Task CPU per stage: add PYSPARK_SUBMIT_ARGS="--conf spark.eventLog.enabled=true --conf
+spark.eventLog.dir=DIR pyspark-shell" and read executorCpuTime from the stage-completed events.
 """
 import os, sys, time, json
 import psutil
@@ -68,9 +75,9 @@ for v in variants:
     if v == "full":
         measure(v, engine.predict_pairs(spark, persons, settings, min_probability=cfg.link.min_pair_probability, tf_tables=tf))
     elif v == "blocked":
-        measure(v, engine._blocked(df, df, model, where, cols))
+        measure(v, engine._blocked(df, df, model, where, cols, ordered=True))
     elif v == "blocked_count":
-        b = engine._blocked(df, df, model, where, cols)
+        b = engine._blocked(df, df, model, where, cols, ordered=True)
         g="prof-bc"; sc.setJobGroup(g,g); c0,t0=cpu(),time.time(); n=b.count(); print(json.dumps({"variant":v,"pairs":n,"wall":round(time.time()-t0,1),"jvm_cpu":round(cpu()-c0,1)}), flush=True)
     elif v == "inputs":
         measure(v, df)
@@ -81,12 +88,50 @@ for v in variants:
         lt, rt = _keyed(df, keyed).alias("l"), _keyed(df, keyed).alias("r")
         j = lt.join(rt, (F.col("l.__rule") == F.col("r.__rule")) & (F.col("l.__h") == F.col("r.__h")) & where)
         g="prof-raw"; sc.setJobGroup(g,g); c0,t0=cpu(),time.time(); n=j.count(); print(json.dumps({"variant":v,"raw_pairs":n,"wall":round(time.time()-t0,1),"jvm_cpu":round(cpu()-c0,1)}), flush=True)
+    elif v == "meet":
+        # the narrow keyed join alone: each candidate pair once, for the first keyed rule it shares keys under
+        from padan.link.predict import equi_join_keys
+        sets = engine._key_sets([(k, equi_join_keys(r)) for k, r in enumerate(model.rules)])
+        lk = rk = engine._keys_only(df, sets)
+        g = "prof-keys"; sc.setJobGroup(g, g); c0, t0 = cpu(), time.time(); n = lk.count()
+        print(json.dumps({"variant": "keys", "rows": n, "wall": round(time.time() - t0, 1), "jvm_cpu": round(cpu() - c0, 1)}), flush=True)
+        lk, rk = lk.alias("lk"), rk.alias("rk")
+        j = lk.join(rk, (F.col("lk.__h") == F.col("rk.__h")) & (F.col("lk.__s") == F.col("rk.__s"))
+                    & (F.col("lk.__cid") < F.col("rk.__cid")))
+        g = "prof-meet"; sc.setJobGroup(g, g); c0, t0 = cpu(), time.time(); n = j.count()
+        print(json.dumps({"variant": "meet (raw pairs)", "raw_pairs": n, "wall": round(time.time() - t0, 1), "jvm_cpu": round(cpu() - c0, 1)}), flush=True)
+    elif v == "rules":
+        # raw meetings per keyed rule (l < r) and the largest blocks: where the join's work goes
+        from padan.link.predict import equi_join_keys
+        keyed = engine._key_sets([(k, equi_join_keys(r)) for k, r in enumerate(model.rules)])
+        lk = engine._keys_only(df, keyed)
+        blocks = lk.groupBy("__s", "__h").count()
+        per = (blocks.groupBy("__s").agg(F.sum("count").alias("rows"), F.sum(F.col("count") * (F.col("count") - 1) / 2).alias("raw_pairs"),
+                                         F.max("count").alias("largest_block")).orderBy("__s").collect())
+        for r in per:
+            print(json.dumps({"keys": keyed[r["__s"]], "rows": r["rows"], "raw_pairs": int(r["raw_pairs"]),
+                              "largest_block": r["largest_block"]}), flush=True)
+    elif v == "score":
+        # scoring alone: the candidate pairs cached first, then gammas, weights, probability, filter
+        from pyspark import StorageLevel
+        b = engine._blocked(df, df, model, where, cols, ordered=True).persist(StorageLevel.MEMORY_AND_DISK)
+        g = "prof-cache"; sc.setJobGroup(g, g); c0, t0 = cpu(), time.time(); n = b.count()
+        print(json.dumps({"variant": "blocked (cached)", "pairs": n, "wall": round(time.time() - t0, 1), "jvm_cpu": round(cpu() - c0, 1)}), flush=True)
+        measure("read cached pairs", b)
+        measure("score cached pairs", engine._scored(b, model, cfg.link.min_pair_probability))
+        measure("gammas only", b.select(*[engine._gamma(c).alias(f"gamma_{c.name}") for c in model.comparisons]))
+        for c in model.comparisons:
+            measure(f"gamma {c.name}", b.select(engine._gamma(c).alias(f"gamma_{c.name}")))
+        b.unpersist()
+    elif v == "codegen":
+        scored = engine.predict_pairs(spark, persons, settings, min_probability=cfg.link.min_pair_probability, tf_tables=tf)
+        scored.explain("formatted")
     elif v.startswith("nocomp:"):
         # score with all comparisons but one
         drop = v.split(":")[1]
         import dataclasses
         m2 = dataclasses.replace(model, comparisons=tuple(c for c in model.comparisons if c.name != drop))
-        measure(v, engine._scored(engine._blocked(df, df, m2, where, cols), m2, cfg.link.min_pair_probability))
+        measure(v, engine._scored(engine._blocked(df, df, m2, where, cols, ordered=True), m2, cfg.link.min_pair_probability))
 
 def blocked_hint(left, right, model, where, columns, hint, parts=None):
     import functools

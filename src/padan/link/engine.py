@@ -24,8 +24,9 @@ It follows Splink's semantics exactly (tests/test_engine.py compares the two on 
 
 The level and blocking SQL is the model's (Spark dialect), run through the same sqlglot
 transpilation Splink applies before Spark sees it. The rules with equi-join keys share one join
-(records meet on (rule, hash of the rule's keys); see `_blocked`), so the records are shuffled
-once, not once per rule. Nothing is materialised: the caller's write runs the whole plan.
+(records meet on a hash of a distinct key set and its values; see `_blocked`), so the records
+are shuffled once, not once per rule. Nothing is materialised: the caller's write runs the whole
+plan.
 """
 
 from __future__ import annotations
@@ -159,14 +160,26 @@ def _pair_columns(columns: Sequence[str], match_key: Column) -> list[Column]:
             *[F.col(f"l.{c}").alias(f"{c}_l") for c in columns], *[F.col(f"r.{c}").alias(f"{c}_r") for c in columns]]
 
 
-def _keys_only(df: DataFrame, rule_keys: list[tuple[int, list[str]]]) -> DataFrame:
-    """One narrow row per record and rule whose equi-join key columns are all set: the record's
-    composite id __cid, __rule and __h (a 64-bit hash of the rule's key values)."""
+def _key_sets(rule_keys: list[tuple[int, list[str] | None]]) -> list[list[str]]:
+    """The distinct equi-join key sets of the rules, in rule order (rules that differ only in
+    other conditions, such as 'placeholder date' / 'not a placeholder date', share one)."""
+    sets: list[list[str]] = []
+    for _, keys in rule_keys:
+        if keys and keys not in sets:
+            sets.append(keys)
+    return sets
+
+
+def _keys_only(df: DataFrame, key_sets: list[list[str]]) -> DataFrame:
+    """One narrow row per record and key set whose columns are all set: the record's composite id
+    __cid, __s (the key set's position), __b (its bit, 1 << __s) and __h, a 64-bit hash of the
+    key set's position and values (one long: the join sorts on it)."""
     entries = [F.when(~F.greatest(*[F.col(c).isNull() for c in keys], F.lit(False)),
-                      F.struct(F.lit(k).alias("__rule"), F.xxhash64(*[F.col(c) for c in keys]).alias("__h")))
-               for k, keys in rule_keys]
+                      F.struct(F.lit(s).alias("__s"), F.xxhash64(F.lit(s), *[F.col(c) for c in keys]).alias("__h"),
+                               F.lit(1 << s).cast("long").alias("__b")))
+               for s, keys in enumerate(key_sets)]
     return (df.select(_composite_id().alias("__cid"), F.explode(F.array(*entries)).alias("__k"))
-            .where(F.col("__k").isNotNull()).select("__cid", "__k.__rule", "__k.__h"))
+            .where(F.col("__k").isNotNull()).select("__cid", "__k.__s", "__k.__h", "__k.__b"))
 
 
 def _blocked(left: DataFrame, right: DataFrame, model: Model, where: Column | None, columns: Sequence[str],
@@ -175,33 +188,39 @@ def _blocked(left: DataFrame, right: DataFrame, model: Model, where: Column | No
     every column as <column>_l / <column>_r.
 
     The rules with equi-join keys (`l.x = r.x` conjuncts) share one join, and it is narrow: each
-    record enters once per such rule as (composite id, rule, hash of the rule's key values), records
-    meet on (rule, hash) (with `ordered`, only as l < r by composite id), and each meeting pair is
-    kept once with the set of rules under which it met. Only then are the full records joined to
-    the pairs, and a pair is kept for the rule of that set that holds on its full columns while no
-    earlier rule does (which also drops hash collisions): Splink's semantics exactly. A pair that
-    an earlier rule would find is always in the set, since that rule's keys are equal and set.
-    So the wide records are shuffled once per side to the kept pairs, not once per rule and
-    record. A rule without such keys gets a join of its own. `where` is checked on the full pair."""
+    record enters once per distinct key set as (composite id, key set, 64-bit hash of the set and
+    its values), records meet on the hash (and the set; with `ordered`, only as l < r by composite
+    id), and each meeting pair is kept once with the bit set of the key sets it met under (an
+    aggregate on the two ids, code-generated). Only then are the full records joined to the pairs
+    (on a hash of the id, then the id), and a pair is kept for the first rule whose key set it met
+    under that holds on its full columns while no earlier rule does (which also drops hash
+    collisions): Splink's semantics exactly. A pair that an earlier rule would find is always
+    met under that rule's key set, since its keys are equal and set. So the wide records are
+    shuffled once per side to the kept pairs, not once per rule and record. A rule without such
+    keys gets a join of its own. `where` is checked on the full pair."""
     rule_keys = [(k, equi_join_keys(rule)) for k, rule in enumerate(model.rules)]
-    keyed = [(k, keys) for k, keys in rule_keys if keys]
+    key_sets = _key_sets(rule_keys)
     parts = []
-    if keyed:
-        lk, rk = _keys_only(left, keyed).alias("lk"), _keys_only(right, keyed).alias("rk")
-        meet = (F.col("lk.__rule") == F.col("rk.__rule")) & (F.col("lk.__h") == F.col("rk.__h"))
+    if key_sets:
+        lk = _keys_only(left, key_sets)
+        rk = lk if right is left else _keys_only(right, key_sets)
+        lk, rk = lk.alias("lk"), rk.alias("rk")
+        meet = (F.col("lk.__h") == F.col("rk.__h")) & (F.col("lk.__s") == F.col("rk.__s"))
         if ordered:
             meet = meet & (F.col("lk.__cid") < F.col("rk.__cid"))
         met = (lk.join(rk, meet, "inner")
                .groupBy(F.col("lk.__cid").alias("__cid_l"), F.col("rk.__cid").alias("__cid_r"))
-               .agg(F.collect_set(F.col("lk.__rule")).alias("__rules")))
-        lt = left.select("*", _composite_id().alias("__cid")).alias("l")
-        rt = right.select("*", _composite_id().alias("__cid")).alias("r")
-        pairs = (met.join(lt, F.col("__cid_l") == F.col("l.__cid"), "inner")
-                 .join(rt, F.col("__cid_r") == F.col("r.__cid"), "inner"))
+               .agg(F.bit_or(F.col("lk.__b")).alias("__sets")))
+        met = met.select("*", F.xxhash64("__cid_l").alias("__hid_l"), F.xxhash64("__cid_r").alias("__hid_r"))
+        lt = left.select("*", _composite_id().alias("__cid"), F.xxhash64(_composite_id()).alias("__hid")).alias("l")
+        rt = right.select("*", _composite_id().alias("__cid"), F.xxhash64(_composite_id()).alias("__hid")).alias("r")
+        pairs = (met.join(lt, (F.col("__hid_l") == F.col("l.__hid")) & (F.col("__cid_l") == F.col("l.__cid")), "inner")
+                 .join(rt, (F.col("__hid_r") == F.col("r.__hid")) & (F.col("__cid_r") == F.col("r.__cid")), "inner"))
         if where is not None:
             pairs = pairs.where(where)
-        first = F.coalesce(*[F.when(F.array_contains(F.col("__rules"), k) & _first_rule_only(k, model), F.lit(k))
-                             for k, _ in keyed])
+        first = F.coalesce(*[F.when((F.col("__sets").bitwiseAND(F.lit(1 << key_sets.index(keys))) != 0)
+                                    & _first_rule_only(k, model), F.lit(k))
+                             for k, keys in rule_keys if keys])
         pairs = pairs.select("*", first.alias("__first")).where(F.col("__first").isNotNull())
         parts.append(pairs.select(*_pair_columns(columns, F.col("__first"))))
     lt, rt = left.alias("l"), right.alias("r")
