@@ -24,6 +24,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from padan.errors import ConfigError
 from padan.ids import SAFE_ID, SAFE_ID_TEXT, SQL_NAME
+from padan.ingest.derive import problems as derive_problems
+from padan.ingest.fields import CANONICAL_FIELDS
 
 DEFAULT_ENV = "local"
 _ENV_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -229,8 +231,6 @@ class SourceContract(_Strict):
     @field_validator("columns")
     @classmethod
     def _known_fields(cls, columns: dict[str, str]) -> dict[str, str]:
-        from padan.ingest.fields import CANONICAL_FIELDS
-
         unknown = sorted(set(columns) - set(CANONICAL_FIELDS))
         if unknown:
             raise ValueError(f"unknown canonical field(s) {unknown}; known: {sorted(CANONICAL_FIELDS)}")
@@ -244,7 +244,6 @@ class SourceContract(_Strict):
         bad_dates = [f for f in self.date_formats if f not in self.columns and f not in self.derive]
         if bad_dates:
             raise ValueError(f"date_formats for unmapped field(s) {bad_dates}")
-        from padan.ingest.derive import problems as derive_problems
 
         derive_errors = derive_problems(self)     # all of them in one message (with the key of the source)
         if derive_errors:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -65,8 +66,6 @@ class Lake:
     def from_config(cls, spark: SparkSession, lake_cfg) -> "Lake":
         root = lake_cfg.root.rstrip("/")
         if "://" not in root and not root.startswith("/"):
-            import os
-
             root = os.path.abspath(root)   # a relative root ('./lake') is not a valid Delta location name
         return cls(spark, root, lake_cfg.catalog, lake_cfg.schema_prefix)
 

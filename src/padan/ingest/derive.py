@@ -26,6 +26,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Mapping
 
+from padan.ingest.fields import CANONICAL_FIELDS
+
 if TYPE_CHECKING:   # pyspark only where expressions are built: config loading does not need it
     from pyspark.sql import Column
 
@@ -65,8 +67,6 @@ def regex_problem(pattern: str, group: int) -> str | None:
 def problems(contract: "SourceContract") -> list[str]:
     """Everything wrong with the contract's `derive` section, each naming the field (the caller adds
     the source and file)."""
-    from padan.ingest.fields import CANONICAL_FIELDS
-
     derive = contract.derive
     if not derive:
         return []

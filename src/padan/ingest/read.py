@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 from dataclasses import dataclass
 
 from pyspark.sql import DataFrame, SparkSession, Window
@@ -17,6 +18,7 @@ from pyspark.sql import functions as F
 from padan.config import SourceContract
 from padan.errors import ContractError
 from padan.ingest import derive
+from padan.ledger import safe_message
 
 logger = logging.getLogger(__name__)
 
@@ -136,8 +138,6 @@ def _structured_columns(spark: SparkSession, source: str, contract: SourceContra
     """A Parquet/JSON/Delta file's columns; a file Spark cannot read (zero bytes, not Parquet, a
     type Spark refuses such as nanosecond timestamps) is a `ContractError` naming it and Spark's
     error class (not Spark's message, which can quote values)."""
-    from padan.ledger import safe_message
-
     try:
         return spark.read.format(contract.format).load(f.path).columns
     except Exception as exc:   # Spark's analysis and I/O errors alike
@@ -153,8 +153,6 @@ def _structured_columns(spark: SparkSession, source: str, contract: SourceContra
 
 
 def _regex_escape(s: str) -> str:
-    import re
-
     return re.escape(s)
 
 

@@ -22,20 +22,22 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
+import statistics
+import time
 from typing import Any
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from padan.model.patterns import PatternCounts, pattern_counts
+from padan.errors import ModelError
+from padan.link import engine
+from padan.model.patterns import PatternCounts, em_session, pattern_counts
 from padan.model.settings import with_rule_columns
 
 
 def _gamma_model(settings: dict[str, Any]):
     """The engine's parsed model for computing gamma vectors: every level's condition, no weights
     needed (untrained levels get a placeholder m and u) and no term frequencies."""
-    from padan.link import engine
-
     s = copy.deepcopy(settings)
     for comp in s["comparisons"]:
         for lvl in comp["comparison_levels"]:
@@ -48,8 +50,6 @@ def _gamma_model(settings: dict[str, Any]):
 
 
 def _records(spark, persons: DataFrame, settings: dict[str, Any]):
-    from padan.link import engine
-
     engine.register_similarity_functions(spark)
     model = _gamma_model(settings)
     df, cols = engine._inputs(persons, model, settings, None)
@@ -57,14 +57,10 @@ def _records(spark, persons: DataFrame, settings: dict[str, Any]):
 
 
 def _gammas(pairs: DataFrame, model) -> DataFrame:
-    from padan.link import engine
-
     return pairs.select(*[engine._gamma(c).alias(f"gamma_{c.name}") for c in model.comparisons])
 
 
 def _pair_filter(model):
-    from padan.link import engine
-
     where = engine._composite_id("l") < engine._composite_id("r")
     if model.link_type == "link_only":
         where = where & (F.col("l.source_dataset") != F.col("r.source_dataset"))
@@ -115,8 +111,6 @@ def total_comparisons(counts: list[int], link_type: str) -> float:
 def estimate_prior(spark, persons: DataFrame, settings: dict[str, Any], rules: list[str], recall: float,
                    counts: list[int] | None = None) -> float:
     """Splink's prior: (distinct pairs the deterministic rules find) / recall / (possible pairs)."""
-    from padan.link import engine
-
     model, df, cols = _records(spark, persons, with_rule_columns(settings, rules))
     model = dataclasses.replace(model, rules=tuple(engine._transpile(r) for r in rules))
     pairs = engine._blocked(df, df, model, _pair_filter(model), ["unique_id"])
@@ -164,8 +158,6 @@ def estimate_m_from_labels(spark, persons: DataFrame, settings: dict[str, Any], 
 def _prior_and_u(spark, persons: DataFrame, settings: dict[str, Any], tr, seconds: dict[str, float],
                  sizes: dict[str, int]) -> dict[str, Any]:
     """The settings with the prior from `tr.prior_rules` and u from the seeded sample (two jobs)."""
-    import time
-
     out = copy.deepcopy(settings)
     t = time.monotonic()
     counts = source_counts(persons)
@@ -189,10 +181,6 @@ def em_sessions(spark, persons: DataFrame, settings: dict[str, Any], rules: list
     `_populate_m_u_from_trained_values`). The prior is not saved back, as in Splink. One Spark job
     per session (its pattern counts); the iterations run on the driver. Returns (settings,
     iterations per session)."""
-    import statistics
-
-    from padan.model.patterns import em_session
-
     out = copy.deepcopy(settings)
     trained: dict[str, dict[int, list[float]]] = {}
     iterations: dict[str, int] = {}
@@ -217,8 +205,6 @@ def train_em(spark, persons: DataFrame, settings: dict[str, Any], tr) -> tuple[
         dict[str, Any], dict[str, float], dict[str, int]]:
     """The whole `em` training on counts: prior, u, then EM sessions over `tr.em_blocking_rules`
     (`em_sessions`). Returns (trained settings, seconds per step, sizes)."""
-    import time
-
     seconds: dict[str, float] = {}
     sizes: dict[str, int] = {}
     out = _prior_and_u(spark, persons, settings, tr, seconds, sizes)
@@ -239,11 +225,6 @@ def train_nik_anchored(spark, persons: DataFrame, settings: dict[str, Any], tr, 
     median of the sessions' estimates that observed it (so a later set's comparisons end with the
     median of all sessions so far, the others with the first session's). Returns (trained settings,
     seconds per step, pairs per set and of the u sample)."""
-    import statistics
-    import time
-
-    from padan.model.train import raise_no_labels
-
     seconds: dict[str, float] = {}
     sizes: dict[str, int] = {}
     out = _prior_and_u(spark, persons, settings, tr, seconds, sizes)
@@ -267,3 +248,6 @@ def train_nik_anchored(spark, persons: DataFrame, settings: dict[str, Any], tr, 
     return out, seconds, sizes
 
 
+def raise_no_labels() -> None:
+    raise ModelError("no NIK-anchored label pairs: no two records share a valid, consistent NIK. "
+                     "Use training.m_method: em for data without repeated NIKs.")

@@ -15,6 +15,8 @@ the same pairs.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,7 +24,12 @@ from typing import Any
 import numpy as np
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
+from splink.internals.misc import bayes_factor_to_prob, prob_to_bayes_factor
+from splink.internals.parse_sql import get_columns_used_from_sql
+from splink.internals.settings import Settings
+from splink.internals.settings_creator import SettingsCreator
 
+from padan.link import engine
 from padan.model.settings import with_rule_columns
 
 NOT_OBSERVED = 1e-6     # Splink's reading of a level marked 'level not observed'
@@ -113,10 +120,6 @@ def em_on_pattern_counts(pc: PatternCounts, levels: dict[str, list[int]], m: dic
 def blocked_gammas(spark, persons: DataFrame, settings: dict[str, Any], rule: str) -> DataFrame:
     """The gamma vectors of the pairs one training blocking rule finds (the model's link type;
     no term frequencies: EM on patterns estimates without them)."""
-    import dataclasses
-
-    from padan.link import engine
-
     engine.register_similarity_functions(spark)
     model = engine.parse_model(settings)
     model = dataclasses.replace(model, rules=(engine._transpile(rule),), tf_columns=())
@@ -136,13 +139,6 @@ def em_session(spark, persons: DataFrame, settings: dict[str, Any], rule: str, *
     are left out, the prior starts from the model's adjusted by the Bayes factors of the exact-match
     levels the rule implies, and the observed levels' m (and u unless fixed) of the other
     comparisons are replaced by the estimates. Returns (updated settings, EM result)."""
-    import copy
-
-    from splink.internals.misc import bayes_factor_to_prob, prob_to_bayes_factor
-    from splink.internals.parse_sql import get_columns_used_from_sql
-    from splink.internals.settings import Settings
-    from splink.internals.settings_creator import SettingsCreator
-
     obj = SettingsCreator.from_path_or_dict(copy.deepcopy(settings)).get_settings("spark")
     rule_cols = set(get_columns_used_from_sql(rule, sqlglot_dialect="spark"))
     active = [cc for cc in obj.comparisons

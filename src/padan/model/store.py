@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import json
 import math
+from pathlib import Path
 from typing import Any
 
 from pyspark.sql import functions as F
@@ -12,7 +14,7 @@ from pyspark.sql import functions as F
 from padan.errors import ModelError
 from padan.lake import Lake, slice_of
 from padan.model.settings import settings_fingerprint
-from padan.tables import MODEL_PARAMS
+from padan.tables import MODEL_PARAMS, MODEL_TF
 
 
 def new_version(settings: dict[str, Any], now: dt.datetime | None = None) -> str:
@@ -83,8 +85,6 @@ def load_model(lake: Lake, version: str) -> dict[str, Any]:
 def copy_model(src: Lake, dst: Lake, version: str) -> None:
     """Copy one model version (JSON, parameters, pinned term frequencies) from one lake to another,
     e.g. from a tuning lake to production, so both score every pair the same."""
-    from padan.tables import MODEL_TF
-
     text = src.read_text(f"models/{version}.json")
     if text is None:
         raise ModelError(f"model version '{version}' not found in the source lake's models/")
@@ -99,11 +99,6 @@ def export_model(lake: Lake, version: str, folder: str) -> tuple[str, str]:
     `<version>.json` (the Splink settings with m and u) and `<version>.tf.csv` (its pinned term
     frequencies: column_name, value, tf). Note the frequencies hold values of the compared columns
     (names): keep the files where the training data may be kept."""
-    import csv
-    from pathlib import Path
-
-    from padan.tables import MODEL_TF
-
     text = lake.read_text(f"models/{version}.json")
     if text is None:
         raise ModelError(f"model version '{version}' not found in the lake's models/")
@@ -123,11 +118,6 @@ def import_model(lake: Lake, json_path: str) -> str:
     """Install a model exported by `export_model` (`<version>.json` beside `<version>.tf.csv`) into
     `lake`: its JSON, gold.model_params rows and gold.model_tf rows, under the same version, so it
     scores every pair as it did where it was trained. Returns the version."""
-    import csv
-    from pathlib import Path
-
-    from padan.tables import MODEL_TF
-
     path = Path(json_path)
     doc = json.loads(path.read_text())
     meta = doc.get("padan") or {}

@@ -12,6 +12,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from padan.config import ModelConfig
+from padan.model.counts import raise_no_labels, train_em, train_nik_anchored
 from padan.model.settings import model_columns, untrained_settings
 from padan.model.splink_io import make_linker
 
@@ -108,12 +109,10 @@ def train_model(spark, persons: DataFrame, model: ModelConfig, *, break_lineage_
     result = TrainingResult(settings={}, m_method=m_method)
     on_counts = tr.engine == "padan"
     if on_counts and m_method == "nik_anchored":
-        from padan.model.counts import train_nik_anchored
 
         trained, result.seconds, sizes = train_nik_anchored(spark, persons, settings, tr, _label_sets(tr))
         result.label_pairs = {k: v for k, v in sizes.items() if k != "u_sample_pairs"}
     elif on_counts:
-        from padan.model.counts import train_em
 
         trained, result.seconds, _ = train_em(spark, persons, settings, tr)
     else:
@@ -178,10 +177,3 @@ def _train_with_splink(spark, persons: DataFrame, settings: dict[str, Any], cols
         trained = linker.misc.save_model_to_json()
     result.seconds["m"] = time.monotonic() - t
     return trained
-
-
-def raise_no_labels() -> None:
-    from padan.errors import ModelError
-
-    raise ModelError("no NIK-anchored label pairs: no two records share a valid, consistent NIK. "
-                     "Use training.m_method: em for data without repeated NIKs.")

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Mapping, Sequence
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
+from padan.reference import province_codes
 from padan.standardise import columns as C
 
 if TYPE_CHECKING:
@@ -74,12 +75,6 @@ def with_record_keys(raw_rows: DataFrame, key_column: str | None) -> DataFrame:
         return keyed.withColumn("_duplicate_key", F.lit(False))
     first = F.row_number().over(Window.partitionBy("_record_key").orderBy("_source_file", "_line"))
     return keyed.withColumn("_duplicate_key", F.col("_record_key").isNotNull() & (first > 1))
-
-
-def _province_codes() -> list[str]:
-    from padan.reference import province_codes
-
-    return province_codes()
 
 
 def _flag_array(items: Sequence[tuple[Column, Column | str]]) -> Column:
@@ -159,7 +154,7 @@ def standardise_rows(
         "_birth": (F.coalesce(*[F.try_to_date(col("_bd"), f) for f in birth_formats]) if birth_formats
                    else F.lit(None).cast("date")),
         "sex": F.when(col("_sex0").isin("L", "P"), col("_sex0")),
-        "_kode_prov": F.when(F.substring("_kode", 1, 2).isin(_province_codes()), F.substring("_kode", 1, 2)),
+        "_kode_prov": F.when(F.substring("_kode", 1, 2).isin(province_codes()), F.substring("_kode", 1, 2)),
         "_desil_n": F.when(col("_desil") != "", col("_desil").cast("int")),
         "rt": C.nonblank(col("_rt0")), "rw": C.nonblank(col("_rw0")),
         "_national": C.phone_national(col("_phone0")),
@@ -214,7 +209,7 @@ def standardise_rows(
         "nik_issue": (F.when(col("nik").isNull(), "missing")
                       .when(~sixteen, "wrong_length")
                       .when(col("_placeholder"), "placeholder")
-                      .when(~F.substring("nik", 1, 2).isin(_province_codes()), "unknown_province")
+                      .when(~F.substring("nik", 1, 2).isin(province_codes()), "unknown_province")
                       .when(~(dd.between(1, 31) | dd.between(41, 71)), "bad_day")
                       .when(~mm.between(1, 12), "bad_month")
                       .when(col("_ndate").isNull(), "bad_date")
@@ -256,7 +251,7 @@ def standardise_rows(
         F.substring(C.nonblank(col("_oid0")), 1, 64).alias("other_id"),
         F.substring(C.nonblank(col("_t_address")), 1, MAX_FIELD_CHARS).alias("address_clean"),
         "rt", "rw", "desa", "kecamatan", "kabupaten", "provinsi",
-        F.when(col("province_code").isin(*_province_codes()), col("province_code")).alias("province_code"),
+        F.when(col("province_code").isin(*province_codes()), col("province_code")).alias("province_code"),
         F.when(F.length("_kode") >= 4, F.substring("_kode", 1, 4)).alias("regency_code"),
         F.when(F.length("_kode") >= 6, F.substring("_kode", 1, 6)).alias("district_code"),
         "desil",
