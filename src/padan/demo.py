@@ -6,6 +6,8 @@ import json
 import logging
 from pathlib import Path
 
+from padan.errors import PadanError
+
 logger = logging.getLogger(__name__)
 
 
@@ -16,7 +18,6 @@ def load_generator():
     try:
         from padan_synth import write_extracts
     except ImportError as e:
-        from padan.errors import PadanError
 
         raise PadanError("the synthetic data generator (package padan_synth) is a development tool and is not "
                          "part of the padan package: run `padan synth` / `padan demo` from a development "

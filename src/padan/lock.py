@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import datetime as dt
 import errno
+import fcntl
 import json
 import logging
 import os
@@ -121,8 +122,6 @@ class LakeLock:
 
     def _take_over(self, seen: dict) -> bool:
         """Remove the stale lock `seen`, if it is still that one; under the guard's flock."""
-        import fcntl
-
         fd = os.open(self.root / GUARD_NAME, os.O_CREAT | os.O_WRONLY, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
