@@ -46,4 +46,6 @@ def test_ingest_job_through_make_submit(tmp_path):
     with zipfile.ZipFile(wheel) as whl, zipfile.ZipFile(tmp_path / "dist" / "padan_pyfiles.zip") as pyfiles:
         in_wheel = {n for n in whl.namelist() if n.startswith("padan/")}
         assert "padan/cli.py" in in_wheel and "padan/reference/provinces.csv" in in_wheel
+        assert "padan/report/templates/report.html.j2" in in_wheel      # the report's template ships
         assert {n for n in pyfiles.namelist() if n.endswith(".py")} == {n for n in in_wheel if n.endswith(".py")}
+        assert set(pyfiles.namelist()) >= {n for n in in_wheel if not n.startswith("padan-")}

@@ -8,15 +8,17 @@ specs drawn by vega-embed, whose JavaScript is inlined once, so the file opens o
 
 from __future__ import annotations
 
-import html
+import functools
 import json
 import logging
 import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from importlib import resources
 from typing import Any
 
+import jinja2
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
@@ -294,42 +296,28 @@ def _weight(probability: float) -> float:
 
 # ---------------------------------------------------------------- HTML
 
-_CSS = """
-body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2rem auto;max-width:1100px;color:#222;
-padding:0 1rem}
-h1{font-size:1.6rem;margin-bottom:.2rem}h2{font-size:1.2rem;margin-top:2.2rem;border-bottom:1px solid #ddd}
-table{border-collapse:collapse;margin:.6rem 0;font-size:.9rem}
-th,td{border:1px solid #ddd;padding:.25rem .6rem;text-align:right}th{background:#f4f4f4}
-td.t,th.t{text-align:left}.muted{color:#666;font-size:.9rem}.chart{margin:.8rem 0}
-.error{color:#b00}
-"""
+def _cell(v: Any, fmt: str, k: int = 0) -> str:
+    """One table value as text (the template escapes it): fmt '' text, 'n' integer, '%' share,
+    'f' number, 'c' person count (withheld (None) or below k shown as "<k")."""
+    if fmt == "c":
+        return f"<{k}" if v is None or (k > 1 and v < k) else f"{int(v):,}"
+    if v is None:
+        return "–"
+    if fmt == "n":
+        return f"{int(v):,}"
+    if fmt == "%":
+        return f"{100 * float(v):.1f}%"
+    if fmt == "f":
+        return f"{float(v):.4f}"
+    return str(v)
 
 
-def _table(rows: list[dict], columns: list[tuple[str, str, str]], *, k: int = 0) -> str:
-    """columns: (key, header, format) with format '' (text), 'n' (integer), '%' (share), 'f' (number),
-    'c' (person count: withheld (None) or below k shown as "<k")."""
-    def cell(v, fmt: str) -> str:
-        if fmt == "c":
-            return f"<td>&lt;{k}</td>" if v is None or (k > 1 and v < k) else f"<td>{int(v):,}</td>"
-        if v is None:
-            return "<td>–</td>"
-        if fmt == "n":
-            return f"<td>{int(v):,}</td>"
-        if fmt == "%":
-            return f"<td>{100 * float(v):.1f}%</td>"
-        if fmt == "f":
-            return f"<td>{float(v):.4f}</td>"
-        return f'<td class="t">{html.escape(str(v))}</td>'
-
-    head = "".join(f'<th class="{"t" if not fmt else ""}">{html.escape(h)}</th>' for _, h, fmt in columns)
-    body = "".join("<tr>" + "".join(cell(r.get(k), fmt) for k, _, fmt in columns) + "</tr>" for r in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
-def _chart_div(name: str, specs: dict[str, dict]) -> str:
-    if name not in specs:
-        return '<p class="muted">No data for this chart in this run.</p>'
-    return f'<div class="chart" id="chart-{name}" data-chart="{name}"></div>'
+@functools.cache
+def _template() -> jinja2.Template:
+    """templates/report.html.j2, read through the package (a wheel or spark-submit's --py-files zip)."""
+    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    env.filters["cell"] = _cell
+    return env.from_string(resources.files("padan.report").joinpath("templates", "report.html.j2").read_text("utf-8"))
 
 
 def _script_json(value: Any) -> str:
@@ -338,86 +326,15 @@ def _script_json(value: Any) -> str:
 
 
 def render_report(data: ReportData) -> str:
-    """The report as one HTML string: inline vega-embed bundle, the chart specs, tables of aggregates."""
+    """The report as one HTML string (templates/report.html.j2): inline vega-embed bundle, the chart
+    specs, tables of aggregates."""
     from altair.utils._importers import import_vl_convert, vl_version_for_vl_convert   # ~1.5 s: see _charts
 
     specs = _charts(data)
     bundle = import_vl_convert().javascript_bundle(vl_version=vl_version_for_vl_convert())
-    esc = html.escape
-    parts: list[str] = []
-    add = parts.append
-    add(f"<h1>padan run report</h1><p class=\"muted\">run <code>{esc(data.run_id)}</code> · model "
-        f"<code>{esc(data.model_version or 'unknown')}</code> · threshold {data.threshold:g} · "
-        f"{len(data.batches)} ingest batch(es). Aggregates only: counts are of rows, pairs or persons "
-        "(clusters); no personal values." + (f" Person counts below {data.suppress_below} are shown as "
-                                             f"&lt;{data.suppress_below} (small-cell suppression)."
-                                             if data.suppress_below > 1 else "") + "</p>")
-    if data.national:
-        add("<h2>Persons</h2>")
-        add(_table([data.national], [("persons_p3ke", "persons in P3KE", "c"),
-                                     ("persons_prakerja", "persons in Prakerja", "c"),
-                                     ("persons_both", "persons in both", "c"),
-                                     ("share_p3ke_in_prakerja", "share of P3KE in Prakerja", "%"),
-                                     ("share_prakerja_in_p3ke", "share of Prakerja in P3KE", "%")],
-                   k=data.suppress_below))
-    add("<h2>Input rows and rejects</h2>")
-    add(_table(data.sources, [("source", "source", ""), ("rows", "rows in", "n"),
-                              ("standardised", "standardised", "n"), ("rejected", "rejected", "n"),
-                              ("valid_nik_share", "valid NIK", "%")]))
-    add(_chart_div("valid_nik", specs))
-    add(_table(data.rejects, [("source", "source", ""), ("reason", "reason", ""), ("rows", "rows", "n")])
-        if data.rejects else '<p class="muted">No rejected rows.</p>')
-    add(_chart_div("rejects", specs))
-    add("<h2>Scored pairs</h2>")
-    add(f"<p class=\"muted\">{sum(r['pairs'] for r in data.weights):,} pairs scored; the dashed line is the "
-        f"clustering threshold (match probability {data.threshold:g}, match weight {_weight(data.threshold):.2f}).</p>")
-    add(_chart_div("weights", specs))
-    add("<h2>Persons (clusters)</h2>")
-    add(_chart_div("cluster_sizes", specs))
-    add("<h2>Overlap by province</h2>")
-    add(_chart_div("overlap", specs))
-    add("<h2>Model</h2>")
-    add(_chart_div("model", specs))
-    add("<h2>Accuracy against truth</h2>")
-    if data.curve or data.cluster_metrics:
-        add(_chart_div("accuracy", specs))
-        add(_table(data.cluster_metrics, [("kind", "cluster metric", ""), ("threshold", "threshold", "f"),
-                                          ("precision", "precision", "f"), ("recall", "recall", "f"),
-                                          ("f1", "F1", "f")]))
-    else:
-        add('<p class="muted">No evaluation for this run (<code>padan evaluate --truth PATH</code> adds one).</p>')
-    add("<h2>Timings</h2>")
-    add(_chart_div("timings", specs))
-    add(_table(data.timings, [("step", "stage", ""), ("status", "status", ""), ("started_at", "started (UTC)", ""),
-                              ("seconds", "seconds", "f")]))
-    body = "\n".join(parts)
-    title = esc(f"padan run report {data.run_id}")
-    return f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="UTF-8">
-<title>{title}</title>
-<style>{_CSS}</style>
-<script type="text/javascript" id="vega-bundle">
-{bundle}
-</script>
-</head>
-<body>
-{body}
-<script type="text/javascript">
-const padanSpecs = {_script_json(specs)};
-for (const [name, spec] of Object.entries(padanSpecs)) {{
-  const el = document.getElementById("chart-" + name);
-  vegaEmbed(el, spec, {{renderer: "svg", actions: false}}).catch((err) => {{
-    el.classList.add("error");
-    el.dataset.failed = "true";
-    el.textContent = "This chart could not be drawn: " + err;
-  }});
-}}
-</script>
-</body>
-</html>
-"""
+    return _template().render(d=data, specs=specs, specs_json=_script_json(specs), bundle=bundle,
+                              scored_pairs=f"{sum(r['pairs'] for r in data.weights):,}",
+                              threshold_weight=_weight(data.threshold))
 
 
 def report_uri(path: str) -> str:
