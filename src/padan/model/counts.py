@@ -31,13 +31,14 @@ from pyspark.sql import functions as F
 
 from padan.errors import ModelError
 from padan.link import engine
-from padan.model.patterns import PatternCounts, em_session, pattern_counts
+from padan.model.patterns import (PatternCounts, blocked_gammas, comparison_names, em_session, pattern_counts,
+                                  pattern_counts_by_set)
 from padan.model.settings import with_rule_columns
 
 
-def _gamma_model(settings: dict[str, Any]):
-    """The engine's parsed model for computing gamma vectors: every level's condition, no weights
-    needed (untrained levels get a placeholder m and u) and no term frequencies."""
+def _placeholders(settings: dict[str, Any]) -> dict[str, Any]:
+    """A copy of the settings whose untrained levels have a placeholder m and u (0.5): enough to
+    parse them for gamma vectors, which depend on the levels' conditions only."""
     s = copy.deepcopy(settings)
     for comp in s["comparisons"]:
         for lvl in comp["comparison_levels"]:
@@ -46,7 +47,13 @@ def _gamma_model(settings: dict[str, Any]):
                 lvl.setdefault("u_probability", 0.5)
                 lvl["m_probability"] = lvl["m_probability"] or 0.5
                 lvl["u_probability"] = lvl["u_probability"] or 0.5
-    return dataclasses.replace(engine.parse_model(s), tf_columns=())
+    return s
+
+
+def _gamma_model(settings: dict[str, Any]):
+    """The engine's parsed model for computing gamma vectors: every level's condition, no weights
+    needed (untrained levels get a placeholder m and u) and no term frequencies."""
+    return dataclasses.replace(engine.parse_model(_placeholders(settings)), tf_columns=())
 
 
 def _records(spark, persons: DataFrame, settings: dict[str, Any]):
@@ -108,15 +115,25 @@ def total_comparisons(counts: list[int], link_type: str) -> float:
     return n * (n - 1) / 2
 
 
+def prior_pairs(spark, persons: DataFrame, settings: dict[str, Any], rules: list[str]) -> DataFrame:
+    """The distinct pairs the deterministic `rules` find (padan's engine joins), no job yet."""
+    model, df, cols = _records(spark, persons, with_rule_columns(settings, rules))
+    model = dataclasses.replace(model, rules=tuple(engine._transpile(r) for r in rules))
+    return engine._blocked(df, df, model, _pair_filter(model), ["unique_id"])
+
+
+def prior_from_found(found: float, counts: list[int], link_type: str, recall: float) -> float:
+    """Splink's prior from the pairs found: found / recall / (possible pairs)."""
+    total = total_comparisons(counts, link_type)
+    return min(1.0, found / recall / total) if total else 0.0
+
+
 def estimate_prior(spark, persons: DataFrame, settings: dict[str, Any], rules: list[str], recall: float,
                    counts: list[int] | None = None) -> float:
     """Splink's prior: (distinct pairs the deterministic rules find) / recall / (possible pairs)."""
-    model, df, cols = _records(spark, persons, with_rule_columns(settings, rules))
-    model = dataclasses.replace(model, rules=tuple(engine._transpile(r) for r in rules))
-    pairs = engine._blocked(df, df, model, _pair_filter(model), ["unique_id"])
-    found = pairs.count()
-    total = total_comparisons(counts if counts is not None else source_counts(persons), model.link_type)
-    return min(1.0, found / recall / total) if total else 0.0
+    found = prior_pairs(spark, persons, settings, rules).count()
+    return prior_from_found(found, counts if counts is not None else source_counts(persons),
+                            _gamma_model(settings).link_type, recall)
 
 
 def u_sample_share(n: int, max_pairs: float) -> float:
@@ -126,49 +143,72 @@ def u_sample_share(n: int, max_pairs: float) -> float:
     return min(1.0, rows / n) if n else 1.0
 
 
-def estimate_u(spark, persons: DataFrame, settings: dict[str, Any], max_pairs: float, seed: int,
-               counts: list[int] | None = None) -> tuple[dict[str, dict[int, float | None]], int]:
-    """u of every level from all pairs of a seeded hash sample of records; returns (u, pairs)."""
+def u_sample_gammas(spark, persons: DataFrame, settings: dict[str, Any], max_pairs: float, seed: int,
+                    counts: list[int]) -> DataFrame:
+    """The gamma vectors of all pairs of a seeded hash sample of records (no job yet)."""
     model, df, cols = _records(spark, persons, settings)
-    share = u_sample_share(sum(counts if counts is not None else source_counts(persons)), max_pairs)
+    share = u_sample_share(sum(counts), max_pairs)
     buckets = 1_000_000
     sample = df.where(F.pmod(F.xxhash64("source_dataset", "unique_id", F.lit(seed)), F.lit(buckets))
                       < F.lit(int(math.ceil(share * buckets))))
     pairs = sample.alias("l").crossJoin(sample.alias("r")).where(_pair_filter(model))
     pairs = pairs.select(*[F.col(f"l.{c}").alias(f"{c}_l") for c in cols],
                          *[F.col(f"r.{c}").alias(f"{c}_r") for c in cols])
-    pc = pattern_counts(_gammas(pairs, model), [c.name for c in model.comparisons])
+    return _gammas(pairs, model)
+
+
+def _names(settings: dict[str, Any]) -> list[str]:
+    return [c.name for c in _gamma_model(settings).comparisons]
+
+
+def estimate_u(spark, persons: DataFrame, settings: dict[str, Any], max_pairs: float, seed: int,
+               counts: list[int] | None = None) -> tuple[dict[str, dict[int, float | None]], int]:
+    """u of every level from all pairs of a seeded hash sample of records; returns (u, pairs)."""
+    counts = counts if counts is not None else source_counts(persons)
+    pc = pattern_counts(u_sample_gammas(spark, persons, settings, max_pairs, seed, counts), _names(settings))
     return level_shares(pc, settings), int(pc.counts.sum())
 
 
-def estimate_m_from_labels(spark, persons: DataFrame, settings: dict[str, Any], labels: DataFrame) -> tuple[
-        dict[str, dict[int, float | None]], int]:
-    """m of every level from label pairs (source_dataset_l, unique_id_l, source_dataset_r,
-    unique_id_r): the records joined on both sides -> gamma vectors -> pattern counts. Returns
-    (m, labelled pairs)."""
+def label_gammas(spark, persons: DataFrame, settings: dict[str, Any], labels: DataFrame) -> DataFrame:
+    """The gamma vectors of label pairs (source_dataset_l, unique_id_l, source_dataset_r,
+    unique_id_r): the records joined on both sides (no job yet)."""
     model, df, cols = _records(spark, persons, settings)
     left = df.select(*[F.col(c).alias(f"{c}_l") for c in cols])
     right = df.select(*[F.col(c).alias(f"{c}_r") for c in cols])
     pairs = (labels.select("source_dataset_l", "unique_id_l", "source_dataset_r", "unique_id_r")
              .join(left, ["source_dataset_l", "unique_id_l"]).join(right, ["source_dataset_r", "unique_id_r"]))
-    pc = pattern_counts(_gammas(pairs, model), [c.name for c in model.comparisons])
+    return _gammas(pairs, model)
+
+
+def estimate_m_from_labels(spark, persons: DataFrame, settings: dict[str, Any], labels: DataFrame) -> tuple[
+        dict[str, dict[int, float | None]], int]:
+    """m of every level from label pairs: their gamma vectors -> pattern counts. Returns (m,
+    labelled pairs)."""
+    pc = pattern_counts(label_gammas(spark, persons, settings, labels), _names(settings))
     return level_shares(pc, settings), int(pc.counts.sum())
 
 
 def _prior_and_u(spark, persons: DataFrame, settings: dict[str, Any], tr, seconds: dict[str, float],
-                 sizes: dict[str, int]) -> dict[str, Any]:
-    """The settings with the prior from `tr.prior_rules` and u from the seeded sample (two jobs)."""
+                 sizes: dict[str, int], more: list[DataFrame | None] = ()) -> tuple[dict[str, Any], list[PatternCounts]]:
+    """The settings with the prior from `tr.prior_rules` and u from the seeded sample, and the
+    pattern counts of the further gamma frames `more`: the records per source (one job), then the
+    prior's pairs, the u sample's and `more`'s pattern counts in one query (one collect; the prior's
+    pairs enter without gammas, so their count is their one pattern's). Returns (settings, the
+    pattern counts of `more`). seconds: 'prior' (the records per source), 'u' (the one query)."""
     out = copy.deepcopy(settings)
     t = time.monotonic()
     counts = source_counts(persons)
-    out["probability_two_random_records_match"] = estimate_prior(spark, persons, out, list(tr.prior_rules),
-                                                                 tr.prior_recall, counts)
     seconds["prior"] = time.monotonic() - t
     t = time.monotonic()
-    u, sizes["u_sample_pairs"] = estimate_u(spark, persons, out, tr.u_max_pairs, tr.u_seed, counts)
-    _apply(out, u, "u_probability")
+    prior = prior_pairs(spark, persons, out, list(tr.prior_rules)).select(F.lit(1).alias("__pair"))
+    u_gammas = u_sample_gammas(spark, persons, out, tr.u_max_pairs, tr.u_seed, counts)
+    found, u_pc, *rest = pattern_counts_by_set([prior, u_gammas, *more], _names(out))
+    out["probability_two_random_records_match"] = prior_from_found(int(found.counts.sum()), counts,
+                                                                   _gamma_model(out).link_type, tr.prior_recall)
+    _apply(out, level_shares(u_pc, out), "u_probability")
+    sizes["u_sample_pairs"] = int(u_pc.counts.sum())
     seconds["u"] = time.monotonic() - t
-    return out
+    return out, rest
 
 
 def em_sessions(spark, persons: DataFrame, settings: dict[str, Any], rules: list[str]) -> tuple[
@@ -178,14 +218,22 @@ def em_sessions(spark, persons: DataFrame, settings: dict[str, Any], rules: list
     called once per rule: each session starts from the model as the sessions before left it,
     estimates the m of the comparisons its rule leaves free (u fixed), and afterwards a level's m
     is the median of every session's estimate that observed it (Splink's
-    `_populate_m_u_from_trained_values`). The prior is not saved back, as in Splink. One Spark job
-    per session (its pattern counts); the iterations run on the driver. Returns (settings,
-    iterations per session)."""
+    `_populate_m_u_from_trained_values`). The prior is not saved back, as in Splink. The pattern
+    counts of every session come from one query (a rule's gammas do not depend on m or u); the
+    iterations run on the driver. Returns (settings, iterations per session)."""
+    names = comparison_names(settings)
+    pcs = pattern_counts_by_set([blocked_gammas(spark, persons, settings, rule) for rule in rules], names)
+    return _em_sessions_on(spark, persons, settings, rules, pcs)
+
+
+def _em_sessions_on(spark, persons: DataFrame, settings: dict[str, Any], rules: list[str],
+                    pcs: list[PatternCounts]) -> tuple[dict[str, Any], dict[str, int]]:
+    """`em_sessions` given each rule's pattern counts."""
     out = copy.deepcopy(settings)
     trained: dict[str, dict[int, list[float]]] = {}
     iterations: dict[str, int] = {}
-    for k, rule in enumerate(rules):
-        _, result = em_session(spark, persons, out, rule)
+    for k, (rule, pc) in enumerate(zip(rules, pcs)):
+        _, result = em_session(spark, persons, out, rule, pc=pc)
         iterations[f"em_session_{k}_iterations"] = result.iterations
         for comp, levels in result.m.items():
             for gamma, value in levels.items():
@@ -204,12 +252,15 @@ def em_sessions(spark, persons: DataFrame, settings: dict[str, Any], rules: list
 def train_em(spark, persons: DataFrame, settings: dict[str, Any], tr) -> tuple[
         dict[str, Any], dict[str, float], dict[str, int]]:
     """The whole `em` training on counts: prior, u, then EM sessions over `tr.em_blocking_rules`
-    (`em_sessions`). Returns (trained settings, seconds per step, sizes)."""
+    (`em_sessions`); every pattern count (prior, u, sessions) from one query. Returns (trained
+    settings, seconds per step, sizes)."""
     seconds: dict[str, float] = {}
     sizes: dict[str, int] = {}
-    out = _prior_and_u(spark, persons, settings, tr, seconds, sizes)
+    rules = list(tr.em_blocking_rules)
+    out, pcs = _prior_and_u(spark, persons, settings, tr, seconds, sizes,
+                            [blocked_gammas(spark, persons, _placeholders(settings), rule) for rule in rules])
     t = time.monotonic()
-    out, iterations = em_sessions(spark, persons, out, list(tr.em_blocking_rules))
+    out, iterations = _em_sessions_on(spark, persons, out, rules, pcs)
     sizes.update(iterations)
     seconds["m"] = time.monotonic() - t
     return out, seconds, sizes
@@ -223,15 +274,20 @@ def train_nik_anchored(spark, persons: DataFrame, settings: dict[str, Any], tr, 
     (comparisons None) trains every comparison's m, each later set only its own comparisons. As in
     Splink, every set is a training session that estimates every comparison, and a level's m is the
     median of the sessions' estimates that observed it (so a later set's comparisons end with the
-    median of all sessions so far, the others with the first session's). Returns (trained settings,
-    seconds per step, pairs per set and of the u sample)."""
+    median of all sessions so far, the others with the first session's). The label pairs of every
+    set are made first (their pattern counts enter the prior's and u's one query). Returns (trained
+    settings, seconds per step, pairs per set and of the u sample)."""
     seconds: dict[str, float] = {}
     sizes: dict[str, int] = {}
-    out = _prior_and_u(spark, persons, settings, tr, seconds, sizes)
+    t = time.monotonic()
+    gammas = [label_gammas(spark, persons, settings, make(persons, tr.max_label_pairs, tr.u_seed))
+              for _, make, _ in label_sets]
+    seconds["labels"] = time.monotonic() - t
+    out, pcs = _prior_and_u(spark, persons, settings, tr, seconds, sizes, gammas)
     t = time.monotonic()
     sessions: dict[str, dict[int, list[float]]] = {}
-    for name, make, only in label_sets:
-        m, n = estimate_m_from_labels(spark, persons, out, make(persons, tr.max_label_pairs, tr.u_seed))
+    for (name, _, only), pc in zip(label_sets, pcs):
+        m, n = level_shares(pc, out), int(pc.counts.sum())
         sizes[name] = n
         if only is None and n == 0:
             raise_no_labels()

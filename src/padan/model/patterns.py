@@ -52,13 +52,42 @@ class EMResult:
     history: list[float] = field(default_factory=list)   # largest change per iteration
 
 
+def _as_counts(rows: list, names: list[str]) -> PatternCounts:
+    """Collected (gamma_<name>..., n) rows as PatternCounts, patterns in ascending gamma order (a
+    canonical order: the driver's sums then do not depend on the order Spark returns the groups)."""
+    cols = [f"gamma_{n}" for n in names]
+    keyed = sorted(([(-99 if r[c] is None else int(r[c])) for c in cols], float(r["n"])) for r in rows)
+    gammas = np.array([g for g, _ in keyed], dtype=np.int64)
+    counts = np.array([n for _, n in keyed], dtype=np.float64)
+    return PatternCounts(list(names), gammas.reshape(len(keyed), len(cols)), counts)
+
+
 def pattern_counts(pairs: DataFrame, names: list[str]) -> PatternCounts:
     """Counts of the distinct (gamma_<name>, ...) patterns of scored or blocked pairs (one job)."""
     cols = [f"gamma_{n}" for n in names]
-    rows = pairs.groupBy(*cols).agg(F.count(F.lit(1)).alias("n")).collect()
-    gammas = np.array([[(-99 if r[c] is None else int(r[c])) for c in cols] for r in rows], dtype=np.int64)
-    counts = np.array([float(r["n"]) for r in rows], dtype=np.float64)
-    return PatternCounts(list(names), gammas.reshape(len(rows), len(cols)), counts)
+    return _as_counts(pairs.groupBy(*cols).agg(F.count(F.lit(1)).alias("n")).collect(), names)
+
+
+def pattern_counts_by_set(frames: list[DataFrame | None], names: list[str]) -> list[PatternCounts]:
+    """`pattern_counts` of several sets of pairs (each a frame with every gamma_<name> column, or
+    with none: its rows then count as one all-null pattern, i.e. a row count) in ONE query:
+    the sets tagged and unioned, grouped by (tag, pattern), one collect. None stands for an empty set."""
+    cols = [f"gamma_{n}" for n in names]
+    tagged = None
+    for k, frame in enumerate(frames):
+        if frame is None:
+            continue
+        have = set(frame.columns)
+        if have & set(cols) and not have >= set(cols):
+            raise ValueError(f"set {k}: gamma columns missing: {sorted(set(cols) - have)}")
+        t = frame.select(F.lit(k).alias("__set"), *[(F.col(c) if c in have else F.lit(None)).cast("int").alias(c)
+                                                    for c in cols])
+        tagged = t if tagged is None else tagged.unionByName(t)
+    rows = [] if tagged is None else tagged.groupBy("__set", *cols).agg(F.count(F.lit(1)).alias("n")).collect()
+    by_set: dict[int, list] = {}
+    for r in rows:
+        by_set.setdefault(r["__set"], []).append(r)
+    return [_as_counts(by_set.get(k, []), names) for k in range(len(frames))]
 
 
 def _value(p: float | None) -> float:
@@ -131,14 +160,22 @@ def blocked_gammas(spark, persons: DataFrame, settings: dict[str, Any], rule: st
     return pairs.select(*[engine._gamma(c).alias(f"gamma_{c.name}") for c in model.comparisons])
 
 
+def comparison_names(settings: dict[str, Any]) -> list[str]:
+    """The comparisons' output column names in model order (the names of `PatternCounts`)."""
+    obj = SettingsCreator.from_path_or_dict(copy.deepcopy(settings)).get_settings("spark")
+    return [cc.output_column_name for cc in obj.comparisons]
+
+
 def em_session(spark, persons: DataFrame, settings: dict[str, Any], rule: str, *, fix_u: bool = True,
-               fix_prior: bool = False) -> tuple[dict[str, Any], EMResult]:
+               fix_prior: bool = False, pc: PatternCounts | None = None) -> tuple[dict[str, Any], EMResult]:
     """One EM training session on pattern counts, as Splink's
     `estimate_parameters_using_expectation_maximisation(rule, estimate_without_term_frequencies=True)`
     on a model whose m has not been trained before: the comparisons that use a column of the rule
     are left out, the prior starts from the model's adjusted by the Bayes factors of the exact-match
     levels the rule implies, and the observed levels' m (and u unless fixed) of the other
-    comparisons are replaced by the estimates. Returns (updated settings, EM result)."""
+    comparisons are replaced by the estimates. `pc`: the rule's pattern counts when the caller
+    already has them (`blocked_gammas` of this rule; the gammas do not depend on m or u), else one
+    Spark job counts them. Returns (updated settings, EM result)."""
     obj = SettingsCreator.from_path_or_dict(copy.deepcopy(settings)).get_settings("spark")
     rule_cols = set(get_columns_used_from_sql(rule, sqlglot_dialect="spark"))
     active = [cc for cc in obj.comparisons
@@ -147,14 +184,15 @@ def em_session(spark, persons: DataFrame, settings: dict[str, Any], rule: str, *
     for info in Settings._get_comparison_levels_corresponding_to_training_blocking_rule(
             blocking_rule_sql=rule, sqlglot_dialect="spark", comparisons=obj.comparisons):
         bf *= info["level"]._bayes_factor
-    names = [cc.output_column_name for cc in obj.comparisons]
+    names = comparison_names(settings)
     levels = {cc.output_column_name: [cl.comparison_vector_value for cl in cc._comparison_levels_excluding_null]
               for cc in active}
     m = {cc.output_column_name: {cl.comparison_vector_value: cl.m_probability
                                  for cl in cc._comparison_levels_excluding_null} for cc in active}
     u = {cc.output_column_name: {cl.comparison_vector_value: cl.u_probability
                                  for cl in cc._comparison_levels_excluding_null} for cc in active}
-    pc = pattern_counts(blocked_gammas(spark, persons, settings, rule), names)
+    if pc is None:
+        pc = pattern_counts(blocked_gammas(spark, persons, settings, rule), names)
     if not len(pc.counts):
         raise ValueError("the EM blocking rule finds no pairs")
     result = em_on_pattern_counts(pc, levels, m, u, bayes_factor_to_prob(bf),

@@ -8,12 +8,14 @@ specs drawn by vega-embed, whose JavaScript is inlined once, so the file opens o
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import json
 import logging
 import math
 import re
 from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from importlib import resources
 from typing import Any
@@ -22,8 +24,9 @@ import jinja2
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from padan import ledger
 from padan.ledger import model_version_of
-from padan.tables import CLUSTERS, EVALUATIONS, MODEL_PARAMS, OVERLAP_BY_REGION, PAIRS, PERSONS, QUALITY, REJECTS, RUNS
+from padan.tables import CLUSTERS, EVALUATIONS, MODEL_PARAMS, OVERLAP_BY_REGION, PAIRS, PERSONS, QUALITY, REJECTS
 
 logger = logging.getLogger(__name__)
 
@@ -73,10 +76,48 @@ def _rows(df: DataFrame) -> list[dict]:
 
 
 def _ledger(ctx, run_id: str) -> dict[str, dict]:
-    """Succeeded stage rows of this run, by stage."""
-    rows = (ctx.lake.read(RUNS.name).where((F.col("run_id") == run_id) & (F.col("status") == "succeeded"))
-            .select("stage", "input_versions", "output_versions", "message", "model_version").collect())
-    return {r["stage"]: r.asDict(recursive=True) for r in rows}
+    """Succeeded stage rows of this run, by stage (from the ledger's rows this process holds: no
+    Spark job while ops.runs has not moved)."""
+    keys = ("stage", "input_versions", "output_versions", "message", "model_version")
+    return {r["stage"]: {k: r.get(k) for k in keys} for r in ledger.select(ctx.lake, run_id=run_id, status="succeeded")}
+
+
+def _batches(ctx, version: int | None) -> list[str]:
+    """silver.persons' batch ids at `version` (None: the newest), once per version in this process
+    (the plan stage's memo of the same fact: batch ids are per source)."""
+    def read(v):
+        return sorted(r[0] for r in ctx.lake.read(PERSONS.name, version=v).select("batch_id").distinct().collect())
+
+    return list(ctx.lake.memo(PERSONS.name, "batch_ids", read, version=version))
+
+
+def _round1(value: float | None) -> float | None:
+    """Spark's `round(x, 1)` of a double (half up on its decimal representation)."""
+    if value is None or not math.isfinite(value):
+        return value
+    return float(Decimal(repr(float(value))).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
+
+
+def _utc_text(ts: dt.datetime | None) -> str | None:
+    """Spark's `date_format(ts, 'yyyy-MM-dd HH:mm:ss')` in the session's UTC of a collected timestamp
+    (naive: local time, as PySpark returns it)."""
+    return None if ts is None else ts.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _timings(ctx, run_id: str, batches: list[str], model_version: str | None) -> list[dict]:
+    """This run's stages (but the report), the ingests of its batches and the training of its model
+    version, from the ledger's rows this process holds, in start order."""
+    def wanted(r: dict) -> bool:
+        if r["run_id"] == run_id and r["stage"] != "report_html":
+            return True
+        if r["stage"] == "ingest" and r["run_id"] in batches:
+            return True
+        return r["stage"] == "train" and model_version is not None and (
+            r["model_version"] == model_version or r["message"] == f"model_version={model_version}")
+
+    rows = sorted((r for r in ledger.rows(ctx.lake) if wanted(r)), key=lambda r: r["started_at"])
+    return [{"run_id": r["run_id"], "stage": r["stage"], "status": r["status"], "seconds": _round1(r["seconds"]),
+             "started_at": _utc_text(r["started_at"])} for r in rows]
 
 
 def _versioned(ctx, table: str, stage_row: dict | None, key: str) -> DataFrame:
@@ -101,9 +142,8 @@ def collect_report_data(ctx, run_id: str) -> ReportData:
     data = ReportData(run_id=run_id, model_version=_model_version(ctx, run_id, ledger_rows), threshold=threshold)
 
     # The ingest batches behind this run: those in silver.persons as predict read it.
-    persons = _versioned(ctx, PERSONS.name, ledger_rows.get("predict"), "input_versions")
-    batches = persons.select("source_dataset", "batch_id").distinct()
-    data.batches = sorted(r["batch_id"] for r in batches.collect())
+    version = ((ledger_rows.get("predict") or {}).get("input_versions") or {}).get(PERSONS.name)
+    data.batches = _batches(ctx, None if version is None else int(version))
 
     quality = ctx.lake.read(QUALITY.name).where(F.col("batch_id").isin(data.batches))
     per_batch = (quality.where(F.col("field").isNull())
@@ -140,18 +180,22 @@ def collect_report_data(ctx, run_id: str) -> ReportData:
                           size_label.alias("size_label"), membership.alias("membership"))
         .groupBy("size", "size_label", "membership").agg(F.count("*").alias("persons")).orderBy("size", "membership"))
 
-    overlap = ctx.lake.read(OVERLAP_BY_REGION.name).where((F.col("run_id") == run_id) & F.col("desil").isNull())
-    province = F.coalesce(F.col("province_name"), F.col("province_code"), F.lit("(unknown)"))
-    data.overlap = _rows(
-        overlap.where(F.col("level") == "province").select(
-            province.alias("province"), F.col("share_p3ke_in_prakerja").alias("share"),
-            F.stack(F.lit(3), F.lit("both"), F.col("persons_both"),
-                    F.lit("P3KE only"), F.col("persons_p3ke") - F.col("persons_both"),
-                    F.lit("Prakerja only"), F.col("persons_prakerja") - F.col("persons_both"))
-            .alias("membership", "persons")).orderBy("province", "membership"))
-    national = _rows(overlap.where(F.col("level") == "national").select(
-        "persons_p3ke", "persons_prakerja", "persons_both", "share_p3ke_in_prakerja", "share_prakerja_in_p3ke",
-        "suppression_k"))
+    # One read of the run's province and national rows; the stacking is done here on those few rows.
+    overlap = _rows(ctx.lake.read(OVERLAP_BY_REGION.name).where(
+        (F.col("run_id") == run_id) & F.col("desil").isNull() & F.col("level").isin("province", "national"))
+        .select("level", "province_name", "province_code", "persons_p3ke", "persons_prakerja", "persons_both",
+                "share_p3ke_in_prakerja", "share_prakerja_in_p3ke", "suppression_k"))
+    data.overlap = sorted(
+        ({"province": next((v for v in (r["province_name"], r["province_code"]) if v is not None), "(unknown)"),
+          "share": r["share_p3ke_in_prakerja"], "membership": membership, "persons": persons}
+         for r in overlap if r["level"] == "province"
+         for membership, persons in (("both", r["persons_both"]),
+                                     ("P3KE only", _minus(r["persons_p3ke"], r["persons_both"])),
+                                     ("Prakerja only", _minus(r["persons_prakerja"], r["persons_both"])))),
+        key=lambda r: (r["province"], r["membership"]))
+    national = [{k: r[k] for k in ("persons_p3ke", "persons_prakerja", "persons_both", "share_p3ke_in_prakerja",
+                                   "share_prakerja_in_p3ke", "suppression_k")}
+                for r in overlap if r["level"] == "national"]
     data.national = national[0] if national else None
     # Person counts: the mart withheld its small cells with the k of its run; the report withholds
     # with the larger of that and the configured k (rows, rejects and pairs are counts of records
@@ -178,26 +222,32 @@ def collect_report_data(ctx, run_id: str) -> ReportData:
                     F.col("u_probability").alias("u"), "match_weight")
             .orderBy("comparison", F.desc("level")))
 
-    evaluations = ctx.lake.read(EVALUATIONS.name).where(F.col("run_id") == run_id)
-    pairwise = evaluations.where(F.col("kind") == "pairwise")
-    data.curve = _rows(pairwise.select(
-        "threshold", F.col("is_best_f1").alias("best"), F.col("is_configured_threshold").alias("configured"),
-        F.stack(F.lit(3), F.lit("precision"), F.col("precision"), F.lit("recall"), F.col("recall"),
-                F.lit("F1"), F.col("f1")).alias("metric", "value")).orderBy("threshold", "metric"))
-    data.cluster_metrics = _rows(evaluations.where(F.col("kind") != "pairwise")
-                                 .select("kind", "threshold", "precision", "recall", "f1").orderBy("kind"))
+    # One read of the run's evaluation rows; the pairwise curve is stacked here.
+    evaluations = _rows(ctx.lake.read(EVALUATIONS.name).where(F.col("run_id") == run_id).select(
+        "kind", "threshold", "precision", "recall", "f1", "is_best_f1", "is_configured_threshold"))
+    data.curve = sorted(
+        ({"threshold": r["threshold"], "best": r["is_best_f1"], "configured": r["is_configured_threshold"],
+          "metric": metric, "value": r[key]}
+         for r in evaluations if r["kind"] == "pairwise"
+         for metric, key in (("precision", "precision"), ("recall", "recall"), ("F1", "f1"))),
+        key=lambda r: (_nulls_first(r["threshold"]), r["metric"]))
+    data.cluster_metrics = sorted(
+        ({k: r[k] for k in ("kind", "threshold", "precision", "recall", "f1")}
+         for r in evaluations if r["kind"] != "pairwise"), key=lambda r: _nulls_first(r["kind"]))
 
-    stage_rows = ctx.lake.read(RUNS.name).where(
-        ((F.col("run_id") == run_id) & (F.col("stage") != "report_html"))
-        | ((F.col("stage") == "ingest") & F.col("run_id").isin(data.batches))
-        | ((F.col("stage") == "train") & ((F.col("model_version") == F.lit(data.model_version))
-                                          | (F.col("message") == F.lit(f"model_version={data.model_version}")))))
-    data.timings = _rows(stage_rows.select(
-        "run_id", "stage", "status", F.round("seconds", 1).alias("seconds"),
-        F.date_format("started_at", "yyyy-MM-dd HH:mm:ss").alias("started_at")).orderBy("started_at"))
+    data.timings = _timings(ctx, run_id, data.batches, data.model_version)
     for r in data.timings:
         r["step"] = f"{r['stage']} ({r['run_id'][:14]})" if r["stage"] in ("ingest", "train") else r["stage"]
     return data
+
+
+def _minus(a: int | None, b: int | None) -> int | None:
+    return None if a is None or b is None else a - b
+
+
+def _nulls_first(v):
+    """A sort key putting None first, as Spark's ascending order does."""
+    return (v is not None, v if v is not None else 0)
 
 
 # ---------------------------------------------------------------- charts
