@@ -88,6 +88,8 @@ def _batches(ctx, version: int | None) -> list[str]:
     def read(v):
         return sorted(r[0] for r in ctx.lake.read(PERSONS.name, version=v).select("batch_id").distinct().collect())
 
+    if ctx.lake.catalog:    # Lake.memo reads a catalog table's newest version: read the one asked for
+        return read(version)
     return list(ctx.lake.memo(PERSONS.name, "batch_ids", read, version=version))
 
 
