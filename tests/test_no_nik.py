@@ -223,7 +223,7 @@ def test_another_identifier_is_cleaned_keeps_a_row_and_is_compared_under_the_pro
     profile blocks on it and compares it (exact / one character off / other)."""
     from pyspark.sql import functions as F
 
-    from padan.runs import Ctx, run_ingest
+    from padan.stages import Ctx, run_ingest
     from padan.tables import PERSONS
 
     src = tmp_path / "posyandu"
