@@ -45,8 +45,7 @@ def prepare(args, kind: str):
     """What the engine and training benchmarks share: the config for WORK (args.work, .records,
     .seed, .driver_memory), one Spark session, the records generated into WORK/data unless there,
     ingested into WORK/lake (skipped when done). Returns (spark, cfg, ctx, result dict)."""
-    from padan import config
-    from harness import machine_info
+    from harness import machine_info, work_config
     from padan.stages import Ctx, run_ingest
     from padan.spark import spark_from_config
     from padan_synth import write_extracts
@@ -55,10 +54,7 @@ def prepare(args, kind: str):
     work = Path(args.work).resolve()
     data = work / "data"
     p3ke_rows, prakerja_rows = int(args.records * 0.6), args.records - int(args.records * 0.6)
-    cfg = config.load(env="base", overrides={
-        "lake": {"root": str(work / "lake"), "checkpoint_dir": str(work / "checkpoints")},
-        "sources": {"p3ke": {"path": str(data / "p3ke")}, "prakerja": {"path": str(data / "prakerja")}},
-        "spark": {"driver_memory": args.driver_memory}})
+    cfg = work_config(work, {"driver_memory": args.driver_memory})
     spark = spark_from_config(cfg, f"padan-bench-{kind}")
     result: dict = {"kind": kind, "records": args.records, "seed": args.seed,
                     "started_at": dt.datetime.now().isoformat(timespec="seconds"), "machine": machine_info(spark),

@@ -204,8 +204,7 @@ def main(argv=None) -> int:
     p.add_argument("--results", default="bench/results")
     args = p.parse_args(argv)
 
-    from padan import config
-    from harness import machine_info
+    from harness import machine_info, work_config
     from padan.evaluate.metrics import truth_as_unique_ids
     from padan.stages import Ctx, run_ingest
     from padan.spark import spark_from_config
@@ -213,10 +212,7 @@ def main(argv=None) -> int:
 
     work = Path(args.work).resolve()
     data = work / "data"
-    cfg = config.load(env="base", overrides={
-        "lake": {"root": str(work / "lake"), "checkpoint_dir": str(work / "checkpoints")},
-        "sources": {"p3ke": {"path": str(data / "p3ke")}, "prakerja": {"path": str(data / "prakerja")}},
-        "spark": {"driver_memory": args.driver_memory, "master": "local[2]", "shuffle_partitions": 2}})
+    cfg = work_config(work, {"driver_memory": args.driver_memory, "master": "local[2]", "shuffle_partitions": 2})
     spark = spark_from_config(cfg, "padan-family")
     variants = yaml.safe_load(VARIANTS_FILE.read_text()) or {}
     result: dict = {"kind": "family", "profile": args.profile, "seed": args.seed,

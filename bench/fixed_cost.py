@@ -49,7 +49,7 @@ def main(argv=None) -> int:
     from harness import machine_info
 
     from padan import config
-    from padan import stages as runs
+    from padan import stages
     from padan.demo import ensure_demo_extracts
     from padan.spark import spark_from_config
 
@@ -95,16 +95,16 @@ def main(argv=None) -> int:
                                                   prakerja_rows=args.records - p3ke_rows, seed=d.seed,
                                                   profile=d.profile))
     pipeline_t0, pipeline_cpu0 = time.monotonic(), jvm_cpu_seconds(spark)
-    ctx = runs.Ctx.create(spark, cfg, run_date=dt.date.today().isoformat())
+    ctx = stages.Ctx.create(spark, cfg, run_date=dt.date.today().isoformat())
     for s in sorted(cfg.sources):
-        step(f"ingest_{s}", lambda s=s: runs.run_ingest(ctx, s))
-    version = step("train", lambda: runs.run_train(ctx))
-    run_id = step("plan", lambda: runs.link_run_id(ctx, version))
-    pairs = step("predict", lambda: runs.run_predict(ctx, run_id, version))
-    step("cluster", lambda: runs.run_cluster(ctx, run_id))
-    step("cluster_thresholds", lambda: runs.run_cluster_thresholds(ctx, run_id))
-    marts = step("marts", lambda: runs.run_marts(ctx, run_id))
-    step("report_html", lambda: runs.run_report_html(ctx, run_id))
+        step(f"ingest_{s}", lambda s=s: stages.run_ingest(ctx, s))
+    version = step("train", lambda: stages.run_train(ctx))
+    run_id = step("plan", lambda: stages.link_run_id(ctx, version))
+    pairs = step("predict", lambda: stages.run_predict(ctx, run_id, version))
+    step("cluster", lambda: stages.run_cluster(ctx, run_id))
+    step("cluster_thresholds", lambda: stages.run_cluster_thresholds(ctx, run_id))
+    marts = step("marts", lambda: stages.run_marts(ctx, run_id))
+    step("report_html", lambda: stages.run_report_html(ctx, run_id))
     total = {"wall_s": round(time.monotonic() - pipeline_t0, 1),
              "jvm_cpu_s": round(jvm_cpu_seconds(spark) - pipeline_cpu0, 1),
              "spark_jobs": sum(v["spark_jobs"] for k, v in steps.items() if k not in ("session_start", "generate"))}

@@ -222,6 +222,20 @@ class Monitor:
                 "peak_jvm_rss_mib": round(max((r.peak_jvm_rss_mib for r in recs), default=0))}
 
 
+# ---------------------------------------------------------------- a work folder's config
+
+def work_config(work: Path, spark: dict[str, Any]):
+    """The base config over a benchmark work folder: its lake in WORK/lake (checkpoints in
+    WORK/checkpoints), the extracts in WORK/data/p3ke and WORK/data/prakerja, `spark` settings."""
+    from padan import config
+
+    data = work / "data"
+    return config.load(env="base", overrides={
+        "lake": {"root": str(work / "lake"), "checkpoint_dir": str(work / "checkpoints")},
+        "sources": {"p3ke": {"path": str(data / "p3ke")}, "prakerja": {"path": str(data / "prakerja")}},
+        "spark": spark})
+
+
 # ---------------------------------------------------------------- machine
 
 def machine_info(spark=None) -> dict[str, Any]:

@@ -103,8 +103,7 @@ def main(argv=None) -> int:
     p.add_argument("--results", default="bench/results")
     args = p.parse_args(argv)
 
-    from padan import config
-    from harness import machine_info
+    from harness import machine_info, work_config
     from padan.evaluate.metrics import truth_as_unique_ids
     from padan.stages import Ctx, run_ingest
     from padan.spark import spark_from_config
@@ -112,10 +111,7 @@ def main(argv=None) -> int:
 
     work = Path(args.work).resolve()
     data = work / "data"
-    cfg = config.load(env="base", overrides={
-        "lake": {"root": str(work / "lake"), "checkpoint_dir": str(work / "checkpoints")},
-        "sources": {"p3ke": {"path": str(data / "p3ke")}, "prakerja": {"path": str(data / "prakerja")}},
-        "spark": {"driver_memory": args.driver_memory}})
+    cfg = work_config(work, {"driver_memory": args.driver_memory})
     spark = spark_from_config(cfg, "padan-m-methods")
     result: dict = {"kind": "m_methods", "profile": args.profile, "started_at": dt.datetime.now().isoformat(timespec="seconds"),
                     "machine": machine_info(spark), "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
