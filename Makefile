@@ -117,6 +117,7 @@ submit: package
 	  --jars $$($(PY) -c "from padan.spark import submit_jars; print(','.join(submit_jars()))") \
 	  --conf spark.sql.extensions=io.delta.sql.DeltaSparkSessionExtension \
 	  --conf spark.sql.catalog.spark_catalog=org.apache.spark.sql.delta.catalog.DeltaCatalog \
+	  --conf spark.python.authenticate.socketTimeout=300s \
 	  --py-files $(DIST)/padan_pyfiles.zip $(abspath jobs/$(SUBMIT_JOB).py) --env $(ENV) $(ARGS)
 
 WORKERS ?= 2

@@ -87,6 +87,10 @@ def local_session_conf(*, master: str, app_name: str, driver_memory: str, ui_ena
         "spark.hadoop.fs.permissions.umask-mode": PRIVATE_UMASK,
         # RDD checkpoint files are removed once their RDD is gone, not left in the lake.
         "spark.cleaner.referenceTracking.cleanCheckpoints": "true",
+        # collect() and createDataFrame hand data over on a loopback socket that the JVM closes when
+        # Python has not connected within this time (15 s by default): a driver paused that long on
+        # a loaded machine then fails with "Connection refused" (seen once in CI).
+        "spark.python.authenticate.socketTimeout": "300s",
     }
     if warehouse_dir:
         conf["spark.sql.warehouse.dir"] = warehouse_dir
