@@ -19,9 +19,14 @@ from padan.ingest.read import InputFile, RawRead, batch_fingerprint, list_files,
 from padan.lake import slice_of
 from padan.ledger import StageRecord
 from padan.stages.runner import BRONZE, Ctx, Stage, run_stage
+from padan.standardise.lookup import lookup_tables
 from padan.standardise.persons import split_accepted_rejected, standardise_rows, with_record_keys
 from padan.standardise.pseudonymise import Pseudonymiser
 from padan.tables import PERSONS, QUALITY, REJECTS, bronze_spec
+
+LOOKUP_MAX_VALUES = 500_000
+"""Name, region and coded-text rules run once per distinct value when a group has at most this many
+(`padan.standardise.lookup`: a broadcast table of that many rows, ~100 MB for names), per row otherwise."""
 
 INGEST = Stage("ingest", ("files:<source>",), (BRONZE, PERSONS.name, REJECTS.name, QUALITY.name),
                "read one batch of a source, standardise it; every row to silver.persons or ops.rejects")
@@ -87,6 +92,8 @@ def _write_batch(ctx: Ctx, rec: StageRecord, source: str, batch_id: str, mode: s
         "_source_file", "_line", F.lit(loaded_at).alias("_loaded_at"), *[F.col(f"`{c}`") for c in raw.columns])
     m_read = ctx.lake.overwrite(bronze_rows, bronze, replace_where=slice_of(_batch_id=batch_id))
 
+    rules = {"titles": std_cfg.name_titles, "muhammad_variants": std_cfg.muhammad_variants}
+    lookups = lookup_tables(keyed, field_columns(contract), LOOKUP_MAX_VALUES, **rules)
     std = standardise_rows(
         keyed, source=source, batch_id=batch_id, columns=field_columns(contract), date_formats=contract.date_formats,
         value_maps=contract.value_maps, key_column=contract.record_key, titles=std_cfg.name_titles,
@@ -94,7 +101,7 @@ def _write_batch(ctx: Ctx, rec: StageRecord, source: str, batch_id: str, mode: s
         day15_placeholder=std_cfg.day15_placeholder, placeholder_niks=std_cfg.placeholder_niks,
         min_birth_year=std_cfg.min_birth_year, reference_date=ctx.run_date,
         required=contract.required, valid_ranges=contract.valid_ranges, pseudonymiser=pseudo,
-        identifying_regions=std_cfg.identifying_regions,
+        identifying_regions=std_cfg.identifying_regions, lookups=lookups,
     ).persist(StorageLevel.MEMORY_AND_DISK)
     accepted, rejected = split_accepted_rejected(std)
     this_batch = {"batch_id": batch_id} if mode == "increment" else {}
@@ -119,6 +126,8 @@ def _write_batch(ctx: Ctx, rec: StageRecord, source: str, batch_id: str, mode: s
     log_quality(quality, source)
     keyed.unpersist()
     std.unpersist()
+    for table in lookups.values():
+        table.unpersist()
     return IngestResult(source, batch_id, n_read, n_std, n_rej)
 
 

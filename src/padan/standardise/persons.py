@@ -30,6 +30,7 @@ from pyspark.sql import functions as F
 
 from padan.reference import province_codes
 from padan.standardise import columns as C
+from padan.standardise import lookup as L
 
 if TYPE_CHECKING:
     from padan.standardise.pseudonymise import Pseudonymiser
@@ -46,9 +47,7 @@ DEFAULT_VALID_RANGES = {"desil": (1, 10)}
 _UNDECODABLE = "[\ufffd\u0080-\u009f]"
 
 
-def _raw(mapping: Mapping[str, str], field: str) -> Column:
-    col = mapping.get(field)
-    return F.col(f"`{col}`") if col else F.lit(None).cast("string")
+_raw = L.raw_value
 
 
 def _mapped(raw: Column, value_map: Mapping[str, str] | None) -> Column:
@@ -104,6 +103,7 @@ def standardise_rows(
     valid_ranges: Mapping[str, Sequence[int]] | None = None,
     pseudonymiser: "Pseudonymiser | None" = None,
     identifying_regions: Sequence[str] = ("kabupaten",),
+    lookups: Mapping[str, DataFrame | None] | None = None,
 ) -> DataFrame:
     """Input: raw columns plus `_source_file`, `_line`, `_raw_text`, `_malformed`, `_record_key`,
     `_duplicate_key` (see `with_record_keys`).
@@ -115,6 +115,10 @@ def standardise_rows(
     would duplicate a non-trivial expression). The whole chain is one code-generated stage; the
     only lambda left is the old-spelling J rule, run only on names that show an old-spelling mark.
 
+    The name, region and coded-text rules (`padan.standardise.lookup` groups) run per row, or, for
+    a group with a table in `lookups` (group name -> `lookup.lookup_table`), once per distinct
+    value and are joined back (a broadcast join); the results are the same.
+
     With a `pseudonymiser` (the contract's `pseudonymise` option), the listed identifiers are
     replaced by their keyed hash after everything derived from them (NIK parts and validity, the
     phone and e-mail checks, the reasons and flags) is computed, and `raw_text` is null."""
@@ -122,15 +126,20 @@ def standardise_rows(
     ref = F.to_date(F.lit(reference_date))
     col = F.col
     raw = lambda field: _raw(columns, field)  # noqa: E731
-    texts = ("address", "family_relation", "occupation", "education", "employment_status", "wave", "program_status")
-    regions = ("desa", "kecamatan", "kabupaten", "provinsi")
     desil_lo, desil_hi = (valid_ranges if valid_ranges is not None else DEFAULT_VALID_RANGES).get("desil", (1, 10))
     present = lambda field: F.coalesce(F.trim(raw(field)) != "", F.lit(False))  # noqa: E731  recorded, not blank
+
+    # 0: names, regions and coded texts, per row or looked up per distinct value
+    rules = {"titles": titles, "muhammad_variants": muhammad_variants}
+    rows = raw_rows
+    for group in L.GROUPS:
+        rows = L.with_group(rows, group, columns, raw, (lookups or {}).get(group.name), **rules)
+    outputs = [f"_o_{o}" for g in L.GROUPS for o in g.outputs]
 
     # 1: one pass over each raw value
     s1 = {
         "_nik0": C.digits_only(raw("nik")), "_kk0": C.digits_only(raw("no_kk")),
-        "_n1": C.name_letters(raw("name")), "_name_len": F.length(raw("name")),
+        "_name_len": F.length(raw("name")),
         "_bd": C.blank_to_null(raw("birth_date")), "_sex0": _mapped(raw("sex"), value_maps.get("sex")),
         "_kode": C.digits_only(raw("kode_wilayah")), "_rt0": C.digits_only(raw("rt")), "_rw0": C.digits_only(raw("rw")),
         "_phone0": C.digits_only(raw("phone")), "_email0": F.lower(F.trim(raw("email"))),
@@ -140,17 +149,15 @@ def standardise_rows(
         "_desil": F.regexp_extract(raw("desil"), r"^\s*0*([0-9]{1,9})(?:\.0+)?\s*$", 1),
         **{f"_has_{f}": present(f) for f in CHECKED_FIELDS},
         "registered_at": C.parse_date(raw("registered_at"), date_formats.get("registered_at", [])),
-        **{f"_t_{f}": C.clean_text_trimmed(raw(f)) for f in texts + regions},
+        "_t_address": C.clean_text_trimmed(raw("address")),
     }
-    df = raw_rows.select("_record_key", "_source_file", "_line", "_raw_text", "_malformed", "_duplicate_key",
-                         *[c.alias(k) for k, c in s1.items()])
+    df = rows.select("_record_key", "_source_file", "_line", "_raw_text", "_malformed", "_duplicate_key", *outputs,
+                     *[c.alias(k) for k, c in s1.items()])
 
     # 2
     birth_formats = date_formats.get("birth_date", [])
     df = df.withColumns({
         "nik": C.nonblank(col("_nik0")), "no_kk": C.nonblank(col("_kk0")),
-        "_text": C.nonblank(col("_n1")),
-        "_n2": F.regexp_replace(col("_n1"), C.title_pattern(titles), ""),
         "_birth": (F.coalesce(*[F.try_to_date(col("_bd"), f) for f in birth_formats]) if birth_formats
                    else F.lit(None).cast("date")),
         "sex": F.when(col("_sex0").isin("L", "P"), col("_sex0")),
@@ -159,36 +166,26 @@ def standardise_rows(
         "rt": C.nonblank(col("_rt0")), "rw": C.nonblank(col("_rw0")),
         "_national": C.phone_national(col("_phone0")),
         "email": C.email_from_trimmed(col("_email0")),
-        **{f"_r_{f}": C.region_prefix_stripped(C.nonblank(col(f"_t_{f}"))) for f in regions},
     })
 
     # 3
     df = df.withColumns({
-        "_n3": C.unify_common_tokens(F.coalesce(C.blank_to_null(col("_n2")), col("_text")), muhammad_variants),
         "_nlen": F.length("nik"),
         "_birth_ok": (col("_birth").isNotNull() & (F.year("_birth") >= min_birth_year) & (col("_birth") <= ref)),
         "phone": C.phone_from_national(col("_national")),
         "desil": F.when(col("_desil_n").between(int(desil_lo), int(desil_hi)), col("_desil_n")),
-        **{f: F.substring(C.blank_to_null(col(f"_r_{f}")), 1, 200) for f in ("desa", "kecamatan")},
-        "kabupaten": F.substring(F.when(C.is_kota(col("_t_kabupaten")),
-                                        F.concat(F.lit("KOTA "), C.blank_to_null(col("_r_kabupaten"))))
-                                 .otherwise(C.blank_to_null(col("_r_kabupaten"))), 1, 200),
-        "_prov": C.blank_to_null(col("_r_provinsi")),
     })
 
-    # 4: NIK parts (only for 16 digits, so no cast can fail); old-spelling J rule
+    # 4: NIK parts (only for 16 digits, so no cast can fail)
     sixteen = col("_nlen") == 16
     two = lambda start: F.when(sixteen, F.substring("nik", start, 2).cast("int"))  # noqa: E731
     df = df.withColumns({
         "_dd": two(7), "_mm": two(9), "_yy": two(11),
-        "_n4": C.old_spelling_j(col("_n3")),
         "birth_date": F.when(col("_birth_ok"), col("_birth")),
         "birth_date_invalid": col("_bd").isNotNull() & ~F.coalesce(col("_birth_ok"), F.lit(False)),
-        "provinsi": F.substring(col("_prov"), 1, 200),
         # the region code's province when it is a known one, else the province name's
         "_kode_ok": F.length("_kode").isin(2, 4, 6, 10) & col("_kode_prov").isNotNull(),
-        "province_code": F.coalesce(col("_kode_prov"),
-                                    C.province_code_from_region(col("_prov"))),
+        "province_code": F.coalesce(col("_kode_prov"), col("_o_province_code_by_name")),
     })
 
     # 5
@@ -200,7 +197,6 @@ def standardise_rows(
     df = df.withColumns({
         "_ndate": C.safe_date(year, col("_mm"), day),
         "_placeholder": placeholder,
-        "_n5": C.drop_patronymic(C.modern_letters(col("_n4"))),
     })
 
     # 6
@@ -214,7 +210,6 @@ def standardise_rows(
                       .when(~mm.between(1, 12), "bad_month")
                       .when(col("_ndate").isNull(), "bad_date")
                       .when(F.substring("nik", 13, 4) == "0000", "zero_serial")),
-        "name_clean": C.blank_to_null(col("_n5")),
     })
 
     # 7
@@ -226,12 +221,10 @@ def standardise_rows(
         "nik_district": F.when(nik_valid, F.substring("nik", 1, 6)),
         "nik_birth_date": F.when(nik_valid, col("_ndate")),
         "nik_sex": F.when(nik_valid, F.when(dd > 40, "P").otherwise("L")),
-        "_tokens": C.name_tokens(col("name_clean")),
-        "name_phonetic": C.phonetic_rules(col("name_clean")),   # never blank: a token never becomes empty
     })
 
     # 8
-    ph_tokens = F.split(col("name_phonetic"), " ")
+    o = lambda name: col(f"_o_{name}").alias(name)  # noqa: E731  a group's output under its silver name
     out = df.select(
         F.concat(F.lit(f"{source}:"), col("_record_key")).alias("unique_id"),
         F.lit(source).alias("source_dataset"),
@@ -247,26 +240,18 @@ def standardise_rows(
             ("email", col("email").isNull()))],
         (~col("_has_desil")).alias("_blank_desil"),
         "nik", "nik_valid", "nik_issue", "nik_province", "nik_regency", "nik_district", "nik_birth_date", "nik_sex",
-        "birth_date", "birth_date_invalid", "sex", "no_kk", "name_clean", "phone", "email",
+        "birth_date", "birth_date_invalid", "sex", "no_kk", o("name_clean"), "phone", "email",
         F.substring(C.nonblank(col("_oid0")), 1, 64).alias("other_id"),
         F.substring(C.nonblank(col("_t_address")), 1, MAX_FIELD_CHARS).alias("address_clean"),
-        "rt", "rw", "desa", "kecamatan", "kabupaten", "provinsi",
+        "rt", "rw", *[o(f) for f in L.REGION_FIELDS],
         F.when(col("province_code").isin(*province_codes()), col("province_code")).alias("province_code"),
         F.when(F.length("_kode") >= 4, F.substring("_kode", 1, 4)).alias("regency_code"),
         F.when(F.length("_kode") >= 6, F.substring("_kode", 1, 6)).alias("district_code"),
         "desil",
-        *[F.substring(C.nonblank(col(f"_t_{f}")), 1, n).alias(name) for f, n, name in (
-            ("family_relation", 100, "family_relation"), ("occupation", 100, "occupation"),
-            ("education", 100, "education"), ("employment_status", 100, "employment_status"),
-            ("wave", 50, "wave"), ("program_status", 100, "program_status"))],
+        *[o(f) for f, _ in L.TEXT_FIELDS],
         "registered_at",
-        F.size("_tokens").alias("name_tokens"),
-        F.element_at("_tokens", 1).alias("name_first"),
-        F.element_at("_tokens", -1).alias("name_last"),
-        F.array_join(F.sort_array("_tokens"), " ").alias("name_sorted"),
-        "name_phonetic",
-        F.element_at(ph_tokens, 1).alias("name_first_phonetic"),
-        F.element_at(ph_tokens, -1).alias("name_last_phonetic"),
+        *[o(f) for f in ("name_tokens", "name_first", "name_last", "name_sorted", "name_phonetic",
+                         "name_first_phonetic", "name_last_phonetic")],
         F.year("birth_date").alias("birth_year"),
         F.month("birth_date").alias("birth_month"),
         F.dayofmonth("birth_date").alias("birth_day"),

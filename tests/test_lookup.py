@@ -1,0 +1,91 @@
+"""Name, region and coded-text rules once per distinct value, joined back (`padan.standardise.lookup`),
+give exactly the rows the per-row rules give: on the golden input (every name, region and bad-input
+rule) and on names that differ only in case and spaces (one lookup key)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pyspark.sql import functions as F
+
+from padan.standardise import lookup as L
+
+REPO = Path(__file__).resolve().parents[1]
+GOLDEN_INPUT = REPO / "tests" / "fixtures" / "golden" / "input"
+
+
+def _std(spark, cfg, source: str, max_values: int):
+    from padan.ingest.derive import field_columns
+    from padan.ingest.read import list_files, read_source
+    from padan.standardise.persons import standardise_rows, with_record_keys
+
+    contract = cfg.sources[source]
+    s = cfg.standardise
+    raw = read_source(spark, source, contract, list_files(spark, source, str(GOLDEN_INPUT / source)))
+    keyed = with_record_keys(raw.rows, contract.record_key).cache()
+    columns = field_columns(contract)
+    rules = {"titles": s.name_titles, "muhammad_variants": s.muhammad_variants}
+    tables = L.lookup_tables(keyed, columns, max_values, **rules)
+    std = standardise_rows(
+        keyed, source=source, batch_id="b1", columns=columns, date_formats=contract.date_formats,
+        value_maps=contract.value_maps, key_column=contract.record_key, titles=s.name_titles,
+        muhammad_variants=s.muhammad_variants, placeholder_dates=s.placeholder_dates,
+        day15_placeholder=s.day15_placeholder, placeholder_niks=s.placeholder_niks, min_birth_year=s.min_birth_year,
+        reference_date="2026-11-28", required=contract.required, valid_ranges=contract.valid_ranges,
+        identifying_regions=s.identifying_regions, lookups=tables)
+    return std, tables
+
+
+@pytest.fixture(scope="module")
+def cfg():
+    from padan import config
+
+    return config.load(env="base", conf_dir=REPO / "conf")
+
+
+@pytest.mark.parametrize("source", ["p3ke", "prakerja"])
+def test_lookup_rows_equal_per_row_rows_on_the_golden_input(spark, cfg, source):
+    per_row, none = _std(spark, cfg, source, max_values=0)
+    looked_up, tables = _std(spark, cfg, source, max_values=1_000_000)
+    assert none == {}
+    assert sorted(tables) == ["name", "regions", "texts"]
+    # fewer keys than rows (the golden input repeats names and regions), so the lookup does less work
+    n = per_row.count()
+    assert all(t.count() < n for t in tables.values())
+    plans = [df._jdf.queryExecution().executedPlan().toString() for df in (per_row, looked_up)]
+    assert "_k_name_name" not in plans[0] and "_k_name_name" in plans[1]   # the rows' name key: looked up
+    assert per_row.columns == looked_up.columns
+    a, b = per_row.exceptAll(looked_up), looked_up.exceptAll(per_row)
+    assert (a.count(), b.count()) == (0, 0)
+    for t in tables.values():
+        t.unpersist()
+
+
+def test_a_group_with_more_distinct_values_than_allowed_gets_no_table(spark, cfg):
+    _, tables = _std(spark, cfg, "p3ke", max_values=3)
+    assert "name" not in tables and "regions" not in tables
+
+
+def test_name_keys_fold_case_and_spaces_of_ascii_names_only(spark, cfg):
+    s = cfg.standardise
+    rules = {"titles": s.name_titles, "muhammad_variants": s.muhammad_variants}
+    names = [" budi  santoso ", "BUDI SANTOSO", "Budi Santoso", "H. Budi Santoso, S.Pd.", "budi santoso bin saleh",
+             "José María", "JOSÉ MARÍA", "ıbrahim djojo", "IBRAHIM DJOJO", "Ahmad 2", "", "   ", None, "Ѓорги", "ѓорги"]
+    rows = spark.createDataFrame([(i, n) for i, n in enumerate(names)], "i INT, nama STRING")
+    columns = {"name": "nama"}
+    raw = lambda f: L.raw_value(columns, f)  # noqa: E731
+    table = L.lookup_table(rows, L.NAME, columns, raw, 100, **rules)
+    assert table is not None
+    # ' budi  santoso ', 'BUDI SANTOSO', 'Budi Santoso' share one key; the non-ASCII names keep their own
+    assert table.count() == len(set(names)) - 2
+    outs = [f"_o_{o}" for o in L.NAME.outputs]
+    per_row = L.with_group(rows, L.NAME, columns, raw, None, **rules).select("i", *outs)
+    looked_up = L.with_group(rows, L.NAME, columns, raw, table, **rules).select("i", *outs)
+    got, want = sorted(looked_up.collect()), sorted(per_row.collect())
+    assert got == want and len(got) == len(names)
+    by_i = {r.i: r for r in got}
+    assert by_i[0]["_o_name_clean"] == by_i[1]["_o_name_clean"] == by_i[3]["_o_name_clean"] == "BUDI SANTOSO"
+    assert by_i[12]["_o_name_clean"] is None and by_i[10]["_o_name_clean"] is None
+    assert rows.where(F.col("nama").isNull()).count() == 1
+    table.unpersist()
