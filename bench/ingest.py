@@ -4,7 +4,9 @@ For each source (P3KE, Prakerja): the floor is Spark reading the same CSV files 
 column a string) and writing them unchanged to a new Delta table; then `run_ingest` of the same
 files into a fresh lake (contract check, bronze, standardisation, silver.persons, ops.rejects,
 quality profile, ledger). Reports wall seconds, JVM CPU-seconds (the whole local JVM: driver and
-executor threads), Spark jobs, rows per second and rows per CPU-second, and the ratio to the floor.
+executor threads), Spark jobs, rows per second and rows per CPU-second, and the ratio to the floor;
+the CPU-seconds split by JVM thread kind: Spark tasks, the JIT compiler, garbage collection, other
+(driver planning, Delta commits).
 
 The CSV extracts are made once with `padan_synth.write_extracts` and
 reused: keep them outside the repository.
@@ -44,6 +46,12 @@ def session(driver_memory: str, cores: int):
     return spark
 
 
+THREAD_KINDS = {"spark_tasks": ("Executor task",), "jit_compiler": ("C1 Compiler", "C2 Compiler"),
+                "gc": ("GC Thread", "G1 ")}
+"""JVM thread name prefixes per kind of work (HotSpot, G1; Spark's task threads). The rest ('other'):
+the driver's planning and Delta commits (py4j threads), schedulers, listeners."""
+
+
 class Meter:
     """Wall seconds, JVM process CPU-seconds and Spark jobs of one block."""
 
@@ -56,14 +64,32 @@ class Meter:
         fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
+    def _threads(self) -> dict[str, float]:
+        """CPU-seconds per kind of JVM thread alive now (JIT compiler, Spark task, garbage
+        collector; `/proc/<pid>/task/*/stat`): a thread that ended in between is only in the total."""
+        out = {k: 0.0 for k in THREAD_KINDS}
+        for stat in Path(f"/proc/{self.pid}/task").glob("*/stat"):
+            try:
+                text = stat.read_text()
+            except OSError:
+                continue
+            name = text[text.index("(") + 1:text.rindex(")")]
+            fields = text.rsplit(")", 1)[1].split()
+            kind = next((k for k, prefixes in THREAD_KINDS.items() if name.startswith(prefixes)), None)
+            if kind:
+                out[kind] += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return out
+
     def __enter__(self):
         self.spark.sparkContext.setJobGroup(self.name, self.name)
+        self.threads0 = self._threads()
         self.cpu0, self.t0 = self._cpu(), time.perf_counter()
         return self
 
     def __exit__(self, *exc):
         self.wall = time.perf_counter() - self.t0
         self.cpu = self._cpu() - self.cpu0
+        self.threads = {k: v - self.threads0[k] for k, v in self._threads().items()}
         self.jobs = len(self.spark.sparkContext.statusTracker().getJobIdsForGroup(self.name))
         self.spark.sparkContext.setJobGroup("bench-other", "bench-other")
         return False
@@ -71,7 +97,9 @@ class Meter:
     def result(self, rows: int) -> dict:
         return {"wall_s": round(self.wall, 1), "jvm_cpu_s": round(self.cpu, 1), "spark_jobs": self.jobs, "rows": rows,
                 "rows_per_s": round(rows / self.wall) if self.wall else None,
-                "rows_per_cpu_s": round(rows / self.cpu) if self.cpu else None}
+                "rows_per_cpu_s": round(rows / self.cpu) if self.cpu else None,
+                "cpu_s_by_thread": {**{k: round(v, 1) for k, v in self.threads.items()},
+                                    "other": round(self.cpu - sum(self.threads.values()), 1)}}
 
 
 def floor(spark, source: str, data: Path, out: Path) -> dict:
@@ -141,12 +169,15 @@ def main(argv=None) -> int:
         if not a.work:
             shutil.rmtree(work, ignore_errors=True)
     print(json.dumps(result, indent=1))
-    print(f"{'source':10} {'what':7} {'rows':>8} {'wall s':>7} {'cpu s':>7} {'jobs':>5} {'rows/s':>8} {'rows/cpu-s':>10}")
+    print(f"{'source':10} {'what':7} {'rows':>8} {'wall s':>7} {'cpu s':>7} {'jobs':>5} {'rows/s':>8} {'rows/cpu-s':>10}"
+          f"  cpu s: tasks / jit / gc / other")
     for s in SOURCES:
         for what in ("floor", "ingest"):
             r = result[what][s]
+            t = r["cpu_s_by_thread"]
             print(f"{s:10} {what:7} {r['rows']:8d} {r['wall_s']:7.1f} {r['jvm_cpu_s']:7.1f} {r['spark_jobs']:5d} "
-                  f"{r['rows_per_s']:8d} {r['rows_per_cpu_s']:10d}")
+                  f"{r['rows_per_s']:8d} {r['rows_per_cpu_s']:10d}  {t['spark_tasks']} / {t['jit_compiler']} / "
+                  f"{t['gc']} / {t['other']}")
     if a.out:
         Path(a.out).write_text(json.dumps(result, indent=1) + "\n")
     return 0
