@@ -89,3 +89,24 @@ def test_name_keys_fold_case_and_spaces_of_ascii_names_only(spark, cfg):
     assert by_i[12]["_o_name_clean"] is None and by_i[10]["_o_name_clean"] is None
     assert rows.where(F.col("nama").isNull()).count() == 1
     table.unpersist()
+
+
+def test_repeated_keys_flag_the_same_rows_as_the_window(spark):
+    """`flag_duplicates` with `repeated_keys` (a grouping of the keys, a broadcast of the repeated
+    ones) flags exactly the rows the window over all rows flags: every repeat after the first by
+    file, then line; null keys never."""
+    from padan.standardise.persons import flag_duplicates, record_keys, repeated_keys
+
+    rows = [("b.csv", 2, "K1"), ("a.csv", 9, "K1"), ("a.csv", 10, "K1"), ("a.csv", 3, "K2"), ("b.csv", 1, "K2"),
+            ("a.csv", 4, None), ("a.csv", 5, None), ("a.csv", 6, " "), ("b.csv", 7, " "), ("a.csv", 11, "K3"),
+            ("a.csv", 12, "k3")]
+    raw = spark.createDataFrame(rows, "_source_file STRING, _line BIGINT, id STRING")
+    keyed = record_keys(raw, "id")
+    repeated = repeated_keys(keyed, 10)
+    assert sorted(r[0] for r in repeated.collect()) == ["K1", "K2"]   # blank is no key; keys are case-sensitive
+    got = flag_duplicates(keyed, "id", repeated).select("_source_file", "_line", "_duplicate_key")
+    want = flag_duplicates(keyed, "id", None).select("_source_file", "_line", "_duplicate_key")
+    assert sorted(got.collect()) == sorted(want.collect())
+    assert sorted((f, n) for f, n, d in got.collect() if d) == [("a.csv", 10), ("b.csv", 1), ("b.csv", 2)]
+    assert repeated_keys(keyed, 1) is None
+    repeated.unpersist()

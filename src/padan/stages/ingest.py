@@ -20,13 +20,18 @@ from padan.lake import slice_of
 from padan.ledger import StageRecord
 from padan.stages.runner import BRONZE, Ctx, Stage, run_stage
 from padan.standardise.lookup import lookup_tables
-from padan.standardise.persons import split_accepted_rejected, standardise_rows, with_record_keys
+from padan.standardise.persons import (flag_duplicates, record_keys, repeated_keys, split_accepted_rejected,
+                                       standardise_rows)
 from padan.standardise.pseudonymise import Pseudonymiser
 from padan.tables import PERSONS, QUALITY, REJECTS, bronze_spec
 
 LOOKUP_MAX_VALUES = 500_000
 """Name, region and coded-text rules run once per distinct value when a group has at most this many
 (`padan.standardise.lookup`: a broadcast table of that many rows, ~100 MB for names), per row otherwise."""
+
+REPEATED_KEYS_MAX = 1_000_000
+"""Duplicate record keys are found by a broadcast of the repeated keys when there are at most this
+many (a clean register has none), else by a window over all rows."""
 
 INGEST = Stage("ingest", ("files:<source>",), (BRONZE, PERSONS.name, REJECTS.name, QUALITY.name),
                "read one batch of a source, standardise it; every row to silver.persons or ops.rejects")
@@ -82,18 +87,21 @@ def _write_batch(ctx: Ctx, rec: StageRecord, source: str, batch_id: str, mode: s
     """The ingest stage's body: bronze, silver.persons, ops.rejects and ops.quality for one batch."""
     contract = ctx.cfg.sources[source]
     std_cfg = ctx.cfg.standardise
-    keyed = with_record_keys(raw.rows, contract.record_key).persist(StorageLevel.MEMORY_AND_DISK)
+    # the rows with their record keys, cached; repeated keys found by a grouping of the keys alone
+    base = record_keys(raw.rows, contract.record_key).persist(StorageLevel.MEMORY_AND_DISK)
+    repeated = repeated_keys(base, REPEATED_KEYS_MAX) if contract.record_key else None
+    keyed = flag_duplicates(base, contract.record_key, repeated)
     if mode == "increment":
-        _check_new_keys(ctx, source, batch_id, keyed)
+        _check_new_keys(ctx, source, batch_id, base)
     loaded_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     bronze = bronze_spec(source, list(raw.columns))
-    bronze_rows = (keyed if pseudo is None else pseudo.bronze(keyed, raw.columns)).select(
+    bronze_rows = (base if pseudo is None else pseudo.bronze(base, raw.columns)).select(
         F.concat(F.lit(f"{source}:"), F.col("_record_key")).alias("_unique_id"), F.lit(batch_id).alias("_batch_id"),
         "_source_file", "_line", F.lit(loaded_at).alias("_loaded_at"), *[F.col(f"`{c}`") for c in raw.columns])
     m_read = ctx.lake.overwrite(bronze_rows, bronze, replace_where=slice_of(_batch_id=batch_id))
 
     rules = {"titles": std_cfg.name_titles, "muhammad_variants": std_cfg.muhammad_variants}
-    lookups = lookup_tables(keyed, field_columns(contract), LOOKUP_MAX_VALUES, **rules)
+    lookups = lookup_tables(base, field_columns(contract), LOOKUP_MAX_VALUES, **rules)
     std = standardise_rows(
         keyed, source=source, batch_id=batch_id, columns=field_columns(contract), date_formats=contract.date_formats,
         value_maps=contract.value_maps, key_column=contract.record_key, titles=std_cfg.name_titles,
@@ -124,9 +132,9 @@ def _write_batch(ctx: Ctx, rec: StageRecord, source: str, batch_id: str, mode: s
     ctx.lake.overwrite(ctx.spark.createDataFrame([(batch_id, source, batch_id, *q) for q in quality], QUALITY.ddl),
                        QUALITY, replace_where=slice_of(source=source, batch_id=batch_id))
     log_quality(quality, source)
-    keyed.unpersist()
     std.unpersist()
-    for table in lookups.values():
+    base.unpersist()
+    for table in (*lookups.values(), *([repeated] if repeated is not None else [])):
         table.unpersist()
     return IngestResult(source, batch_id, n_read, n_std, n_rej)
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Mapping, Sequence
 
+from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
@@ -63,17 +64,50 @@ def with_record_keys(raw_rows: DataFrame, key_column: str | None) -> DataFrame:
     """Add `_record_key` (the register's key, or one derived from the row's text: the same row
     gets the same key on every run) and `_duplicate_key` (true for every repeat of a key after
     its first occurrence by file and line)."""
+    return flag_duplicates(record_keys(raw_rows, key_column), key_column, None)
+
+
+def record_keys(raw_rows: DataFrame, key_column: str | None) -> DataFrame:
+    """`with_record_keys` before `flag_duplicates`: `_record_key` only."""
     if key_column:
         key = C.blank_to_null(F.col(f"`{key_column}`"))
     else:
         digest = F.sha2(F.coalesce(F.col("_raw_text"), F.lit("")), 256).substr(1, 24)
         occurrence = F.row_number().over(Window.partitionBy(digest).orderBy("_source_file", "_line"))
         key = F.concat(digest, F.lit("-"), occurrence.cast("string"))
-    keyed = raw_rows.withColumn("_record_key", key)
-    if not key_column:   # digest + occurrence number: unique by construction, no second window needed
+    return raw_rows.withColumn("_record_key", key)
+
+
+def repeated_keys(keyed: DataFrame, max_keys: int) -> DataFrame | None:
+    """The record keys that more than one row holds, cached and counted (one Spark job: a grouping
+    of the keys alone, not of whole rows), or None when there are more than `max_keys` of them.
+    Unpersist it after its last use."""
+    multi = (keyed.where(F.col("_record_key").isNotNull()).groupBy("_record_key").count()
+             .where(F.col("count") > 1).select("_record_key").persist(StorageLevel.MEMORY_AND_DISK))
+    if multi.count() > max_keys:
+        multi.unpersist()
+        return None
+    return multi
+
+
+def flag_duplicates(keyed: DataFrame, key_column: str | None, repeated: DataFrame | None) -> DataFrame:
+    """Add `_duplicate_key` to rows with `_record_key` (`record_keys`). A keyless source's
+    digest-occurrence keys are unique by construction: never a duplicate. With `repeated`
+    (`repeated_keys` of the same rows), the first row of each repeated key (by file and line) is
+    looked up among the few rows that hold one and joined back by broadcast: no shuffle of whole
+    rows. Without it, a window over all rows numbers each key's rows (a shuffle and sort of
+    the rows). Both flag the same rows."""
+    if not key_column:
         return keyed.withColumn("_duplicate_key", F.lit(False))
-    first = F.row_number().over(Window.partitionBy("_record_key").orderBy("_source_file", "_line"))
-    return keyed.withColumn("_duplicate_key", F.col("_record_key").isNotNull() & (first > 1))
+    if repeated is None:
+        first = F.row_number().over(Window.partitionBy("_record_key").orderBy("_source_file", "_line"))
+        return keyed.withColumn("_duplicate_key", F.col("_record_key").isNotNull() & (first > 1))
+    firsts = (keyed.join(F.broadcast(repeated), "_record_key", "left_semi").groupBy("_record_key")
+              .agg(F.min(F.struct("_source_file", "_line")).alias("_first"))
+              .select(F.col("_record_key").alias("_repeated_key"), "_first"))
+    joined = keyed.join(F.broadcast(firsts), F.col("_record_key") == F.col("_repeated_key"), "left")
+    flag = F.col("_repeated_key").isNotNull() & (F.struct("_source_file", "_line") != F.col("_first"))
+    return joined.withColumn("_duplicate_key", flag).drop("_repeated_key", "_first")
 
 
 def _flag_array(items: Sequence[tuple[Column, Column | str]]) -> Column:
