@@ -23,6 +23,7 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -64,10 +65,17 @@ class Meter:
         fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
-    def _threads(self) -> dict[str, float]:
-        """CPU-seconds per kind of JVM thread alive now (JIT compiler, Spark task, garbage
-        collector; `/proc/<pid>/task/*/stat`): a thread that ended in between is only in the total."""
-        out = {k: 0.0 for k in THREAD_KINDS}
+    def _poll(self) -> None:
+        """CPU-seconds per JVM thread (`/proc/<pid>/task/*/stat`), read every half second while the
+        block runs: Spark's task threads end after a minute idle, and a thread's CPU is kept as last
+        read (a thread that ended within half a second of a read loses that bit to 'other')."""
+        while True:
+            self._read_threads()
+            if self._stop.wait(0.5):
+                self._read_threads()
+                return
+
+    def _read_threads(self, first: bool = False) -> None:
         for stat in Path(f"/proc/{self.pid}/task").glob("*/stat"):
             try:
                 text = stat.read_text()
@@ -75,21 +83,36 @@ class Meter:
                 continue
             name = text[text.index("(") + 1:text.rindex(")")]
             fields = text.rsplit(")", 1)[1].split()
+            cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            # a thread started inside the block counts from zero
+            start = self._seen[stat.parent.name][2] if stat.parent.name in self._seen else (cpu if first else 0.0)
+            self._seen[stat.parent.name] = (name, cpu, start)
+
+    def _threads(self) -> dict[str, float]:
+        """CPU-seconds per kind of thread used inside the block (first read at the start)."""
+        out = {k: 0.0 for k in THREAD_KINDS}
+        for name, cpu, start in self._seen.values():
             kind = next((k for k, prefixes in THREAD_KINDS.items() if name.startswith(prefixes)), None)
             if kind:
-                out[kind] += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+                out[kind] += cpu - start
         return out
 
     def __enter__(self):
         self.spark.sparkContext.setJobGroup(self.name, self.name)
-        self.threads0 = self._threads()
+        self._seen: dict[str, tuple[str, float, float]] = {}   # thread id -> (name, CPU-s last read, at first read)
+        self._read_threads(first=True)
+        self._stop = threading.Event()
+        self._poller = threading.Thread(target=self._poll, daemon=True)
+        self._poller.start()
         self.cpu0, self.t0 = self._cpu(), time.perf_counter()
         return self
 
     def __exit__(self, *exc):
         self.wall = time.perf_counter() - self.t0
         self.cpu = self._cpu() - self.cpu0
-        self.threads = {k: v - self.threads0[k] for k, v in self._threads().items()}
+        self._stop.set()
+        self._poller.join()
+        self.threads = self._threads()
         self.jobs = len(self.spark.sparkContext.statusTracker().getJobIdsForGroup(self.name))
         self.spark.sparkContext.setJobGroup("bench-other", "bench-other")
         return False
