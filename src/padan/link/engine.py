@@ -182,14 +182,35 @@ def _keys_only(df: DataFrame, key_sets: list[list[str]]) -> DataFrame:
             .where(F.col("__k").isNotNull()).select("__cid", "__k.__s", "__k.__h", "__k.__b"))
 
 
+def _meetings(keyed: DataFrame, right: DataFrame | None, *, ordered: bool) -> DataFrame:
+    """(__cid_l, __cid_r, __sets): each pair of records whose keyed rows share a hash __h, once,
+    with the bits of the key sets it met under (bit_or). `right` None: `keyed` joined with itself
+    (with `ordered`, only as l < r by composite id); else `keyed` (l) x `right` (r).
+
+    The join is on __h alone, a single long: __h already hashes the key set's position with its
+    values, and a single-long sort key lets Spark radix-sort it. Both sides read the same columns,
+    bits included, so the self-join's two sides are one plan and Spark shuffles the keyed rows
+    once and reuses the exchange (joining on (__h, __s) and taking the bits of one side made the
+    sides differ, and each was built and shuffled apart). A collision of __h across key sets only
+    adds a bit: a pair is still kept only for a rule whose full condition holds."""
+    lk = keyed.alias("lk")
+    rk = (keyed if right is None else right).alias("rk")
+    meet = F.col("lk.__h") == F.col("rk.__h")
+    if ordered:
+        meet = meet & (F.col("lk.__cid") < F.col("rk.__cid"))
+    return (lk.join(rk, meet, "inner")
+            .groupBy(F.col("lk.__cid").alias("__cid_l"), F.col("rk.__cid").alias("__cid_r"))
+            .agg(F.bit_or(F.col("lk.__b").bitwiseOR(F.col("rk.__b"))).alias("__sets")))
+
+
 def _blocked(left: DataFrame, right: DataFrame, model: Model, where: Column | None, columns: Sequence[str],
              *, ordered: bool = False) -> DataFrame:
     """The pairs of the blocking rules, each once with the first rule that finds it as match_key,
     every column as <column>_l / <column>_r.
 
-    The rules with equi-join keys (`l.x = r.x` conjuncts) share one join, and it is narrow: each
-    record enters once per distinct key set as (composite id, key set, 64-bit hash of the set and
-    its values), records meet on the hash (and the set; with `ordered`, only as l < r by composite
+    The rules with equi-join keys (`l.x = r.x` conjuncts) share one narrow step: each record
+    enters once per distinct key set as (composite id, key set bit, 64-bit hash of the set and its
+    values), records meet on the hash (`_meetings`: with `ordered`, only as l < r by composite
     id), and each meeting pair is kept once with the bit set of the key sets it met under (an
     aggregate on the two ids, code-generated). Only then are the full records joined to the pairs
     (on a hash of the id, then the id), and a pair is kept for the first rule whose key set it met
@@ -202,15 +223,8 @@ def _blocked(left: DataFrame, right: DataFrame, model: Model, where: Column | No
     key_sets = _key_sets(rule_keys)
     parts = []
     if key_sets:
-        lk = _keys_only(left, key_sets)
-        rk = lk if right is left else _keys_only(right, key_sets)
-        lk, rk = lk.alias("lk"), rk.alias("rk")
-        meet = (F.col("lk.__h") == F.col("rk.__h")) & (F.col("lk.__s") == F.col("rk.__s"))
-        if ordered:
-            meet = meet & (F.col("lk.__cid") < F.col("rk.__cid"))
-        met = (lk.join(rk, meet, "inner")
-               .groupBy(F.col("lk.__cid").alias("__cid_l"), F.col("rk.__cid").alias("__cid_r"))
-               .agg(F.bit_or(F.col("lk.__b")).alias("__sets")))
+        met = _meetings(_keys_only(left, key_sets), None if right is left else _keys_only(right, key_sets),
+                        ordered=ordered)
         met = met.select("*", F.xxhash64("__cid_l").alias("__hid_l"), F.xxhash64("__cid_r").alias("__hid_r"))
         lt = left.select("*", _composite_id().alias("__cid"), F.xxhash64(_composite_id()).alias("__hid")).alias("l")
         rt = right.select("*", _composite_id().alias("__cid"), F.xxhash64(_composite_id()).alias("__hid")).alias("r")

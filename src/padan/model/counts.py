@@ -119,7 +119,7 @@ def prior_pairs(spark, persons: DataFrame, settings: dict[str, Any], rules: list
     """The distinct pairs the deterministic `rules` find (padan's engine joins), no job yet."""
     model, df, cols = _records(spark, persons, with_rule_columns(settings, rules))
     model = dataclasses.replace(model, rules=tuple(engine._transpile(r) for r in rules))
-    return engine._blocked(df, df, model, _pair_filter(model), ["unique_id"])
+    return engine._blocked(df, df, model, _pair_filter(model), ["unique_id"], ordered=True)
 
 
 def prior_from_found(found: float, counts: list[int], link_type: str, recall: float) -> float:

@@ -156,7 +156,7 @@ def blocked_gammas(spark, persons: DataFrame, settings: dict[str, Any], rule: st
     where = engine._composite_id("l") < engine._composite_id("r")
     if model.link_type == "link_only":
         where = where & (F.col("l.source_dataset") != F.col("r.source_dataset"))
-    pairs = engine._blocked(df, df, model, where, cols)
+    pairs = engine._blocked(df, df, model, where, cols, ordered=True)
     return pairs.select(*[engine._gamma(c).alias(f"gamma_{c.name}") for c in model.comparisons])
 
 
