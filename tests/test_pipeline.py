@@ -88,6 +88,20 @@ def test_same_person_records_end_in_the_same_cluster(run):
     assert m.pairwise_precision >= 0.95, m
 
 
+def test_first_cluster_counts_are_what_it_wrote(run):
+    """The first cluster stage of a lake (no earlier state: every person new) reports its counts
+    from its writes: they are the rows of the tables' first versions."""
+    ctx, result, _ = run
+    clusters = ctx.lake.read("gold.clusters", version=0)
+    changes = ctx.lake.read("gold.id_changes", version=0)
+    assert {r[0] for r in clusters.select("run_id").distinct().collect()} == {result.run_id}
+    assert set(result.cluster) == {"records", "persons", "ids_new"}
+    assert result.cluster["records"] == clusters.count() == ctx.lake.read("silver.persons").count()
+    assert result.cluster["persons"] == clusters.select("person_id").distinct().count() < result.cluster["records"]
+    assert result.cluster["ids_new"] == changes.where((F.col("run_id") == result.run_id) & (F.col("kind") == "new")).count()
+    assert result.cluster["ids_new"] == changes.count() == result.cluster["persons"]
+
+
 def test_marts_count_persons(run):
     ctx, result, _ = run
     overlap = ctx.lake.read("gold.overlap_by_region").where((F.col("level") == "national") & F.col("desil").isNull()).first()

@@ -204,3 +204,20 @@ def test_withheld_counts_render_as_below_k():
     assert sorted(values, key=str) == [12, None]
     assert cells == ["1,234", "&lt;10", "&lt;10"]
     assert [r["persons_label"] for r in overlap] == ["<10", "12"]
+
+
+def test_small_aggregates_are_sorted_on_the_driver_as_spark_orders_them(spark):
+    """The report sorts its small aggregates on the driver (`_rows`), in ORDER BY's order: ascending
+    with NULLs first, descending with NULLs last, NaN above every number, strings by code point."""
+    from padan.report.html import _rows
+
+    nan = float("nan")
+    df = spark.createDataFrame(
+        [("b", 2, 1.5), ("a", None, -1.0), (None, 3, nan), ("É", 1, None), ("a", 7, 0.0), ("Z", 2, 2.5),
+         ("b", None, nan), ("aa", 3, -0.5), (None, None, None), ("a", 1, 1e9)],
+        "s STRING, i INT, d DOUBLE")
+    for order in (["s", "-i"], ["-d", "s"], ["d"], ["i", "-s", "d"], ["-s", "-d"]):
+        spark_order = [F.desc(o[1:]) if o.startswith("-") else F.col(o) for o in order]
+        want = [r.asDict() for r in df.orderBy(*spark_order, "s", "i", "d").collect()]
+        got = _rows(df, *order, "s", "i", "d")
+        assert [repr(r) for r in got] == [repr(r) for r in want], order

@@ -38,21 +38,21 @@ def overlap_by_region(profile: DataFrame, run_id: str, *, suppress_below: int = 
     agg = [F.sum(F.col("in_p3ke").cast("long")).alias("persons_p3ke"),
            F.sum(F.col("in_prakerja").cast("long")).alias("persons_prakerja"),
            F.sum((F.col("in_p3ke") & F.col("in_prakerja")).cast("long")).alias("persons_both")]
-    levels = {"national": [], "province": ["province_code"], "regency": ["province_code", "regency"]}
-    parts = []
-    for level, keys in levels.items():
-        for by_desil in (False, True):
-            group = keys + (["desil"] if by_desil else [])
-            g = profile.groupBy(*group).agg(*agg) if group else profile.agg(*agg)
-            for col in ("province_code", "regency", "desil"):
-                if col not in group:
-                    g = g.withColumn(col, F.lit(None).cast("int" if col == "desil" else "string"))
-            if by_desil:
-                g = g.where(F.col("desil").isNotNull())
-            parts.append(g.withColumn("level", F.lit(level)))
-    out = parts[0]
-    for p in parts[1:]:
-        out = out.unionByName(p)
+    # The national all-deciles row is a global aggregate (one row even over no persons); the other
+    # five groupings are grouping sets of one aggregation: the profile is read and shuffled once.
+    # grouping_id's bits say which of (province_code, regency, desil) a row is NOT grouped by:
+    # 6 = national per desil, 3 / 2 = province all deciles / per desil, 1 / 0 = regency.
+    national = profile.agg(*agg).select(
+        *COUNTS, F.lit(None).cast("string").alias("province_code"), F.lit(None).cast("string").alias("regency"),
+        F.lit(None).cast("int").alias("desil"), F.lit("national").alias("level"))
+    keys = ["province_code", "regency", "desil"]
+    sets = [["desil"], ["province_code"], ["province_code", "desil"], ["province_code", "regency"], keys]
+    gid = F.col("_gid")
+    grouped = (profile.groupingSets(sets, *keys).agg(*agg, F.grouping_id(*keys).alias("_gid"))
+               .where((gid % 2 == 1) | F.col("desil").isNotNull())          # per desil: a known desil
+               .withColumn("level", F.when(gid >= 6, "national").when(gid >= 2, "province").otherwise("regency"))
+               .select(*COUNTS, *keys, "level"))
+    out = national.unionByName(grouped)
     out = suppress_small_cells(out, suppress_below)
     return (out.join(F.broadcast(names), "province_code", "left")
             .withColumn("share_p3ke_in_prakerja", F.try_divide(F.col("persons_both"), F.col("persons_p3ke")))

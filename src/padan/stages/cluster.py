@@ -46,8 +46,15 @@ def run_cluster(ctx: Ctx, run_id: str) -> dict[str, int]:
         ids = assign_person_ids(comps, previous, run_id)
         clusters = _cluster_rows(ids.assign.join(persons, "unique_id"), threshold, run_id)
         m = ctx.lake.overwrite(clusters, CLUSTERS)
-        counts = _write_id_changes(ctx, ids.changes, run_id)
-        rec.row_counts.update(records=m.get("numOutputRows", 0), persons=ids.persons(), **counts)
+        if previous is None:
+            # No earlier state: every person is new, one `new` change each, so the write's own row
+            # count gives both figures (no count query).
+            counts = _write_id_changes(ctx, ids.changes, run_id, all_new=True)
+            persons = counts.get("ids_new", 0)
+        else:
+            counts = _write_id_changes(ctx, ids.changes, run_id)
+            persons = ids.persons()
+        rec.row_counts.update(records=m.get("numOutputRows", 0), persons=persons, **counts)
         clusters.unpersist()
         ids.release()
         comps.unpersist()
@@ -105,9 +112,14 @@ def _cluster_rows(assign: DataFrame, threshold: float, run_id: str) -> DataFrame
         .persist(StorageLevel.MEMORY_AND_DISK))
 
 
-def _write_id_changes(ctx: Ctx, changes: DataFrame, run_id: str) -> dict:
+def _write_id_changes(ctx: Ctx, changes: DataFrame, run_id: str, *, all_new: bool = False) -> dict:
     """Write the run's slice of gold.id_changes; returns its counts by kind (`changes` is computed
-    once, for both)."""
+    once, for both). `all_new`: every change is of kind `new` (no earlier state), so the count is
+    the write's row count."""
+    if all_new:
+        m = ctx.lake.overwrite(changes.withColumn("run_id", F.lit(run_id)), ID_CHANGES, replace_where=slice_of(run_id=run_id))
+        n = int(m.get("numOutputRows", 0))
+        return {"ids_new": n} if n else {}
     changes = changes.persist(StorageLevel.MEMORY_AND_DISK)
     try:
         ctx.lake.overwrite(changes.withColumn("run_id", F.lit(run_id)), ID_CHANGES, replace_where=slice_of(run_id=run_id))
