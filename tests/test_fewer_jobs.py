@@ -37,6 +37,25 @@ def test_pattern_counts_by_set_equal_one_query_per_set(spark):
     assert got[0].gammas.tolist() == sorted(got[0].gammas.tolist())
 
 
+def test_tagged_sets_count_as_their_separate_sets(spark):
+    """A TaggedSets (several sets in one frame, a tag column) gives each set the counts it gets as
+    a frame of its own, in tag order, between the sets around it."""
+    from padan.model.patterns import TaggedSets, pattern_counts, pattern_counts_by_set
+
+    rng = np.random.default_rng(5)
+    sets = [[(int(a) if a < 3 else None, int(b)) for a, b in rng.integers(0, 4, size=(n, 2))] for n in (30, 0, 9)]
+    frames = [_frame(spark, rows) for rows in sets]
+    tagged = spark.createDataFrame([(k, a, b) for k, rows in enumerate(sets) for a, b in rows],
+                                   "tag INT, gamma_a INT, gamma_b INT")
+    before = _frame(spark, [(1, 1), (2, 2)])
+    got = pattern_counts_by_set([before, TaggedSets(tagged, "tag", 3), None, frames[0]], ["a", "b"])
+    assert len(got) == 6
+    for pc, frame in zip([got[0], got[1], got[2], got[3], got[5]], [before, *frames, frames[0]]):
+        one = pattern_counts(frame, ["a", "b"])
+        assert np.array_equal(pc.gammas, one.gammas) and np.array_equal(pc.counts, one.counts)
+    assert len(got[2].counts) == 0 and len(got[4].counts) == 0 and got[1].counts.sum() == 30
+
+
 def test_pattern_counts_by_set_refuses_a_frame_with_some_gamma_columns(spark):
     from padan.model.patterns import pattern_counts_by_set
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import math
 import statistics
 import time
@@ -31,8 +32,8 @@ from pyspark.sql import functions as F
 
 from padan.errors import ModelError
 from padan.link import engine
-from padan.model.patterns import (PatternCounts, blocked_gammas, comparison_names, em_session, pattern_counts,
-                                  pattern_counts_by_set)
+from padan.model.patterns import (PatternCounts, TaggedSets, blocked_gammas, comparison_names, em_session,
+                                  pattern_counts, pattern_counts_by_set)
 from padan.model.settings import with_rule_columns
 
 
@@ -180,6 +181,20 @@ def label_gammas(spark, persons: DataFrame, settings: dict[str, Any], labels: Da
     return _gammas(pairs, model)
 
 
+def label_gammas_by_set(spark, persons: DataFrame, settings: dict[str, Any], label_sets: list[DataFrame]) -> TaggedSets:
+    """The gamma vectors of several label sets as one `TaggedSets`: the sets tagged and unioned,
+    then joined to the records once per side (not once per set and side; no job yet)."""
+    model, df, cols = _records(spark, persons, settings)
+    ids = ["source_dataset_l", "unique_id_l", "source_dataset_r", "unique_id_r"]
+    tagged = functools.reduce(lambda a, b: a.unionByName(b), [labels.select(F.lit(k).alias("__label_set"), *ids)
+                                                              for k, labels in enumerate(label_sets)])
+    left = df.select(*[F.col(c).alias(f"{c}_l") for c in cols])
+    right = df.select(*[F.col(c).alias(f"{c}_r") for c in cols])
+    pairs = tagged.join(left, ["source_dataset_l", "unique_id_l"]).join(right, ["source_dataset_r", "unique_id_r"])
+    gammas = pairs.select("__label_set", *[engine._gamma(c).alias(f"gamma_{c.name}") for c in model.comparisons])
+    return TaggedSets(gammas, "__label_set", len(label_sets))
+
+
 def estimate_m_from_labels(spark, persons: DataFrame, settings: dict[str, Any], labels: DataFrame) -> tuple[
         dict[str, dict[int, float | None]], int]:
     """m of every level from label pairs: their gamma vectors -> pattern counts. Returns (m,
@@ -189,12 +204,14 @@ def estimate_m_from_labels(spark, persons: DataFrame, settings: dict[str, Any], 
 
 
 def _prior_and_u(spark, persons: DataFrame, settings: dict[str, Any], tr, seconds: dict[str, float],
-                 sizes: dict[str, int], more: list[DataFrame | None] = ()) -> tuple[dict[str, Any], list[PatternCounts]]:
+                 sizes: dict[str, int], more: list[DataFrame | TaggedSets | None] = ()) -> tuple[
+        dict[str, Any], list[PatternCounts]]:
     """The settings with the prior from `tr.prior_rules` and u from the seeded sample, and the
-    pattern counts of the further gamma frames `more`: the records per source (one job), then the
-    prior's pairs, the u sample's and `more`'s pattern counts in one query (one collect; the prior's
-    pairs enter without gammas, so their count is their one pattern's). Returns (settings, the
-    pattern counts of `more`). seconds: 'prior' (the records per source), 'u' (the one query)."""
+    pattern counts of the further gamma frames `more` (a `TaggedSets` gives one per set): the
+    records per source (one job), then the prior's pairs, the u sample's and `more`'s pattern
+    counts in one query (one collect; the prior's pairs enter without gammas, so their count is
+    their one pattern's). Returns (settings, the pattern counts of `more`, one per set). seconds:
+    'prior' (the records per source), 'u' (the one query)."""
     out = copy.deepcopy(settings)
     t = time.monotonic()
     counts = source_counts(persons)
@@ -280,10 +297,10 @@ def train_nik_anchored(spark, persons: DataFrame, settings: dict[str, Any], tr, 
     seconds: dict[str, float] = {}
     sizes: dict[str, int] = {}
     t = time.monotonic()
-    gammas = [label_gammas(spark, persons, settings, make(persons, tr.max_label_pairs, tr.u_seed))
-              for _, make, _ in label_sets]
+    gammas = label_gammas_by_set(spark, persons, settings,
+                                 [make(persons, tr.max_label_pairs, tr.u_seed) for _, make, _ in label_sets])
     seconds["labels"] = time.monotonic() - t
-    out, pcs = _prior_and_u(spark, persons, settings, tr, seconds, sizes, gammas)
+    out, pcs = _prior_and_u(spark, persons, settings, tr, seconds, sizes, [gammas])
     t = time.monotonic()
     sessions: dict[str, dict[int, list[float]]] = {}
     for (name, _, only), pc in zip(label_sets, pcs):

@@ -68,26 +68,42 @@ def pattern_counts(pairs: DataFrame, names: list[str]) -> PatternCounts:
     return _as_counts(pairs.groupBy(*cols).agg(F.count(F.lit(1)).alias("n")).collect(), names)
 
 
-def pattern_counts_by_set(frames: list[DataFrame | None], names: list[str]) -> list[PatternCounts]:
+@dataclass(frozen=True)
+class TaggedSets:
+    """Several sets of pairs in one frame (for `pattern_counts_by_set`): `column` holds each row's
+    set, 0 .. n - 1, so the sets share one plan (one join for all of them) instead of one each."""
+    frame: DataFrame
+    column: str
+    n: int
+
+
+def pattern_counts_by_set(frames: list[DataFrame | TaggedSets | None], names: list[str]) -> list[PatternCounts]:
     """`pattern_counts` of several sets of pairs (each a frame with every gamma_<name> column, or
     with none: its rows then count as one all-null pattern, i.e. a row count) in ONE query:
-    the sets tagged and unioned, grouped by (tag, pattern), one collect. None stands for an empty set."""
+    the sets tagged and unioned, grouped by (tag, pattern), one collect. None stands for an empty set;
+    a `TaggedSets` stands for its n sets, in the order of its tag."""
     cols = [f"gamma_{n}" for n in names]
     tagged = None
-    for k, frame in enumerate(frames):
+    k = 0
+    for frame in frames:
         if frame is None:
+            k += 1
             continue
+        tag, sets = F.lit(k), 1
+        if isinstance(frame, TaggedSets):
+            tag, sets, frame = F.col(frame.column) + F.lit(k), frame.n, frame.frame
         have = set(frame.columns)
         if have & set(cols) and not have >= set(cols):
             raise ValueError(f"set {k}: gamma columns missing: {sorted(set(cols) - have)}")
-        t = frame.select(F.lit(k).alias("__set"), *[(F.col(c) if c in have else F.lit(None)).cast("int").alias(c)
-                                                    for c in cols])
+        t = frame.select(tag.cast("int").alias("__set"), *[(F.col(c) if c in have else F.lit(None)).cast("int").alias(c)
+                                                           for c in cols])
         tagged = t if tagged is None else tagged.unionByName(t)
+        k += sets
     rows = [] if tagged is None else tagged.groupBy("__set", *cols).agg(F.count(F.lit(1)).alias("n")).collect()
     by_set: dict[int, list] = {}
     for r in rows:
         by_set.setdefault(r["__set"], []).append(r)
-    return [_as_counts(by_set.get(k, []), names) for k in range(len(frames))]
+    return [_as_counts(by_set.get(i, []), names) for i in range(k)]
 
 
 def _value(p: float | None) -> float:
