@@ -31,7 +31,7 @@ REPO = Path(__file__).resolve().parents[1]
 SOURCES = ("p3ke", "prakerja")
 
 
-def session(driver_memory: str, cores: int):
+def session(driver_memory: str, cores: int, java_opts: str = ""):
     from pyspark.sql import SparkSession
 
     from padan.spark import local_session_conf
@@ -39,6 +39,8 @@ def session(driver_memory: str, cores: int):
     conf = local_session_conf(master=f"local[{cores}]", app_name="padan-bench-ingest", driver_memory=driver_memory,
                               ui_enabled=False, shuffle_partitions=cores,
                               warehouse_dir=tempfile.mkdtemp(prefix="padan-bench-wh-"))
+    if java_opts:
+        conf["spark.driver.extraJavaOptions"] = f"{conf.get('spark.driver.extraJavaOptions', '')} {java_opts}".strip()
     builder = SparkSession.builder
     for k, v in conf.items():
         builder = builder.config(k, v)
@@ -152,11 +154,25 @@ def main(argv=None) -> int:
     p.add_argument("--cores", type=int, default=2)
     p.add_argument("--label", default="", help="a note stored with the result (e.g. 'before', 'after')")
     p.add_argument("--out", help="write the result JSON here")
+    p.add_argument("--lookup-min-rows", type=int,
+                   help="override padan.stages.ingest.LOOKUP_MIN_ROWS (0: lookups at any size; a huge value: per-row)")
+    p.add_argument("--java-opts", default="", help="JVM options added to the driver's (e.g. JIT settings)")
+    p.add_argument("--sources", default=",".join(SOURCES), help="comma-separated sources to ingest (default: both)")
+    p.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE",
+                   help="a Spark SQL setting for the session (repeatable), e.g. spark.sql.codegen.methodSplitThreshold=256")
     a = p.parse_args(argv)
 
     from padan import config
 
-    spark = session(a.driver_memory, a.cores)
+    spark = session(a.driver_memory, a.cores, a.java_opts)
+    sources = tuple(x for x in a.sources.split(",") if x)
+    for kv in a.conf:
+        k, _, v = kv.partition("=")
+        spark.conf.set(k, v)
+    if a.lookup_min_rows is not None:
+        import padan.stages.ingest as stage
+
+        stage.LOOKUP_MIN_ROWS = a.lookup_min_rows
     data = Path(a.data)
     if not all((data / s).exists() for s in SOURCES):
         from padan_synth import write_extracts
@@ -169,11 +185,13 @@ def main(argv=None) -> int:
     try:
         result = {"date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "label": a.label,
                   "cores": a.cores, "driver_memory": a.driver_memory, "data": str(data), "machine_cores": os.cpu_count(),
-                  "load_avg_start": os.getloadavg(), "floor": {}, "ingest": {}}
+                  "load_avg_start": os.getloadavg(), "conf": a.conf, "java_opts": a.java_opts,
+                  "lookup_min_rows": a.lookup_min_rows,
+                  "floor": {}, "ingest": {}}
         # warm-up (JIT, Delta classes), not measured: the first source's floor would pay for it
-        spark.read.option("header", True).csv(str(data / SOURCES[0])).limit(1000).write.format("delta").save(
+        spark.read.option("header", True).csv(str(data / sources[0])).limit(1000).write.format("delta").save(
             str(work / "warm-up"))
-        for s in SOURCES:
+        for s in sources:
             result["floor"][s] = floor(spark, s, data, work)
         cfg = config.load(env="base", conf_dir=REPO / "conf", overrides={"lake": {"root": str(work / "lake")}})
         from padan.stages import Ctx
@@ -181,7 +199,7 @@ def main(argv=None) -> int:
         with Meter(spark, "ctx-create") as m:
             ctx = Ctx.create(spark, cfg, run_date="2026-11-28")
         result["ctx_create"] = m.result(0)
-        for s in SOURCES:
+        for s in sources:
             result["ingest"][s] = ingest(ctx, s, data)
             f, i = result["floor"][s], result["ingest"][s]
             i["cpu_x_floor"] = round(i["jvm_cpu_s"] / f["jvm_cpu_s"], 1) if f["jvm_cpu_s"] else None
@@ -194,7 +212,7 @@ def main(argv=None) -> int:
     print(json.dumps(result, indent=1))
     print(f"{'source':10} {'what':7} {'rows':>8} {'wall s':>7} {'cpu s':>7} {'jobs':>5} {'rows/s':>8} {'rows/cpu-s':>10}"
           f"  cpu s: tasks / jit / gc / other")
-    for s in SOURCES:
+    for s in sources:
         for what in ("floor", "ingest"):
             r = result[what][s]
             t = r["cpu_s_by_thread"]

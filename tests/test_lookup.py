@@ -15,7 +15,7 @@ REPO = Path(__file__).resolve().parents[1]
 GOLDEN_INPUT = REPO / "tests" / "fixtures" / "golden" / "input"
 
 
-def _std(spark, cfg, source: str, max_values: int):
+def _std(spark, cfg, source: str, max_values: int, min_rows: int = 0):
     from padan.ingest.derive import field_columns
     from padan.ingest.read import list_files, read_source
     from padan.standardise.persons import standardise_rows, with_record_keys
@@ -26,7 +26,7 @@ def _std(spark, cfg, source: str, max_values: int):
     keyed = with_record_keys(raw.rows, contract.record_key).cache()
     columns = field_columns(contract)
     rules = {"titles": s.name_titles, "muhammad_variants": s.muhammad_variants}
-    tables = L.lookup_tables(keyed, columns, max_values, **rules)
+    tables = L.lookup_tables(keyed, columns, keyed.count(), max_values, min_rows=min_rows, **rules)
     std = standardise_rows(
         keyed, source=source, batch_id="b1", columns=columns, date_formats=contract.date_formats,
         value_maps=contract.value_maps, key_column=contract.record_key, titles=s.name_titles,
@@ -58,13 +58,35 @@ def test_lookup_rows_equal_per_row_rows_on_the_golden_input(spark, cfg, source):
     assert per_row.columns == looked_up.columns
     a, b = per_row.exceptAll(looked_up), looked_up.exceptAll(per_row)
     assert (a.count(), b.count()) == (0, 0)
-    for t in tables.values():
-        t.unpersist()
 
 
 def test_a_group_with_more_distinct_values_than_allowed_gets_no_table(spark, cfg):
+    # more rows (1,321) than max_values: the distinct keys are estimated, and the groups with more are dropped
     _, tables = _std(spark, cfg, "p3ke", max_values=3)
     assert "name" not in tables and "regions" not in tables
+    # ~1,220 name keys, ~1,250 region key combinations, ~820 coded-text combinations
+    _, tables = _std(spark, cfg, "p3ke", max_values=1_000)
+    assert sorted(tables) == ["texts"]
+
+
+def test_few_rows_take_the_per_row_path_and_the_decision_runs_no_spark_job(spark, cfg):
+    from padan.ingest.derive import field_columns
+
+    contract = cfg.sources["p3ke"]
+    s = cfg.standardise
+    rules = {"titles": s.name_titles, "muhammad_variants": s.muhammad_variants}
+    rows = spark.createDataFrame([("1", "Budi", "Bogor")], "id STRING, nama STRING, kab STRING")
+    columns = {"record_key": "id", "name": "nama", "kabupaten": "kab"}
+    sc = spark.sparkContext
+    sc.setJobGroup("lookup-decision", "lookup-decision")
+    try:
+        assert L.lookup_tables(rows, columns, 1_000, 500_000, min_rows=1_001, **rules) == {}
+        tables = L.lookup_tables(rows, columns, 1_001, 500_000, min_rows=1_001, **rules)
+        assert sorted(tables) == ["name", "regions"]   # no coded-text column in this contract
+        assert list(sc.statusTracker().getJobIdsForGroup("lookup-decision")) == []
+    finally:
+        sc.setJobGroup("other", "other")
+    assert L.lookup_tables(rows, field_columns(contract), 10, 0, **rules) == {}
 
 
 def test_name_keys_fold_case_and_spaces_of_ascii_names_only(spark, cfg):
@@ -75,7 +97,7 @@ def test_name_keys_fold_case_and_spaces_of_ascii_names_only(spark, cfg):
     rows = spark.createDataFrame([(i, n) for i, n in enumerate(names)], "i INT, nama STRING")
     columns = {"name": "nama"}
     raw = lambda f: L.raw_value(columns, f)  # noqa: E731
-    table = L.lookup_table(rows, L.NAME, columns, raw, 100, **rules)
+    table = L.lookup_table(rows, L.NAME, columns, raw, **rules)
     assert table is not None
     # ' budi  santoso ', 'BUDI SANTOSO', 'Budi Santoso' share one key; the non-ASCII names keep their own
     assert table.count() == len(set(names)) - 2
@@ -88,7 +110,6 @@ def test_name_keys_fold_case_and_spaces_of_ascii_names_only(spark, cfg):
     assert by_i[0]["_o_name_clean"] == by_i[1]["_o_name_clean"] == by_i[3]["_o_name_clean"] == "BUDI SANTOSO"
     assert by_i[12]["_o_name_clean"] is None and by_i[10]["_o_name_clean"] is None
     assert rows.where(F.col("nama").isNull()).count() == 1
-    table.unpersist()
 
 
 def test_repeated_keys_flag_the_same_rows_as_the_window(spark):

@@ -29,9 +29,19 @@ LOOKUP_MAX_VALUES = 500_000
 """Name, region and coded-text rules run once per distinct value when a group has at most this many
 (`padan.standardise.lookup`: a broadcast table of that many rows, ~100 MB for names), per row otherwise."""
 
+LOOKUP_MIN_ROWS = 250_000
+"""Below this many rows in a batch the name, region and coded-text rules run per row: the lookups'
+extra Spark jobs, planning and generated code cost more than they save on few rows (measured
+crossover, docs/BENCHMARKS.md)."""
+
 REPEATED_KEYS_MAX = 1_000_000
 """Duplicate record keys are found by a broadcast of the repeated keys when there are at most this
 many (a clean register has none), else by a window over all rows."""
+
+REPEATED_KEYS_MIN_ROWS = 20_000
+"""Below this many rows in a batch (test and demo extracts) duplicate record keys are found by the
+window over all rows: sorting a few thousand rows costs less than the repeated keys' own Spark
+jobs (a grouping, a count, a broadcast). Both paths flag the same rows (tests/test_lookup.py)."""
 
 INGEST = Stage("ingest", ("files:<source>",), (BRONZE, PERSONS.name, REJECTS.name, QUALITY.name),
                "read one batch of a source, standardise it; every row to silver.persons or ops.rejects")
@@ -87,10 +97,8 @@ def _write_batch(ctx: Ctx, rec: StageRecord, source: str, batch_id: str, mode: s
     """The ingest stage's body: bronze, silver.persons, ops.rejects and ops.quality for one batch."""
     contract = ctx.cfg.sources[source]
     std_cfg = ctx.cfg.standardise
-    # the rows with their record keys, cached; repeated keys found by a grouping of the keys alone
+    # the rows with their record keys, cached
     base = record_keys(raw.rows, contract.record_key).persist(StorageLevel.MEMORY_AND_DISK)
-    repeated = repeated_keys(base, REPEATED_KEYS_MAX) if contract.record_key else None
-    keyed = flag_duplicates(base, contract.record_key, repeated)
     if mode == "increment":
         _check_new_keys(ctx, source, batch_id, base)
     loaded_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
@@ -99,9 +107,16 @@ def _write_batch(ctx: Ctx, rec: StageRecord, source: str, batch_id: str, mode: s
         F.concat(F.lit(f"{source}:"), F.col("_record_key")).alias("_unique_id"), F.lit(batch_id).alias("_batch_id"),
         "_source_file", "_line", F.lit(loaded_at).alias("_loaded_at"), *[F.col(f"`{c}`") for c in raw.columns])
     m_read = ctx.lake.overwrite(bronze_rows, bronze, replace_where=slice_of(_batch_id=batch_id))
+    n_read = rows_written(m_read, lambda: ctx.lake.read(bronze.name).where(slice_of(_batch_id=batch_id)).count())
+    # repeated keys found by a grouping of the keys alone (a Spark job of its own), or in a small
+    # batch by the window over its few rows inside the standardisation query (no job of its own)
+    repeated = (repeated_keys(base, REPEATED_KEYS_MAX) if contract.record_key and n_read >= REPEATED_KEYS_MIN_ROWS
+                else None)
+    keyed = flag_duplicates(base, contract.record_key, repeated)
 
     rules = {"titles": std_cfg.name_titles, "muhammad_variants": std_cfg.muhammad_variants}
-    lookups = lookup_tables(base, field_columns(contract), LOOKUP_MAX_VALUES, **rules)
+    lookups = lookup_tables(base, field_columns(contract), n_read, LOOKUP_MAX_VALUES, min_rows=LOOKUP_MIN_ROWS,
+                            **rules)
     std = standardise_rows(
         keyed, source=source, batch_id=batch_id, columns=field_columns(contract), date_formats=contract.date_formats,
         value_maps=contract.value_maps, key_column=contract.record_key, titles=std_cfg.name_titles,
@@ -119,7 +134,6 @@ def _write_batch(ctx: Ctx, rec: StageRecord, source: str, batch_id: str, mode: s
     m_rej = ctx.lake.overwrite(rejects, REJECTS, replace_where=slice_of(source=source, **this_batch))
     # The invariant is checked on what landed in the tables (the writes' own row counts), not on
     # what was meant to.
-    n_read = rows_written(m_read, lambda: ctx.lake.read(bronze.name).where(slice_of(_batch_id=batch_id)).count())
     n_std = rows_written(m_std, lambda: ctx.lake.read(PERSONS.name).where(
         slice_of(source_dataset=source, batch_id=batch_id)).count())
     n_rej = rows_written(m_rej, lambda: ctx.lake.read(REJECTS.name).where(
@@ -134,8 +148,8 @@ def _write_batch(ctx: Ctx, rec: StageRecord, source: str, batch_id: str, mode: s
     log_quality(quality, source)
     std.unpersist()
     base.unpersist()
-    for table in (*lookups.values(), *([repeated] if repeated is not None else [])):
-        table.unpersist()
+    if repeated is not None:
+        repeated.unpersist()
     return IngestResult(source, batch_id, n_read, n_std, n_rej)
 
 

@@ -18,7 +18,8 @@ key. Nulls are keys too (null-safe equality in the join).
 
 A table is kept only when it has at most `max_values` rows: a broadcast table is held by the
 driver and by each executor, so a group of millions of distinct values (names in a 10M-row extract)
-falls back to the per-row path.
+falls back to the per-row path. Small inputs (below the caller's `min_rows`) take the per-row path
+too: there the lookups' extra jobs, planning and generated code cost more than they save.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
-from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
@@ -127,12 +127,27 @@ def raw_value(columns: Mapping[str, str], field: str) -> Column:
     return F.col(f"`{raw}`") if raw else F.lit(None).cast("string")
 
 
-def lookup_tables(rows: DataFrame, columns: Mapping[str, str], max_values: int, **rules) -> dict[str, DataFrame]:
-    """group name -> `lookup_table` for each group that gets one (one Spark job per group); pass
-    them to `standardise_rows(lookups=...)` and unpersist them after its last use."""
+def lookup_tables(rows: DataFrame, columns: Mapping[str, str], n_rows: int, max_values: int, *, min_rows: int = 0,
+                  **rules) -> dict[str, DataFrame]:
+    """group name -> `lookup_table` for each group that gets one; pass them to
+    `standardise_rows(lookups=...)` (they are not cached: nothing to unpersist).
+
+    Decided from `n_rows`, the rows' count (known from the bronze write's metrics), not by counting
+    each table: below `min_rows` rows there is no table (the per-row rules cost less than the extra
+    Spark jobs, planning and code of the lookups); up to `max_values` rows no group can have more
+    keys than that, so every table is kept without a job; above it, one aggregate of approximate
+    distinct counts (HyperLogLog, one Spark job for all groups) drops a group with more than
+    `max_values` keys (the threshold is a memory bound, so an estimate is enough)."""
+    if max_values <= 0 or n_rows < min_rows:
+        return {}
     raw = lambda field: raw_value(columns, field)  # noqa: E731
-    tables = {g.name: lookup_table(rows, g, columns, raw, max_values, **rules) for g in GROUPS}
-    return {k: t for k, t in tables.items() if t is not None}
+    mapped = {g.name: [f for f in g.fields if columns.get(f)] for g in GROUPS}
+    groups = [g for g in GROUPS if mapped[g.name]]
+    if n_rows > max_values and groups:
+        keys = {g.name: F.struct(*[g.key(raw(f)) for f in mapped[g.name]]) for g in groups}
+        est = rows.agg(*[F.approx_count_distinct(k).alias(n) for n, k in keys.items()]).first().asDict()
+        groups = [g for g in groups if est[g.name] <= max_values]
+    return {g.name: lookup_table(rows, g, columns, raw, **rules) for g in groups}
 
 
 def _getter(group: Group, columns: Mapping[str, str], raw: Get, keyed: bool) -> Get:
@@ -145,20 +160,14 @@ def _getter(group: Group, columns: Mapping[str, str], raw: Get, keyed: bool) -> 
     return get
 
 
-def lookup_table(rows: DataFrame, group: Group, columns: Mapping[str, str], raw: Get, max_values: int,
-                 **rules) -> DataFrame | None:
-    """The group's distinct keys with its output columns, cached and counted (one Spark job), or
-    None when the group reads no column of this contract or has more than `max_values` keys (the
-    cache is then dropped). The caller unpersists the table after its last use."""
+def lookup_table(rows: DataFrame, group: Group, columns: Mapping[str, str], raw: Get, **rules) -> DataFrame | None:
+    """The group's distinct keys with its output columns (lazy: no Spark job, not cached; the
+    broadcast join computes it once), or None when the group reads no column of this contract."""
     mapped = [f for f in group.fields if columns.get(f)]
-    if not mapped or max_values <= 0:
+    if not mapped:
         return None
     keys = rows.select(*[group.key(raw(f)).alias(group.key_column(f)) for f in mapped]).distinct()
-    table = group.build(keys, _getter(group, columns, raw, keyed=True), **rules).persist(StorageLevel.MEMORY_AND_DISK)
-    if table.count() > max_values:
-        table.unpersist()
-        return None
-    return table
+    return group.build(keys, _getter(group, columns, raw, keyed=True), **rules)
 
 
 def with_group(rows: DataFrame, group: Group, columns: Mapping[str, str], raw: Get, table: DataFrame | None,
