@@ -29,7 +29,7 @@ LOOKUP_MAX_VALUES = 500_000
 """Name, region and coded-text rules run once per distinct value when a group has at most this many
 (`padan.standardise.lookup`: a broadcast table of that many rows, ~100 MB for names), per row otherwise."""
 
-LOOKUP_MIN_ROWS = 250_000
+LOOKUP_MIN_ROWS = 300_000
 """Below this many rows in a batch the name, region and coded-text rules run per row: the lookups'
 extra Spark jobs, planning and generated code cost more than they save on few rows (measured
 crossover, docs/BENCHMARKS.md)."""
