@@ -159,7 +159,8 @@ def main(argv=None) -> int:
     p.add_argument("--java-opts", default="", help="JVM options added to the driver's (e.g. JIT settings)")
     p.add_argument("--sources", default=",".join(SOURCES), help="comma-separated sources to ingest (default: both)")
     p.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE",
-                   help="a Spark SQL setting for the session (repeatable), e.g. spark.sql.codegen.methodSplitThreshold=256")
+                   help="a Spark SQL setting for the session (repeatable), e.g. "
+                        "spark.sql.codegen.methodSplitThreshold=256")
     a = p.parse_args(argv)
 
     from padan import config
