@@ -25,6 +25,8 @@ HOUSEHOLD_DATE = {
         {"null_level": True, "sql": "no_kk_l IS NULL OR no_kk_r IS NULL OR no_kk_l <> no_kk_r "
                                     "OR birth_date_l IS NULL OR birth_date_r IS NULL"},
         {"label": "same card, exact date", "sql": "birth_date_l = birth_date_r"},
+        {"label": "same card, day and month swapped",
+         "sql": "birth_year_l = birth_year_r AND birth_month_l = birth_day_r AND birth_day_l = birth_month_r"},
         {"label": "same card, all other", "else": True},
     ]}
 HOUSEHOLD_U = {"key": "l.no_kk = r.no_kk",
@@ -58,7 +60,8 @@ def persons(spark):
             for source in ("p3ke", "prakerja"):
                 rec = dict(unique_id=f"{source}:{h}{name}", source_dataset=source, nik=nik, nik_cmp=nik,
                            nik_valid=True, nik_dob_mismatch=False, nik_sex_mismatch=False, nik_birth_date=born,
-                           name_clean=f"{name} KELUARGA{h}", birth_date=born, sex=sex, no_kk=f"32010{h}000000000{h}",
+                           name_clean=f"{name} KELUARGA{h}", birth_date=born, birth_year=born.year,
+                           birth_month=born.month, birth_day=born.day, sex=sex, no_kk=f"32010{h}000000000{h}",
                            dob_placeholder=False, kabupaten="KAB. CONTOH", name_tokens=2)
                 rows.append(tuple(rec.get(c) for c in cols))
     return spark.createDataFrame(rows, PERSONS.ddl).cache()
@@ -78,7 +81,11 @@ def test_the_card_comparisons_u_comes_from_the_cards_pairs_of_two_people(spark, 
     got = _levels(with_hh.settings, "household_date")
     assert got["same card, exact date"][1] == pytest.approx(4 / 24)
     assert got["same card, all other"][1] == pytest.approx(20 / 24)
+    # a level none of the 5 x 24 = 120 card pairs of two people reached: the rule of three for those
+    # 120 pairs, not for the 1,000 of the random sample (which would price it as ever so rare)
+    assert got["same card, day and month swapped"][1] == pytest.approx(3 / 120)
     before = _levels(plain.settings, "household_date")
+    assert before["same card, day and month swapped"][1] == pytest.approx(3 / 1000)
     assert before["same card, exact date"][1] == pytest.approx(8 / 28)      # random pairs: one person's too
     # m is unchanged (labels: one person's two records, all on one card with the same date), and so
     # is the u of a comparison household_u does not name

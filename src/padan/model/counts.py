@@ -214,7 +214,9 @@ def _prior_and_u(spark, persons: DataFrame, settings: dict[str, Any], tr, second
     pattern counts of the further gamma frames `more` (a `TaggedSets` gives one per set): the
     records per source (one job), then the prior's pairs, the u sample's and `more`'s pattern
     counts in one query (one collect; the prior's pairs enter without gammas, so their count is
-    their one pattern's). Returns (settings, the pattern counts of `more`, one per set). seconds:
+    their one pattern's; with `tr.household_u`, the household's pairs of two people as well, whose
+    level shares replace the u of its comparisons). Returns (settings, the pattern counts of
+    `more`, one per set). seconds:
     'prior' (the records per source), 'u' (the one query)."""
     out = copy.deepcopy(settings)
     t = time.monotonic()
@@ -233,9 +235,9 @@ def _prior_and_u(spark, persons: DataFrame, settings: dict[str, Any], tr, second
     if hu is not None:
         hh_pc, rest = rest[0], rest[1:]
         n = int(hh_pc.counts.sum())
-        # a level none of the household's pairs reached: u = 3/n, the rule of three for these n pairs
-        # (not for the random sample's, which would price it as ever so rare)
-        # (none at all, e.g. a register without family cards: the random sample's u stays)
+        # A level none of the household's pairs reached: u = 3/n, the rule of three for these n pairs
+        # (not for the random sample's, which would price it as ever so rare). No such pairs at all
+        # (e.g. a register without family cards): the random sample's u stays.
         if n:
             shares = {c: {g: (v if v is not None else 3.0 / n) for g, v in levels.items()}
                       for c, levels in level_shares(hh_pc, out).items()}
