@@ -8,10 +8,16 @@ from padan.cluster.components import connected_components
 from padan.cluster.ids import assign_person_ids
 
 
-def comps(spark, nodes, edges):
+def comps(spark, nodes, edges, driver_max_edges=None):
     n = spark.createDataFrame([(x,) for x in nodes], "id string")
     e = spark.createDataFrame(edges or [], "src string, dst string")
-    return connected_components(n, e)
+    kw = {} if driver_max_edges is None else {"driver_max_edges": driver_max_edges}
+    return connected_components(n, e, **kw)
+
+
+# The two ways to the components: the driver's union-find (small edge lists) and the Spark rounds
+# (driver_max_edges=0); a list one edge over the driver's limit must take the Spark rounds.
+PATHS = [None, 0, 3]
 
 
 def partition(df, key="component", item="id"):
@@ -21,21 +27,50 @@ def partition(df, key="component", item="id"):
     return sorted(sorted(g) for g in groups.values())
 
 
-def test_components_chain_star_and_singletons(spark):
+@pytest.mark.parametrize("driver_max_edges", PATHS)
+def test_components_chain_star_and_singletons(spark, driver_max_edges):
     nodes = list("abcdefghij")
-    # a long chain a-b-c-d-e (needs several rounds), a star f-g, f-h, and singletons i, j
-    edges = [("a", "b"), ("c", "b"), ("c", "d"), ("e", "d"), ("f", "g"), ("h", "f")]
-    got = comps(spark, nodes, edges)
+    # a long chain a-b-c-d-e (needs several rounds), a star f-g, f-h, a self-loop, singletons i, j
+    edges = [("a", "b"), ("c", "b"), ("c", "d"), ("e", "d"), ("f", "g"), ("h", "f"), ("i", "i")]
+    got = comps(spark, nodes, edges, driver_max_edges)
     assert partition(got) == [["a", "b", "c", "d", "e"], ["f", "g", "h"], ["i"], ["j"]]
     labels = {r.id: r.component for r in got.collect()}
     assert labels["e"] == "a" and labels["h"] == "f"          # the smallest id labels a component
 
 
-def test_components_long_chain_converges(spark):
+@pytest.mark.parametrize("driver_max_edges", PATHS)
+def test_components_long_chain_converges(spark, driver_max_edges):
     nodes = [f"n{i:03d}" for i in range(60)]
     edges = [(nodes[i], nodes[i + 1]) for i in range(59)]
-    got = comps(spark, nodes, edges)
-    assert len({r.component for r in got.collect()}) == 1
+    got = comps(spark, nodes, edges, driver_max_edges)
+    assert {r.component for r in got.collect()} == {"n000"}
+
+
+def _brute_components(nodes, edges):
+    """{node: smallest node of its component} by repeated relaxation (no union-find)."""
+    label = {x: x for x in nodes}
+    changed = True
+    while changed:
+        changed = False
+        for a, b in edges:
+            low = min(label[a], label[b])
+            for x in (a, b):
+                if label[x] != low:
+                    label[x], changed = low, True
+    return label
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_driver_and_spark_components_agree_on_random_graphs(spark, seed):
+    import random
+
+    rnd = random.Random(seed)
+    nodes = [f"{rnd.choice('pq')}:{i:04d}" for i in range(120)]
+    edges = [(rnd.choice(nodes), rnd.choice(nodes)) for _ in range(90)]
+    want = _brute_components(nodes, edges)
+    for limit in (None, 0):
+        got = {r.id: r.component for r in comps(spark, nodes, edges, limit).collect()}
+        assert got == want
 
 
 def _order(change):

@@ -140,6 +140,9 @@ def test_increments_add_records_and_link_them(world):
     # Rows of persons the batch did not touch keep the run that last wrote them.
     runs = {r[0] for r in ctx.lake.read(CLUSTERS.name).select("run_id").distinct().collect()}
     assert world["base"].run_id in runs and inc2.run_id in runs
+    # The re-clustered records counted (from the MERGE's metrics) are the rows the last batch wrote.
+    assert inc2.cluster["records_reclustered"] == \
+        ctx.lake.read(CLUSTERS.name).where(F.col("run_id") == inc2.run_id).count() > 0
     # The tables the increments MERGEd into still open with the Python `deltalake` reader (what
     # pandas and Polars users have), with the same rows as Spark reads, and every clusters row
     # carries its source's own record key.

@@ -303,6 +303,26 @@ class ComparisonConfig(_Strict):
         return self
 
 
+class HouseholdUConfig(_Strict):
+    """u of comparisons conditioned on a shared household key, from the pairs that share it.
+
+    A comparison whose null level holds for every pair NOT sharing the key (e.g. `no_kk_l IS NULL
+    OR no_kk_r IS NULL OR no_kk_l <> no_kk_r OR ...`) compares the two records of one household
+    only: its m (the labels outside its null level) is then P(level | match, same household), and
+    its u must be P(level | non-match, same household). Random pairs almost never share a
+    household (about 20 of 1M random pairs share a family card), so their u is noise: this takes
+    it from the pairs that share the key and are not one person instead."""
+    key: str
+    """Blocking rule (SQL on l./r.) giving every pair that shares the household key."""
+    not_same_person: str
+    """Condition (SQL on l./r.) that keeps only pairs of two people among the key's pairs."""
+    comparisons: list[str]
+    """Comparisons (names) whose u is taken from those pairs; each must be null outside the key."""
+    date_comparisons: list[str] = []
+    """Those of `comparisons` that compare birth dates: with date_sex_m_from_name_labels their m also
+    comes from the name-anchored labels (whose dates may be damaged), as the birth date's does."""
+
+
 class TrainingConfig(_Strict):
     prior_rules: list[str]
     """Deterministic rules (SQL on l./r.) used to estimate the prior probability two records match."""
@@ -323,6 +343,9 @@ class TrainingConfig(_Strict):
     cleaned name (where dates may disagree) instead of the NIK-anchored labels (where they always
     agree). More faithful m, but measured worse at 1M `typical` (pairwise F1 at 0.9: 0.965 vs
     0.979; see docs/BENCHMARKS.md), so off by default."""
+    household_u: HouseholdUConfig | None = None
+    """padan's engine only: u of the household-conditioned comparisons from pairs sharing a
+    household key (see HouseholdUConfig)."""
     em_blocking_rules: list[str]
     em_max_iterations: int = Field(default=10, ge=1)
     em_sample_rows: int | None = Field(default=None, ge=100)
@@ -563,6 +586,14 @@ def _cross_checks(cfg: Config, origins: Mapping[str, str]) -> list[str]:
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         problems.append(f"{origins.get('model', '<defaults>')}: comparison names repeated: {dupes}")
+    hu = cfg.model.training.household_u
+    if hu is not None:
+        unknown = sorted((set(hu.comparisons) | set(hu.date_comparisons)) - set(names))
+        if unknown:
+            problems.append(f"{origins.get('model', '<defaults>')}: training.household_u names comparisons "
+                            f"the model does not have: {unknown}")
+        if cfg.model.training.engine != "padan":
+            problems.append(f"{origins.get('model', '<defaults>')}: training.household_u needs engine: padan")
     return problems
 
 

@@ -9,6 +9,10 @@ per-comparison passes, each from one Spark job that ends in a small table of cou
   pattern (one collect); u of a level = its share among the pairs outside the comparison's null
   level. Splink's `estimate_u_using_random_sampling` computes the same shares over its own random
   sample, one comparison at a time (a pass per comparison and chunk).
+- household u (`training.household_u`, optional): the pairs sharing a household key that are two
+  people -> gamma vectors -> pattern counts (in the same query as u); the named comparisons' u =
+  their levels' shares among those pairs (a comparison null outside the key: P(level | non-match,
+  same household)).
 - m: label pairs (`train.nik_anchored_labels` and the others) -> gamma vectors -> pattern counts;
   m of a level = its share among the labelled pairs outside the null level: exactly Splink's
   `estimate_m_from_pairwise_labels` (every label has clerical_match_score 1).
@@ -210,7 +214,9 @@ def _prior_and_u(spark, persons: DataFrame, settings: dict[str, Any], tr, second
     pattern counts of the further gamma frames `more` (a `TaggedSets` gives one per set): the
     records per source (one job), then the prior's pairs, the u sample's and `more`'s pattern
     counts in one query (one collect; the prior's pairs enter without gammas, so their count is
-    their one pattern's). Returns (settings, the pattern counts of `more`, one per set). seconds:
+    their one pattern's; with `tr.household_u`, the household's pairs of two people as well, whose
+    level shares replace the u of its comparisons). Returns (settings, the pattern counts of
+    `more`, one per set). seconds:
     'prior' (the records per source), 'u' (the one query)."""
     out = copy.deepcopy(settings)
     t = time.monotonic()
@@ -219,13 +225,33 @@ def _prior_and_u(spark, persons: DataFrame, settings: dict[str, Any], tr, second
     t = time.monotonic()
     prior = prior_pairs(spark, persons, out, list(tr.prior_rules)).select(F.lit(1).alias("__pair"))
     u_gammas = u_sample_gammas(spark, persons, out, tr.u_max_pairs, tr.u_seed, counts)
-    found, u_pc, *rest = pattern_counts_by_set([prior, u_gammas, *more], _names(out))
+    hu = getattr(tr, "household_u", None)
+    household = [] if hu is None else [household_gammas(spark, persons, out, hu.key, hu.not_same_person)]
+    found, u_pc, *rest = pattern_counts_by_set([prior, u_gammas, *household, *more], _names(out))
     out["probability_two_random_records_match"] = prior_from_found(int(found.counts.sum()), counts,
                                                                    _gamma_model(out).link_type, tr.prior_recall)
     _apply(out, level_shares(u_pc, out), "u_probability")
     sizes["u_sample_pairs"] = int(u_pc.counts.sum())
+    if hu is not None:
+        hh_pc, rest = rest[0], rest[1:]
+        n = int(hh_pc.counts.sum())
+        # A level none of the household's pairs reached: u = 3/n, the rule of three for these n pairs
+        # (not for the random sample's, which would price it as ever so rare). No such pairs at all
+        # (e.g. a register without family cards): the random sample's u stays.
+        if n:
+            shares = {c: {g: (v if v is not None else 3.0 / n) for g, v in levels.items()}
+                      for c, levels in level_shares(hh_pc, out).items()}
+            _apply(out, shares, "u_probability", tuple(hu.comparisons))
+        sizes["household_u_pairs"] = n
     seconds["u"] = time.monotonic() - t
     return out, rest
+
+
+def household_gammas(spark, persons: DataFrame, settings: dict[str, Any], key: str, not_same_person: str) -> DataFrame:
+    """The gamma vectors of the pairs that share a household key (`key`, a blocking rule) and are
+    two people (`not_same_person`, a condition on l./r.): the pairs whose level shares are the u of
+    the household-conditioned comparisons (`TrainingConfig.household_u`). No job yet."""
+    return blocked_gammas(spark, persons, _placeholders(settings), f"({key}) AND ({not_same_person})")
 
 
 def em_sessions(spark, persons: DataFrame, settings: dict[str, Any], rules: list[str]) -> tuple[

@@ -12,6 +12,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from padan.config import ModelConfig
+from padan.errors import ModelError
 from padan.model.counts import raise_no_labels, train_em, train_nik_anchored
 from padan.model.settings import model_columns, untrained_settings
 from padan.model.splink_io import make_linker
@@ -97,6 +98,8 @@ def train_model(spark, persons: DataFrame, model: ModelConfig, *, break_lineage_
     m_method = m_method or tr.m_method
     settings = untrained_settings(model)
     cols = model_columns(model)
+    if tr.household_u is not None:   # the household pairs' rule and condition may read other columns
+        cols = model_columns(model, [tr.household_u.key, tr.household_u.not_same_person])
     persons = persons.select(*{*cols, "source_dataset", "nik", "nik_valid", "nik_dob_mismatch",
                                "nik_sex_mismatch", "birth_date", "sex", "name_clean", "nik_cmp", "dob_placeholder",
                                "kabupaten", "name_tokens"})
@@ -111,11 +114,13 @@ def train_model(spark, persons: DataFrame, model: ModelConfig, *, break_lineage_
     if on_counts and m_method == "nik_anchored":
 
         trained, result.seconds, sizes = train_nik_anchored(spark, persons, settings, tr, _label_sets(tr))
-        result.label_pairs = {k: v for k, v in sizes.items() if k != "u_sample_pairs"}
+        result.label_pairs = {k: v for k, v in sizes.items() if k not in ("u_sample_pairs", "household_u_pairs")}
     elif on_counts:
 
         trained, result.seconds, _ = train_em(spark, persons, settings, tr)
     else:
+        if tr.household_u is not None:
+            raise ModelError("training.household_u needs training.engine: padan")
         trained = _train_with_splink(spark, persons, settings, cols, tr, m_method, result, break_lineage_method)
     _smooth(trained, tr.u_max_pairs)
     persons.unpersist()
@@ -130,7 +135,8 @@ def _label_sets(tr) -> list:
     comparison, then the label sets that do not condition on the comparisons they train."""
     sets = [("nik_anchored", nik_anchored_labels, None), ("agreement_anchored", agreement_anchored_labels, ("nik",))]
     if tr.date_sex_m_from_name_labels:
-        sets.append(("nik_name_anchored", nik_name_anchored_labels, ("birth_date", "sex")))
+        household = tuple(tr.household_u.date_comparisons) if tr.household_u is not None else ()
+        sets.append(("nik_name_anchored", nik_name_anchored_labels, ("birth_date", "sex", *household)))
     return sets
 
 

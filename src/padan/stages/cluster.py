@@ -44,7 +44,8 @@ def run_cluster(ctx: Ctx, run_id: str) -> dict[str, int]:
         if previous_version != NO_TABLE:
             previous = _clusters_at(ctx, previous_version).select("unique_id", "person_id")
         ids = assign_person_ids(comps, previous, run_id)
-        clusters = _cluster_rows(ids.assign.join(persons, "unique_id"), threshold, run_id)
+        # Written once and not read again: not persisted.
+        clusters = _cluster_rows(ids.assign.join(persons, "unique_id"), threshold, run_id, persist=False)
         m = ctx.lake.overwrite(clusters, CLUSTERS)
         if previous is None:
             # No earlier state: every person is new, one `new` change each, so the write's own row
@@ -55,7 +56,6 @@ def run_cluster(ctx: Ctx, run_id: str) -> dict[str, int]:
             counts = _write_id_changes(ctx, ids.changes, run_id)
             persons = ids.persons()
         rec.row_counts.update(records=m.get("numOutputRows", 0), persons=persons, **counts)
-        clusters.unpersist()
         ids.release()
         comps.unpersist()
         return rec.row_counts
@@ -98,18 +98,18 @@ def run_cluster_thresholds(ctx: Ctx, run_id: str) -> dict[str, int]:
     return run_stage(ctx, CLUSTER_THRESHOLDS, run_id, body, done=row_counts)
 
 
-def _cluster_rows(assign: DataFrame, threshold: float, run_id: str) -> DataFrame:
-    """assign(unique_id, person_id, source_dataset, record_key) -> gold.clusters rows, persisted (the caller
-    writes them and unpersists): the per-person aggregates are window functions over one
-    partitioning by person, so the rows are computed once, with one shuffle."""
+def _cluster_rows(assign: DataFrame, threshold: float, run_id: str, *, persist: bool = True) -> DataFrame:
+    """assign(unique_id, person_id, source_dataset, record_key) -> gold.clusters rows, persisted unless
+    `persist=False` (the caller writes them and unpersists): the per-person aggregates are window
+    functions over one partitioning by person, so the rows are computed once, with one shuffle."""
     person = Window.partitionBy("person_id")
-    return (assign.select(
+    rows = (assign.select(
         "unique_id", "person_id", "source_dataset", "record_key",
         F.count(F.lit(1)).over(person).cast("int").alias("cluster_size"),
         F.max(F.col("source_dataset") == "p3ke").over(person).alias("in_p3ke"),
         F.max(F.col("source_dataset") == "prakerja").over(person).alias("in_prakerja"),
-        F.lit(threshold).alias("threshold"), F.lit(run_id).alias("run_id"))
-        .persist(StorageLevel.MEMORY_AND_DISK))
+        F.lit(threshold).alias("threshold"), F.lit(run_id).alias("run_id")))
+    return rows.persist(StorageLevel.MEMORY_AND_DISK) if persist else rows
 
 
 def _write_id_changes(ctx: Ctx, changes: DataFrame, run_id: str, *, all_new: bool = False) -> dict:
@@ -165,7 +165,8 @@ def run_cluster_increment(ctx: Ctx, run_id: str, source: str, batch_id: str) -> 
         small = edges.count() <= BROADCAST_ROWS
         touched = prev.join(F.broadcast(ends) if small else ends, "unique_id", "left_semi").select("person_id").distinct()
         touched = touched.persist(StorageLevel.MEMORY_AND_DISK)
-        small = small and touched.count() <= BROADCAST_ROWS
+        n_touched = touched.count()
+        small = small and n_touched <= BROADCAST_ROWS
         members = prev.join(F.broadcast(touched) if small else touched, "person_id").persist(StorageLevel.MEMORY_AND_DISK)
         anchors = members.groupBy("person_id").agg(F.min("unique_id").alias("dst"))
         star = members.join(anchors, "person_id").select(F.col("unique_id").alias("src"), "dst")
@@ -177,8 +178,11 @@ def run_cluster_increment(ctx: Ctx, run_id: str, source: str, batch_id: str) -> 
         m = ctx.lake.merge(clusters, CLUSTERS, ["unique_id"])
         fault_point("increment:after-clusters")
         counts = _write_id_changes(ctx, ids.changes, run_id)
-        rec.row_counts.update(new_records=n_new, touched_persons=touched.count(), records_reclustered=clusters.count(),
-                              inserted=m.get("numTargetRowsInserted", 0), updated=m.get("numTargetRowsUpdated", 0),
+        # Every row of `clusters` (one per unique_id) is either inserted or updated by the MERGE (no
+        # update condition): its metrics count them, no count query.
+        inserted, updated = m.get("numTargetRowsInserted", 0), m.get("numTargetRowsUpdated", 0)
+        rec.row_counts.update(new_records=n_new, touched_persons=n_touched, records_reclustered=inserted + updated,
+                              inserted=inserted, updated=updated,
                               persons_reclustered=ids.persons(), **counts)
         ids.release()
         for df in (new, edges, touched, members, clusters, comps):

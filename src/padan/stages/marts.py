@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from pyspark import StorageLevel
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
+from pyspark.sql.types import StructType
 
 from padan.ledger import StageRecord
 from padan.lake import slice_of
@@ -11,7 +13,7 @@ from padan.report.marts import overlap_by_region, person_profile, targeting
 from padan.stages.cluster import BROADCAST_ROWS
 from padan.stages.plan import newest_succeeded, run_chain
 from padan.stages.runner import Ctx, Stage, row_counts, run_stage
-from padan.tables import CLUSTERS, ID_CHANGES, OVERLAP_BY_REGION, PERSON_PROFILE, PERSONS, TARGETING
+from padan.tables import CLUSTERS, ID_CHANGES, OVERLAP_BY_REGION, PERSON_PROFILE, PERSONS, TARGETING, TableSpec
 
 MARTS = Stage("marts", (CLUSTERS.name, PERSONS.name, ID_CHANGES.name),
               (PERSON_PROFILE.name, OVERLAP_BY_REGION.name, TARGETING.name),
@@ -44,10 +46,17 @@ def run_marts(ctx: Ctx, run_id: str, *, touched_only: bool = False) -> dict[str,
             rec.row_counts.update(profiles_upserted=m.get("numTargetRowsInserted", 0) + m.get("numTargetRowsUpdated", 0),
                                   profiles_deleted=d.get("numTargetRowsDeleted", 0))
             recs.unpersist()
+            profile = ctx.lake.read(PERSON_PROFILE.name).drop("run_id")
+            written = None
         else:
-            m = ctx.lake.overwrite(person_profile(clusters, persons).withColumn("run_id", F.lit(run_id)), PERSON_PROFILE)
+            # The whole table is replaced by these rows: cached as they are written (in the table's
+            # types), the marts and totals read them from memory, not the new table version back
+            # from the lake (its snapshot and file listings: 7 Spark jobs at 5k records).
+            written = _in_table_types(person_profile(clusters, persons).withColumn("run_id", F.lit(run_id)),
+                                      PERSON_PROFILE).persist(StorageLevel.MEMORY_AND_DISK)
+            m = ctx.lake.overwrite(written, PERSON_PROFILE)
             rec.row_counts["profiles_written"] = m.get("numOutputRows", 0)
-        profile = ctx.lake.read(PERSON_PROFILE.name).drop("run_id")
+            profile = written.drop("run_id")
         ref = ctx.cfg.marts.reference_date or ctx.run_date
         m1 = ctx.lake.overwrite(overlap_by_region(profile, run_id, suppress_below=ctx.cfg.marts.suppress_below),
                                 OVERLAP_BY_REGION, replace_where=slice_of(run_id=run_id))
@@ -60,9 +69,17 @@ def run_marts(ctx: Ctx, run_id: str, *, touched_only: bool = False) -> dict[str,
         rec.row_counts.update(overlap_rows=m1.get("numOutputRows", 0), targeting_rows=m2.get("numOutputRows", 0),
                               persons=totals["persons"], persons_p3ke=totals["p3ke"] or 0,
                               persons_prakerja=totals["prakerja"] or 0, persons_both=totals["both"] or 0)
+        if written is not None:
+            written.unpersist()
         return rec.row_counts
 
     return run_stage(ctx, MARTS, run_id, body, done=row_counts)
+
+
+def _in_table_types(df: DataFrame, spec: TableSpec) -> DataFrame:
+    """`df`'s columns as the table declares them (names, order, types), as the lake writes them."""
+    return df.select([F.col(f"`{f.name}`").cast(f.dataType).alias(f.name)
+                      for f in StructType.fromDDL(spec.ddl).fields])
 
 
 def _profile_is_current(ctx: Ctx, run_id: str) -> bool:
