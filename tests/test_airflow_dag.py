@@ -95,6 +95,7 @@ print(sys.argv[1], "ok")
 """
 
 
+@pytest.mark.integration    # whole stages end to end: full suite, not the fast tier
 def test_dag_runs_pending_batches_in_order(tmp_path):
     home, landing = tmp_path / "airflow", tmp_path / "landing"
     for source, batch in [("p3ke", "2026-11-28"), ("p3ke", "2026-11-27"), ("prakerja", "2026-11-28")]:

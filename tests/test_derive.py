@@ -178,6 +178,7 @@ def _tiny_register(root: Path) -> Path:
     return src
 
 
+@pytest.mark.integration    # whole stages end to end: full suite, not the fast tier
 def test_ingest_through_a_contract_with_derived_fields(spark, tmp_path):
     from pyspark.sql import functions as F
 

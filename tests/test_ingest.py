@@ -135,6 +135,7 @@ def test_missing_input_path_is_a_contract_error(ctx, tmp_path):
         run_ingest(ctx, "p3ke", path=str(tmp_path / "nothing-here"))
 
 
+@pytest.mark.integration    # whole stages end to end: full suite, not the fast tier
 def test_a_third_register_is_added_by_a_file_alone(spark, tmp_path):
     """DTKS-like source in Parquet with its own column names and codes: one YAML file, no code."""
     import shutil

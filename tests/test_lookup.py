@@ -44,6 +44,7 @@ def cfg():
     return config.load(env="base", conf_dir=REPO / "conf")
 
 
+@pytest.mark.integration    # two whole standardisations per source: full suite, not the fast tier
 @pytest.mark.parametrize("source", ["p3ke", "prakerja"])
 def test_lookup_rows_equal_per_row_rows_on_the_golden_input(spark, cfg, source):
     per_row, none = _std(spark, cfg, source, max_values=0)

@@ -190,6 +190,7 @@ def test_the_no_nik_profile_links_a_generated_register_without_nik(no_nik_lake):
     assert bc["f1"] >= 0.97, bc["f1"]
 
 
+@pytest.mark.integration    # whole stages end to end: full suite, not the fast tier
 def test_a_name_with_a_desa_or_kecamatan_is_linked_not_rejected_under_the_profile(spark, tmp_path):
     """`standardise.identifying_regions`: the base rejects a row with a name and only a desa (no NIK,
     birth date, phone, e-mail or kabupaten); the no-NIK profile keeps it."""
@@ -217,6 +218,7 @@ def test_a_name_with_a_desa_or_kecamatan_is_linked_not_rejected_under_the_profil
     assert got[False] == [("R2", ("no_identifying_field",))]                                   # the profile's
 
 
+@pytest.mark.integration    # whole stages end to end: full suite, not the fast tier
 def test_another_identifier_is_cleaned_keeps_a_row_and_is_compared_under_the_profile(spark, tmp_path):
     """`other_id` (a social security, passport or member number): letters and digits kept, upper
     case, blank is null; a row with a name and only that identifier is linked, not rejected; the

@@ -31,6 +31,7 @@ def _old_clusters(spark, path: str, n: int) -> None:
     spark.sql(f"UPDATE delta.`{path}` SET run_id = 'r1' WHERE cluster_size = 2 AND unique_id LIKE '%:K-1%'")
 
 
+@pytest.mark.integration    # whole stages end to end: full suite, not the fast tier
 def test_an_older_clusters_table_gains_its_record_key_and_loses_deletion_vectors(spark, tmp_path):
     lake = Lake(spark, str(tmp_path / "lake"))
     path = lake.location(CLUSTERS.name)
