@@ -88,7 +88,7 @@ def pipeline_run(spark, tmp_path_factory):
     cfg = config.load(env="base", conf_dir=REPO / "conf", overrides={
         "lake": {"root": str(root / "lake")},
         "sources": {"p3ke": {"path": str(data / "p3ke")}, "prakerja": {"path": str(data / "prakerja")}},
-        "model": {"training": {"u_max_pairs": 200000}},
+        "model": {"training": {"u_max_pairs": 50000}},
     })
     ctx = Ctx.create(spark, cfg, run_date="2026-11-28")
     result = run_pipeline(ctx, train=True)

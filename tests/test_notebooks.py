@@ -38,7 +38,7 @@ def test_notebooks_execute(spark, tmp_path, monkeypatch):
     # The sample is ingested here, in the test session's warm JVM; each notebook's workspace() then
     # finds the same extracts (their manifest) and skips the ingested batches.
     install_extracts("notebooks", tmp_path / "nb" / "data")
-    workspace(p3ke_rows=1200, prakerja_rows=800, env="base", root=str(tmp_path / "nb"))
+    workspace(p3ke_rows=1200, prakerja_rows=800, env="base", root=str(tmp_path / "nb"), u_max_pairs=50_000)
     notebooks = [nbformat.read(path, as_version=4) for path in NOTEBOOKS]
     resources = {"metadata": {"path": str(REPO)}}
     owner = NotebookClient(notebooks[0], timeout=900, kernel_name="python3", resources=resources)
@@ -48,7 +48,7 @@ def test_notebooks_execute(spark, tmp_path, monkeypatch):
         for path, nb in zip(NOTEBOOKS, notebooks):
             params = nb.cells[1]
             assert params.source.startswith("# Parameters")
-            params.source = "P3KE_ROWS = 1200\nPRAKERJA_ROWS = 800\nENV = 'base'\n"
+            params.source = "P3KE_ROWS = 1200\nPRAKERJA_ROWS = 800\nU_MAX_PAIRS = 50_000\nENV = 'base'\n"
             NotebookClient(nb, km=owner.km, timeout=900, kernel_name="python3", resources=resources).execute()
             errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
             assert not errors, (path.name, errors)

@@ -37,7 +37,7 @@ def _overlay(folder: Path, data: Path | None, option: str | None, sources=("p3ke
     source's `pseudonymise` (YAML flow text) when given."""
     (folder / "sources").mkdir(parents=True, exist_ok=True)
     (folder / "spark.yml").write_text("spark: {master: 'local[2]', driver_memory: 2g, shuffle_partitions: 2}\n")
-    (folder / "model.yml").write_text("model: {training: {u_max_pairs: 200000}}\n")
+    (folder / "model.yml").write_text("model: {training: {u_max_pairs: 50000}}\n")
     for s in sources:
         lines = [f"path: {data / s}"] if data else []
         if option:

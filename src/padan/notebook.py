@@ -32,17 +32,19 @@ class Workspace:
 
 
 def workspace(*, p3ke_rows: int, prakerja_rows: int, env: str | None = None, seed: int = 20241,
-              profile: str = "typical", root: str | None = None) -> Workspace:
+              profile: str = "typical", root: str | None = None, u_max_pairs: int = 200_000) -> Workspace:
     """A Spark session and a lake holding a generated sample (or your env's sources), ingested.
 
     `root` (default `$PADAN_NB_ROOT` or `./lake/notebooks`) holds the sample's extracts and lake,
-    so the notebooks 01-05 share one lake and each can also run alone."""
+    so the notebooks 01-05 share one lake and each can also run alone. `u_max_pairs`: the size of
+    the random sample of pairs that training estimates u from (a tuning sample of a few thousand
+    records has only a few million pairs)."""
     root = root or os.environ.get("PADAN_NB_ROOT") or "./lake/notebooks"
     data = f"{root}/data"
     cfg = config_mod.load(env=env, overrides={
         "lake": {"root": f"{root}/lake"},
         "sources": {"p3ke": {"path": f"{data}/p3ke"}, "prakerja": {"path": f"{data}/prakerja"}},
-        "model": {"training": {"u_max_pairs": 200_000}},
+        "model": {"training": {"u_max_pairs": u_max_pairs}},
     })
     logs.configure_from(cfg.logging)
     spark = spark_from_config(cfg, "padan-notebook")
