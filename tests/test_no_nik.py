@@ -144,7 +144,7 @@ def no_nik_lake(spark, tmp_path_factory):
     cfg = config.load(env="local", conf_dir=PROFILE, overrides={
         "lake": {"root": str(root / "lake")},
         "sources": {s: {"path": str(root / "data" / s)} for s in ("bansos_desa", "posyandu")},
-        "model": {"training": {"u_max_pairs": 100000}}})
+        "model": {"training": {"u_max_pairs": 50000}}})
     ctx = Ctx.create(spark, cfg, run_date="2026-11-28")
     ingested = {s: run_ingest(ctx, s) for s in ("bansos_desa", "posyandu")}
     return ctx, rows, ingested, str(root / "data" / "truth")
