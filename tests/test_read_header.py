@@ -44,8 +44,18 @@ def test_the_driver_reads_the_first_value_spark_reads(spark, tmp_path, encoding)
     zipped = tmp_path / "z.csv.gz"
     zipped.write_bytes(gzip.compress(b"\xef\xbb\xbf\n" + (HEADER + "\n1,A,2\n").encode()))
     files["gzip"] = zipped
+    wrong = {}
     for name, path in files.items():
         f = InputFile(str(path), path.stat().st_size, 0)
         spark_rows = _line_reader(spark, contract, [f.path]).limit(1).collect()
         expected = spark_rows[0][0] if spark_rows else None
-        assert _first_value(spark, contract, f) == expected, name
+        got = _first_value(spark, contract, f)
+        if expected is not None and "\x00" in expected:
+            # Spark's line reader takes NUL for its (unused) quote character and may double it; a
+            # header holding NUL stops the ingest either way (`_csv_header`: UTF-16 under a UTF-8 contract).
+            same = got is not None and "\x00" in got
+        else:
+            same = got == expected
+        if not same:
+            wrong[name] = (ascii(got), ascii(expected))
+    assert wrong == {}

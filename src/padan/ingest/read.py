@@ -114,7 +114,9 @@ def _first_value(spark: SparkSession, contract: SourceContract, f: InputFile) ->
     header costs no Spark job. As Spark reads it: the file's compression codec by its name, a UTF-8
     byte-order mark at the start skipped (Hadoop's line reader), lines split at LF, CR or CRLF and
     decoded with the contract's encoding by Java (malformed bytes become U+FFFD), lines that are
-    blank after Java's trim skipped (Spark's CSV reader), an empty value read as null."""
+    blank after Java's trim skipped (Spark's CSV reader), an empty value read as null. (Spark's
+    reader takes NUL for its unused quote character and may double a NUL: a header holding one is
+    refused either way, `_csv_header`.) tests/test_read_header.py compares both readers."""
     jvm = spark.sparkContext._jvm
     conf = spark.sparkContext._jsc.hadoopConfiguration()
     path = jvm.org.apache.hadoop.fs.Path(f.path)
