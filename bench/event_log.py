@@ -93,7 +93,8 @@ def main(argv=None) -> int:
         if args.group and group != args.group:
             continue
         job_ms = sum(j.get("end", j["start"]) - j["start"] for _, j in items)
-        print(f"== {group}: {len(items)} jobs, {job_ms} ms in jobs")
+        n_sql = len({j["sql"] for _, j in items if j["sql"] is not None})
+        print(f"== {group}: {len(items)} jobs in {n_sql} SQL executions, {job_ms} ms in jobs")
         seen_sql = set()
         for jid, j in items:
             if j["sql"] is not None and j["sql"] not in seen_sql:
