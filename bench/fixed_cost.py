@@ -38,7 +38,8 @@ def main(argv=None) -> int:
                    help="a Spark SQL setting for the session (repeatable), e.g. spark.sql.adaptive.enabled=false")
     p.add_argument("--java-options", default="", help="extra options for the driver JVM (an experiment: "
                    "appended to padan's spark.driver.extraJavaOptions)")
-    p.add_argument("--event-log", default=None, help="a folder for Spark's event log (job descriptions per step)")
+    p.add_argument("--event-log", default=None, help="a folder for Spark's event log (job descriptions per step; "
+                   "bench/event_log.py lists each step's SQL executions and jobs from it)")
     args = p.parse_args(argv)
     if args.event_log:
         os.makedirs(args.event_log, exist_ok=True)

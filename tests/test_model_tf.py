@@ -49,3 +49,33 @@ def test_saved_frequencies_are_the_tables_and_found_without_a_read(spark, tmp_pa
     loaded = load_tf(lake, "v1", _settings("name_first", "birth_year"))
     assert {r["name_first"]: r["tf_name_first"] for r in loaded["name_first"].collect()} == {"SITI": 2 / 3, "AYU": 1 / 3}
     assert dict(loaded["birth_year"].dtypes)["birth_year"] == "int"
+
+
+def test_a_predict_after_train_takes_the_frequencies_from_memory_until_released(spark, tmp_path):
+    """The rows save_tf wrote stay cached while gold.model_tf is at that write's version: load_tf in
+    the same process scans them in memory (no read of the new table version back); release_tf drops
+    them, and load_tf then reads the same values from the table. A later write of the table also
+    ends their use."""
+    from padan.model.tf import release_tf
+
+    root = str(tmp_path / "lake")
+    lake = Lake(spark, root)
+    persons = spark.createDataFrame([("a", "SITI"), ("b", "SITI"), ("c", "AYU")], "unique_id STRING, name_first STRING")
+    settings = _settings("name_first")
+    save_tf(lake, "v1", persons, settings)
+
+    def loaded():
+        frame = load_tf(lake, "v1", settings, persons)["name_first"]
+        plan = frame._jdf.queryExecution().optimizedPlan().toString()
+        return {r["name_first"]: r["tf_name_first"] for r in frame.collect()}, "InMemoryRelation" in plan
+
+    assert loaded() == ({"SITI": 2 / 3, "AYU": 1 / 3}, True)
+    release_tf(lake, "v1")
+    assert loaded() == ({"SITI": 2 / 3, "AYU": 1 / 3}, False)
+
+    save_tf(lake, "v1", persons, settings)
+    lake.overwrite(spark.createDataFrame([], PERSONS.ddl), PERSONS, quiet=True)      # another table: no effect
+    assert loaded()[1] is True
+    save_tf(lake, "v2", persons, settings)          # gold.model_tf moved: v1's rows come from the table
+    assert loaded() == ({"SITI": 2 / 3, "AYU": 1 / 3}, False)
+    release_tf(lake)

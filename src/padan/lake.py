@@ -207,6 +207,15 @@ class Lake:
         else:
             self._memo.pop((table, key), None)
 
+    def forget(self, table: str, key: str) -> object | None:
+        """Drop `key`'s memo of `table`; returns the value it held (None: none)."""
+        hit = self._memo.pop((table, key), None)
+        return None if hit is None else hit[1]
+
+    def memo_keys(self, table: str, prefix: str) -> list[str]:
+        """The memo keys of `table` that start with `prefix`."""
+        return [k for t, k in self._memo if t == table and k.startswith(prefix)]
+
     def versions(self, tables: Iterable[str]) -> dict[str, int]:
         return {t: v for t in tables if (v := self.version(t)) is not None}
 

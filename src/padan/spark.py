@@ -83,6 +83,10 @@ def local_session_conf(*, master: str, app_name: str, driver_memory: str, ui_ena
         "spark.databricks.delta.schema.autoMerge.enabled": "false",
         # Delta rebuilds table state with 50 tasks by default: far too many for a laptop or CI.
         "spark.databricks.delta.snapshotPartitions": str(max(2, cores)),
+        # Delta 4 copies a small table's whole file list into each commit's checksum file (.crc), to
+        # verify checkpoints against; for a table's first commit that list is a Spark job of its own
+        # (one per table a run creates). Nothing reads it back to plan a query: off.
+        "spark.databricks.delta.allFilesInCrc.enabled": "false",
         "spark.driver.extraJavaOptions": "-Dlog4j2.level=WARN",
         "spark.hadoop.fs.permissions.umask-mode": PRIVATE_UMASK,
         # RDD checkpoint files are removed once their RDD is gone, not left in the lake.

@@ -105,11 +105,48 @@ def _line_reader(spark: SparkSession, contract: SourceContract, paths: list[str]
             .option("mode", "PERMISSIVE").csv(paths))
 
 
+_UTF8_BOM = (0xEF, 0xBB, 0xBF)
+
+
+def _first_value(spark: SparkSession, contract: SourceContract, f: InputFile) -> str | None:
+    """The first value `_line_reader` gives for a file (its first line that is not blank, up to a
+    `_LINE_SEP`; None for an empty file), read on the driver through Hadoop's file system: the
+    header costs no Spark job. As Spark reads it: the file's compression codec by its name, a UTF-8
+    byte-order mark at the start skipped (Hadoop's line reader), lines split at LF, CR or CRLF and
+    decoded with the contract's encoding by Java (malformed bytes become U+FFFD), lines that are
+    blank after Java's trim skipped (Spark's CSV reader), an empty value read as null. (Spark's
+    reader takes NUL for its unused quote character and may double a NUL: a header holding one is
+    refused either way, `_csv_header`.) tests/test_read_header.py compares both readers."""
+    jvm = spark.sparkContext._jvm
+    conf = spark.sparkContext._jsc.hadoopConfiguration()
+    path = jvm.org.apache.hadoop.fs.Path(f.path)
+    raw = path.getFileSystem(conf).open(path)
+    try:
+        codec = jvm.org.apache.hadoop.io.compress.CompressionCodecFactory(conf).getCodec(path)
+        stream = jvm.java.io.PushbackInputStream(codec.createInputStream(raw) if codec is not None else raw, 3)
+        head = []
+        for _ in range(3):
+            b = stream.read()
+            if b < 0:
+                break
+            head.append(b)
+        if tuple(head) != _UTF8_BOM:
+            for b in reversed(head):
+                stream.unread(b)
+        reader = jvm.java.io.BufferedReader(jvm.java.io.InputStreamReader(stream, contract.csv.encoding))
+        while (line := reader.readLine()) is not None:
+            if line.strip("".join(map(chr, range(0x21)))):     # Java's String.trim: chars up to U+0020
+                value = line.split(_LINE_SEP, 1)[0]
+                return value or None
+        return None
+    finally:
+        raw.close()
+
+
 def _csv_header(spark: SparkSession, source: str, contract: SourceContract, f: InputFile) -> list[str] | None:
-    first = _line_reader(spark, contract, [f.path]).limit(1).collect()
-    if not first or first[0][0] is None:
+    text = _first_value(spark, contract, f)
+    if text is None:
         return None  # an empty file: no header, no rows
-    text = first[0][0]
     encoding = contract.csv.encoding
     if text.startswith(("\ufffd\ufffd", "\u00ff\u00fe", "\u00fe\u00ff")) or "\x00" in text:
         raise ContractError(source, f"the file looks like UTF-16 (a UTF-16 byte-order mark or NUL bytes in the header), "

@@ -313,7 +313,8 @@ def train_nik_anchored(spark, persons: DataFrame, settings: dict[str, Any], tr, 
         dict[str, Any], dict[str, float], dict[str, int]]:
     """The whole `nik_anchored` training on counts: prior, u, then m from each label set.
 
-    `label_sets` is [(name, make_labels(persons, max_pairs, seed), comparisons)]; the first set
+    `label_sets` is [(name, make_labels(persons, max_pairs, seed), comparisons)] (`train.label_pairs`
+    makes them all, their sizes from one query); the first set
     (comparisons None) trains every comparison's m, each later set only its own comparisons. As in
     Splink, every set is a training session that estimates every comparison, and a level's m is the
     median of the sessions' estimates that observed it (so a later set's comparisons end with the
@@ -323,8 +324,10 @@ def train_nik_anchored(spark, persons: DataFrame, settings: dict[str, Any], tr, 
     seconds: dict[str, float] = {}
     sizes: dict[str, int] = {}
     t = time.monotonic()
+    from padan.model.train import label_pairs   # train imports this module
+
     gammas = label_gammas_by_set(spark, persons, settings,
-                                 [make(persons, tr.max_label_pairs, tr.u_seed) for _, make, _ in label_sets])
+                                 label_pairs(persons, [make for _, make, _ in label_sets], tr.max_label_pairs, tr.u_seed))
     seconds["labels"] = time.monotonic() - t
     out, pcs = _prior_and_u(spark, persons, settings, tr, seconds, sizes, [gammas])
     t = time.monotonic()

@@ -51,17 +51,38 @@ def save_tf(lake: Lake, version: str, persons: DataFrame, settings: dict[str, An
     for f in frames[1:]:
         df = df.unionByName(f)
     # Counted on the rows as computed, then written from that copy: no read of the table back.
+    release_tf(lake)
     df = df.persist(StorageLevel.MEMORY_AND_DISK)
+    kept = False
     try:
         for r in df.groupBy("column_name").count().collect():
             out[r["column_name"]] = int(r["count"])
         before = lake.version(MODEL_TF.name)
         lake.overwrite(df, MODEL_TF, replace_where=slice_of(model_version=version), quiet=True)
+        # The columns this version now has frequencies for, as load_tf would read them back, and
+        # the rows themselves, still cached: while gold.model_tf stays at this write's version, a
+        # predict in this process (`padan run`, `padan demo`) takes them from memory instead of
+        # reading the new table version back (its snapshot and file listings), and releases them.
+        lake.remember(MODEL_TF.name, _columns_key(version), before, frozenset(out))
+        lake.remember(MODEL_TF.name, _rows_key(version), before, df)
+        kept = lake.memo_peek(MODEL_TF.name, _rows_key(version)) is not None
     finally:
-        df.unpersist()
-    # The columns this version now has frequencies for, as load_tf would read them back.
-    lake.remember(MODEL_TF.name, _columns_key(version), before, frozenset(out))
+        if not kept:
+            df.unpersist()
     return out
+
+
+def _rows_key(version: str) -> str:
+    return f"tf_rows:{version}"
+
+
+def release_tf(lake: Lake, version: str | None = None) -> None:
+    """Drop the cached rows `save_tf` kept for `version` (None: for every version)."""
+    keys = [_rows_key(version)] if version is not None else lake.memo_keys(MODEL_TF.name, _rows_key(""))
+    for key in keys:
+        df = lake.forget(MODEL_TF.name, key)
+        if df is not None:
+            df.unpersist()
 
 
 def _columns_key(version: str) -> str:
@@ -87,7 +108,8 @@ def load_tf(lake: Lake, version: str, settings: dict[str, Any], persons: DataFra
         raise ValueError("model version has unexpected characters")
     wanted = tf_columns(settings)
     types = {f.name: f.dataType for f in lake.read(PERSONS.name).schema.fields}
-    stored = lake.read(MODEL_TF.name).where(F.col("model_version") == version)
+    cached = lake.memo_peek(MODEL_TF.name, _rows_key(version))    # this process's own write, still the newest
+    stored = (cached[1] if cached is not None else lake.read(MODEL_TF.name)).where(F.col("model_version") == version)
     have = stored_columns(lake, version)
     out = {}
     for c in wanted:

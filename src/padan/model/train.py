@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from dataclasses import dataclass, field
@@ -33,13 +34,32 @@ class TrainingResult:
     label_pairs: dict[str, int] = field(default_factory=dict)
 
 
-def nik_anchored_labels(persons: DataFrame, max_pairs: int, seed: int) -> DataFrame:
-    """Pairs of records sharing a valid NIK whose recorded birth date and sex agree with it:
-    near-certain matches, used as labels. Capped at about `max_pairs` by a deterministic hash."""
+def _nik_anchors(persons: DataFrame) -> tuple[DataFrame, list[str]]:
     anchors = persons.where(F.col("nik_valid") & ~F.col("nik_dob_mismatch") & ~F.col("nik_sex_mismatch")
                             & F.col("birth_date").isNotNull() & F.col("sex").isNotNull()).select(
         "nik", "source_dataset", "unique_id")
-    return _pairs_on(anchors, ["nik"], max_pairs, seed)
+    return anchors, ["nik"]
+
+
+def _nik_name_anchors(persons: DataFrame) -> tuple[DataFrame, list[str]]:
+    anchors = persons.where(F.col("nik_valid") & F.col("name_clean").isNotNull()).select(
+        "nik", "name_clean", "source_dataset", "unique_id")
+    return anchors, ["nik", "name_clean"]
+
+
+def _agreement_anchors(persons: DataFrame) -> tuple[DataFrame, list[str]]:
+    anchors = persons.where(F.col("nik_cmp").isNotNull() & F.col("name_clean").isNotNull()
+                            & F.col("birth_date").isNotNull() & ~F.col("dob_placeholder")
+                            & F.col("kabupaten").isNotNull() & F.col("sex").isNotNull()
+                            & (F.col("name_tokens") >= 2)).select(
+        "name_clean", "birth_date", "kabupaten", "sex", "source_dataset", "unique_id")
+    return anchors, ["name_clean", "birth_date", "kabupaten", "sex"]
+
+
+def nik_anchored_labels(persons: DataFrame, max_pairs: int, seed: int) -> DataFrame:
+    """Pairs of records sharing a valid NIK whose recorded birth date and sex agree with it:
+    near-certain matches, used as labels. Capped at about `max_pairs` by a deterministic hash."""
+    return label_pairs(persons, [nik_anchored_labels], max_pairs, seed)[0]
 
 
 def nik_name_anchored_labels(persons: DataFrame, max_pairs: int, seed: int) -> DataFrame:
@@ -48,28 +68,49 @@ def nik_name_anchored_labels(persons: DataFrame, max_pairs: int, seed: int) -> D
     and sex consistent with the NIK, so among them every birth date agrees exactly and the levels for
     a swapped day/month or a year off by one would never be seen (m at the floor: a true match with
     a mistyped date would be pushed far down)."""
-    anchors = persons.where(F.col("nik_valid") & F.col("name_clean").isNotNull()).select(
-        "nik", "name_clean", "source_dataset", "unique_id")
-    return _pairs_on(anchors, ["nik", "name_clean"], max_pairs, seed)
+    return label_pairs(persons, [nik_name_anchored_labels], max_pairs, seed)[0]
 
 
 def agreement_anchored_labels(persons: DataFrame, max_pairs: int, seed: int) -> DataFrame:
     """Pairs agreeing on cleaned name, a non-placeholder birth date, sex and kabupaten, both with a
     16-digit NIK: labels for the NIK comparison's own m (which NIK-anchored labels cannot give)."""
-    anchors = persons.where(F.col("nik_cmp").isNotNull() & F.col("name_clean").isNotNull()
-                            & F.col("birth_date").isNotNull() & ~F.col("dob_placeholder")
-                            & F.col("kabupaten").isNotNull() & F.col("sex").isNotNull()
-                            & (F.col("name_tokens") >= 2)).select(
-        "name_clean", "birth_date", "kabupaten", "sex", "source_dataset", "unique_id")
-    return _pairs_on(anchors, ["name_clean", "birth_date", "kabupaten", "sex"], max_pairs, seed)
+    return label_pairs(persons, [agreement_anchored_labels], max_pairs, seed)[0]
 
 
-def _pairs_on(anchors: DataFrame, keys: list[str], max_pairs: int, seed: int) -> DataFrame:
+# Each label set: the records it pairs and the columns a pair shares (pairs of two records agreeing on every key).
+_ANCHORS = {nik_anchored_labels: _nik_anchors, nik_name_anchored_labels: _nik_name_anchors,
+            agreement_anchored_labels: _agreement_anchors}
+
+
+def label_pairs(persons: DataFrame, makers: list, max_pairs: int, seed: int) -> list[DataFrame]:
+    """The label pairs of each label set in `makers` (the functions above), each capped at about
+    `max_pairs` by a deterministic hash of the pair when it has more. The sizes that decide the caps
+    come from ONE query for all sets: the records grouped by (set, key), each key of c records giving
+    c(c-1)/2 pairs (unique_id is unique in silver.persons, so the self-join `unique_id_l <
+    unique_id_r` makes exactly those), instead of a self-join and count per set. Keys with a null
+    part pair nothing, as in the join. The pairs themselves: no job yet."""
+    if not all(make in _ANCHORS for make in makers):      # a label set defined elsewhere makes its own pairs
+        return [make(persons, max_pairs, seed) for make in makers]
+    anchored = [_ANCHORS[make](persons) for make in makers]
+    parts = []
+    for k, (anchors, keys) in enumerate(anchored):
+        complete = functools.reduce(lambda a, b: a & b, [F.col(c).isNotNull() for c in keys])
+        # The key as strings (the keys are strings and dates, whose string forms are distinct).
+        parts.append(anchors.where(complete).select(F.lit(k).alias("__set"),
+                                                    F.array(*[F.col(c).cast("string") for c in keys]).alias("__key")))
+    per_key = functools.reduce(lambda a, b: a.unionByName(b), parts).groupBy("__set", "__key").agg(
+        F.count(F.lit(1)).cast("long").alias("__n"))
+    sizes = {r["__set"]: int(r["pairs"] or 0) for r in per_key.groupBy("__set").agg(
+        F.sum(F.col("__n") * (F.col("__n") - 1) / 2).cast("long").alias("pairs")).collect()}
+    return [_pairs_on(anchors, keys, sizes.get(k, 0), max_pairs, seed) for k, (anchors, keys) in enumerate(anchored)]
+
+
+def _pairs_on(anchors: DataFrame, keys: list[str], n: int, max_pairs: int, seed: int) -> DataFrame:
+    """The `n` pairs of `anchors` agreeing on `keys`, capped at about `max_pairs`."""
     l = anchors.select(*keys, F.col("source_dataset").alias("source_dataset_l"), F.col("unique_id").alias("unique_id_l"))
     r = anchors.select(*keys, F.col("source_dataset").alias("source_dataset_r"), F.col("unique_id").alias("unique_id_r"))
     pairs = l.join(r, keys).where(F.col("unique_id_l") < F.col("unique_id_r")).select(
         "source_dataset_l", "unique_id_l", "source_dataset_r", "unique_id_r")
-    n = pairs.count()
     if n > max_pairs:
         buckets = max(2, n // max_pairs + 1)
         pairs = pairs.where(F.pmod(F.xxhash64("unique_id_l", "unique_id_r", F.lit(seed)), F.lit(buckets)) == 0)

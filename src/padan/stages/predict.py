@@ -7,7 +7,7 @@ from padan.lake import slice_of
 from padan.link import engine
 from padan.link.predict import predict_increment, predict_pairs, to_pairs_rows
 from padan.model.store import load_model
-from padan.model.tf import load_tf
+from padan.model.tf import load_tf, release_tf
 from padan.stages.ingest import batch_filter
 from padan.stages.runner import Ctx, Stage, run_stage
 from padan.tables import MODEL_TF, PAIRS, PERSONS
@@ -44,6 +44,7 @@ def run_predict(ctx: Ctx, run_id: str, model_version: str, *, batch: tuple[str, 
         rows = (ctx.spark.createDataFrame([], PAIRS.ddl) if scored is None
                 else to_pairs_rows(scored, settings, run_id=run_id, model_version=model_version))
         m = ctx.lake.overwrite(rows, PAIRS, replace_where=slice_of(run_id=run_id))
+        release_tf(ctx.lake, model_version)     # the frequencies a train in this process left cached
         rec.row_counts["pairs"] = m.get("numOutputRows", 0)
         rec.model_version = model_version
         rec.message = f"model_version={model_version}"
