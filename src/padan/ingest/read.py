@@ -251,15 +251,9 @@ def _read_csv(spark: SparkSession, contract: SourceContract, files: list[InputFi
         parsed = lines.withColumn("_p", F.from_csv(F.col("_raw_text"), ddl, opts))
         # A line is malformed when, outside quoted sections, its field count differs from the
         # header's, or a quote is left open.
-        # A line without a quote (nearly all) is its own unquoted text: the regex runs only on the others.
-        quoted = f'{_regex_escape(quote)}(?:[^{_regex_escape(quote)}]|{_regex_escape(quote)}{_regex_escape(quote)})*{_regex_escape(quote)}'
-        unquoted = F.when(F.instr(F.col("_raw_text"), quote) == 0, F.col("_raw_text")).otherwise(
-            F.regexp_replace(F.col("_raw_text"), quoted, ""))
+        unquoted = F.regexp_replace(F.col("_raw_text"), f'{_regex_escape(quote)}(?:[^{_regex_escape(quote)}]|{_regex_escape(quote)}{_regex_escape(quote)})*{_regex_escape(quote)}', "")
         parsed = parsed.withColumn("_unquoted", unquoted)   # computed once, read twice below
-        # fields = delimiters + 1, counted as the length the delimiters take (no split into an array of
-        # strings per line; the same count as splitting on the literal delimiter)
-        taken = F.length("_unquoted") - F.length(F.replace(F.col("_unquoted"), F.lit(delim), F.lit("")))
-        n_fields = (taken if len(delim) == 1 else (taken / len(delim)).cast("int")) + 1
+        n_fields = F.size(F.split(F.col("_unquoted"), _regex_escape(delim), -1))
         open_quote = F.instr(F.col("_unquoted"), quote) > 0
         malformed = (n_fields != len(header)) | open_quote
         select = [F.col("_p").getField(c).alias(c) if c in header else F.lit(None).cast("string").alias(c)
