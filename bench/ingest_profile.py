@@ -155,10 +155,11 @@ def main(argv=None) -> int:
             print(f"{name:18} tasks {last['cpu_s_by_thread']['spark_tasks']:6.1f}  jit "
                   f"{sum(r['cpu_s_by_thread']['jit_compiler'] for r in runs):5.1f}  jvm {last['jvm_cpu_s']:6.1f}",
                   flush=True)
-        # the largest generated method compiled in this JVM (HotSpot leaves one above 8,000 bytes
+        # the largest method Spark generated in this JVM (HotSpot leaves one above 8,000 bytes
         # interpreted unless -XX:-DontCompileHugeMethods)
         metrics = spark.sparkContext._jvm.org.apache.spark.metrics.source.CodegenMetrics
-        result["max_generated_method_bytes"] = int(metrics.METRIC_GENERATED_METHOD_BYTECODE_SIZE().getSnapshot().getMax())
+        sizes = metrics.METRIC_GENERATED_METHOD_BYTECODE_SIZE().getSnapshot()
+        result["max_generated_method_bytes"] = int(sizes.getMax())
         result["load_avg_end"] = os.getloadavg()
     finally:
         spark.stop()
@@ -166,8 +167,8 @@ def main(argv=None) -> int:
     result["task_cpu_over_base"] = {
         name: round(min(r["cpu_s_by_thread"]["spark_tasks"] for r in runs) - b, 1)
         for name, runs in result["runs"].items() if name != "base"}
-    print(json.dumps({k: result.get(k) for k in ("rows", "lookups", "max_generated_method_bytes", "task_cpu_over_base")},
-                     indent=1))
+    keys = ("rows", "lookups", "max_generated_method_bytes", "task_cpu_over_base")
+    print(json.dumps({k: result.get(k) for k in keys}, indent=1))
     if a.out:
         Path(a.out).write_text(json.dumps(result, indent=1) + "\n")
     return 0

@@ -90,7 +90,7 @@ def local_session_conf(*, master: str, app_name: str, driver_memory: str, ui_ena
         # HotSpot never compiles a method of more than 8,000 bytes of bytecode (DontCompileHugeMethods):
         # such a method runs in the bytecode interpreter. Spark's generated code for a wide
         # whole-stage can hold such a method: the ingest's standardisation query (~60 columns, the
-        # flags and reasons read from most of them) does. Compiled, its task CPU roughly halves
+        # flags and reasons read from most of them) does. Compiled, its task CPU falls by more than half
         # (docs/BENCHMARKS.md, issue 15); a cluster sets the same in spark.executor.extraJavaOptions.
         "spark.driver.extraJavaOptions": f"-Dlog4j2.level=WARN {COMPILE_HUGE_METHODS}",
         "spark.hadoop.fs.permissions.umask-mode": PRIVATE_UMASK,
