@@ -113,9 +113,7 @@ SUBMIT_MASTER ?= local[2]
 SUBMIT_JOB    ?= pipeline
 SUBMIT_CONF   ?=
 submit: package
-	$(VENV)/bin/spark-submit --master $(SUBMIT_MASTER) \
-	  --conf spark.driver.extraJavaOptions=-XX:-DontCompileHugeMethods \
-	  --conf spark.executor.extraJavaOptions=-XX:-DontCompileHugeMethods $(SUBMIT_CONF) \
+	$(VENV)/bin/spark-submit --master $(SUBMIT_MASTER) $(SUBMIT_CONF) \
 	  --jars $$($(PY) -c "from padan.spark import submit_jars; print(','.join(submit_jars()))") \
 	  --conf spark.sql.extensions=io.delta.sql.DeltaSparkSessionExtension \
 	  --conf spark.sql.catalog.spark_catalog=org.apache.spark.sql.delta.catalog.DeltaCatalog \

@@ -1,5 +1,4 @@
-"""The ingest's caches are built uncompressed, and the session's setting comes back afterwards; the
-session's JVM compiles huge generated methods."""
+"""The ingest's caches are built uncompressed, and the session's setting comes back afterwards."""
 
 from __future__ import annotations
 
@@ -29,13 +28,3 @@ def test_rows_read_back_from_an_uncompressed_cache_are_the_same(spark):
         assert cached.count() == 5000          # built here, uncompressed
     assert sorted(cached.collect()) == want   # read after the block
     cached.unpersist()
-
-
-def test_the_session_jvm_compiles_huge_generated_methods(spark):
-    """padan's local session starts its JVM with DontCompileHugeMethods off: Spark's wide
-    standardisation query generates a method above HotSpot's 8,000-byte limit, which the JVM would
-    otherwise leave interpreted (about half that query's task CPU; docs/BENCHMARKS.md)."""
-    jvm = spark.sparkContext._jvm
-    bean = jvm.java.lang.Class.forName("com.sun.management.HotSpotDiagnosticMXBean")
-    flag = jvm.java.lang.management.ManagementFactory.getPlatformMXBean(bean).getVMOption("DontCompileHugeMethods")
-    assert flag.getValue() == "false"

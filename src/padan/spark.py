@@ -55,10 +55,6 @@ def _running_under_spark_submit() -> bool:
     return "PYSPARK_GATEWAY_PORT" in os.environ
 
 
-COMPILE_HUGE_METHODS = "-XX:-DontCompileHugeMethods"
-"""The JVM option that lets the JIT compile Spark's large generated methods (`local_session_conf`)."""
-
-
 def local_session_conf(*, master: str, app_name: str, driver_memory: str, ui_enabled: bool,
                        shuffle_partitions: int | None, warehouse_dir: str | None = None,
                        local_dir: str | None = None) -> dict[str, str]:
@@ -87,12 +83,7 @@ def local_session_conf(*, master: str, app_name: str, driver_memory: str, ui_ena
         "spark.databricks.delta.schema.autoMerge.enabled": "false",
         # Delta rebuilds table state with 50 tasks by default: far too many for a laptop or CI.
         "spark.databricks.delta.snapshotPartitions": str(max(2, cores)),
-        # HotSpot never compiles a method of more than 8,000 bytes of bytecode (DontCompileHugeMethods):
-        # such a method runs in the bytecode interpreter. Spark's generated code for a wide
-        # whole-stage can hold such a method: the ingest's standardisation query (~60 columns, the
-        # flags and reasons read from most of them) does. Compiled, its task CPU falls by more than half
-        # (docs/BENCHMARKS.md, issue 15); a cluster sets the same in spark.executor.extraJavaOptions.
-        "spark.driver.extraJavaOptions": f"-Dlog4j2.level=WARN {COMPILE_HUGE_METHODS}",
+        "spark.driver.extraJavaOptions": "-Dlog4j2.level=WARN",
         "spark.hadoop.fs.permissions.umask-mode": PRIVATE_UMASK,
         # RDD checkpoint files are removed once their RDD is gone, not left in the lake.
         "spark.cleaner.referenceTracking.cleanCheckpoints": "true",
