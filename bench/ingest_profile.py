@@ -7,7 +7,10 @@ enough, `padan.stages.ingest.LOOKUP_MIN_ROWS`), then run `select(<columns>)` of 
 group, and all columns. A group's cost is its run's CPU minus the base's. Each run is repeated
 (`--repeat`, the first pays most of the JIT); the JVM CPU-seconds are split by thread kind
 (`bench/ingest.py`'s Meter: tasks / JIT / GC / other). `--explain FILE` writes the whole query's
-`explain("codegen")` and lists the plan nodes outside whole-stage code generation.
+`explain("formatted")` and `explain("codegen")` (under adaptive execution these show the plan before
+it runs, without whole-stage code generation ids: `not_codegen` then lists every node, so read the
+file rather than that list). The result also holds the largest method Spark generated in the run's
+JVM (HotSpot leaves a method above 8,000 bytes of bytecode interpreted by default).
 
     PYTHONPATH=src .venv/bin/python bench/ingest_profile.py --data /tmp/i14/1M --source p3ke \
         --out bench/results/<date>-ingest-profile-1M-p3ke.json
