@@ -66,7 +66,7 @@ def diagnose(ctx, run_id: str, threshold: float, hidden_path: str) -> dict:
     rec = hidden.join(persons, "unique_id", "left").cache()
     side = lambda s: rec.select(*[F.col(c).alias(f"{c}_{s}") for c in rec.columns])  # noqa: E731
     pairs = ctx.lake.read(PAIRS.name).where(F.col("run_id") == run_id).select(
-        "unique_id_l", "unique_id_r", "match_probability")
+        "unique_id_l", "unique_id_r", "match_probability", "match_key")
     both = lambda df: df.join(side("l"), "unique_id_l").join(side("r"), "unique_id_r")  # noqa: E731
 
     fp = both(pairs.where(F.col("match_probability") >= threshold)).where(F.col("_person_id_l") != F.col("_person_id_r"))
@@ -75,6 +75,13 @@ def diagnose(ctx, run_id: str, threshold: float, hidden_path: str) -> dict:
     same_name = F.col("_name_true_l") == F.col("_name_true_r")
     fp_kind = (F.when(twin, "twins").when(same_hh & same_name, "household_namesake")
                .when(same_hh, "household_other").when(same_name, "namesake_other_household").otherwise("other"))
+    # pairs at the threshold by the blocking rule that produced them (match_key: the rule's index)
+    by_rule = (both(pairs.where(F.col("match_probability") >= threshold))
+               .groupBy(F.col("match_key").cast("int").alias("rule"))
+               .agg(F.sum((F.col("_person_id_l") == F.col("_person_id_r")).cast("long")).alias("true"),
+                    F.sum((F.col("_person_id_l") != F.col("_person_id_r")).cast("long")).alias("false"),
+                    F.sum(((F.col("_person_id_l") != F.col("_person_id_r")) & same_hh).cast("long")).alias("false_household"))
+               .orderBy("rule").collect())
     fp_rows = fp.groupBy(fp_kind.alias("kind")).agg(
         F.count("*").alias("n"),
         F.sum((F.col("nik_cmp_l").isNotNull() & F.col("nik_cmp_r").isNotNull()
@@ -104,7 +111,7 @@ def diagnose(ctx, run_id: str, threshold: float, hidden_path: str) -> dict:
     fns: dict = {}
     for r in fn_rows:
         fns.setdefault(r["where"], {})[r["date"]] = {"n": r["n"], "same_valid_nik": r["same_valid_nik"]}
-    return {"false_positives": fps, "false_positives_total": sum(v["n"] for v in fps.values()),
+    return {"pairs_at_threshold_by_rule": [r.asDict() for r in by_rule], "false_positives": fps, "false_positives_total": sum(v["n"] for v in fps.values()),
             "false_negatives": fns,
             "false_negatives_total": sum(v["n"] for w in fns.values() for v in w.values())}
 
@@ -138,11 +145,27 @@ def model_overlay(cfg, variant: dict) -> dict:
         else:
             comps.append({"name": name, **comp})
     out: dict = {"comparisons": comps}
-    if variant.get("blocking_rules_add"):
-        out["blocking_rules"] = [*model["blocking_rules"], *variant["blocking_rules_add"]]
+    if variant.get("blocking_rules_add") or variant.get("blocking_rules_drop"):
+        drop = set(variant.get("blocking_rules_drop") or [])
+        out["blocking_rules"] = [*[r for r in model["blocking_rules"] if r not in drop],
+                                 *(variant.get("blocking_rules_add") or [])]
     if variant.get("training"):
         out["training"] = variant["training"]
     return out
+
+
+def jvm_cpu() -> float:
+    """CPU-seconds (user + system) the Spark JVM has used so far (bench/harness.py's measure)."""
+    from harness import _jvm_processes
+
+    total = 0.0
+    for p in _jvm_processes():
+        try:
+            t = p.cpu_times()
+            total += t.user + t.system
+        except Exception:
+            pass
+    return total
 
 
 def run_variant(ctx, name: str, overlay: dict, truth_path: str, hidden_path: str, truth=None) -> dict:
@@ -155,25 +178,28 @@ def run_variant(ctx, name: str, overlay: dict, truth_path: str, hidden_path: str
     if overlay:
         ctx = Ctx.create(ctx.spark, ctx.cfg.with_overrides({"model": model_overlay(ctx.cfg, overlay)}),
                          run_date=ctx.run_date)
-    out: dict = {"variant": name, "overlay": overlay, "seconds": {}}
-    t = time.monotonic()
+    out: dict = {"variant": name, "overlay": overlay, "seconds": {}, "jvm_cpu_seconds": {}}
+    t, c = time.monotonic(), jvm_cpu()
     version = run_train(ctx)
     out["seconds"]["train"] = round(time.monotonic() - t, 1)
+    out["jvm_cpu_seconds"]["train"] = round(jvm_cpu() - c, 1)
     row = (ctx.lake.read(RUNS.name).where((F.col("stage") == "train") & (F.col("status") == "succeeded")
                                            & (F.col("message") == f"model_version={version}")).first())
     counts = dict(row.row_counts or {}) if row else {}
     out["label_pairs"] = {k[12:]: v for k, v in counts.items() if k.startswith("label_pairs_")}
     out["model_version"] = version
-    if overlay.get("blocking_rules_add") and truth is not None:
+    if (overlay.get("blocking_rules_add") or overlay.get("blocking_rules_drop")) and truth is not None:
         out["blocking"] = blocking_table(ctx, ctx.cfg.model, ctx.lake.read(PERSONS.name), truth)
         out["candidate_pairs"] = out["blocking"]["candidate_pairs"]
     run_id = link_run_id(ctx, version)
-    t = time.monotonic()
+    t, c = time.monotonic(), jvm_cpu()
     out["pairs_kept"] = run_predict(ctx, run_id, version)
     out["seconds"]["predict"] = round(time.monotonic() - t, 1)
-    t = time.monotonic()
+    out["jvm_cpu_seconds"]["predict"] = round(jvm_cpu() - c, 1)
+    t, c = time.monotonic(), jvm_cpu()
     out["persons"] = run_cluster(ctx, run_id).get("persons")
     out["seconds"]["cluster"] = round(time.monotonic() - t, 1)
+    out["jvm_cpu_seconds"]["cluster"] = round(jvm_cpu() - c, 1)
     rows = run_evaluate(ctx, run_id, truth_path)
     pick = lambda kind: next(r for r in rows if r["kind"] == kind and r["is_configured_threshold"])  # noqa: E731
     pw, best = pick("pairwise"), next(r for r in rows if r["is_best_f1"])
@@ -247,6 +273,7 @@ def main(argv=None) -> int:
             overlay.setdefault("comparisons", {}).update(spec.get("comparisons") or {})
             overlay.setdefault("training", {}).update(spec.get("training") or {})
             overlay.setdefault("blocking_rules_add", []).extend(spec.get("blocking_rules_add") or [])
+            overlay.setdefault("blocking_rules_drop", []).extend(spec.get("blocking_rules_drop") or [])
         result["variants"][name] = run_variant(ctx, name, overlay, truth_path, str(data / "hidden"), truth)
         print(json.dumps({name: result["variants"][name]["accuracy"],
                           "errors": result["variants"][name]["errors"]}, indent=1, default=str), flush=True)
