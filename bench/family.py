@@ -156,16 +156,9 @@ def model_overlay(cfg, variant: dict) -> dict:
 
 def jvm_cpu() -> float:
     """CPU-seconds (user + system) the Spark JVM has used so far (bench/harness.py's measure)."""
-    from harness import _jvm_processes
+    from harness import jvm_cpu_seconds
 
-    total = 0.0
-    for p in _jvm_processes():
-        try:
-            t = p.cpu_times()
-            total += t.user + t.system
-        except Exception:
-            pass
-    return total
+    return jvm_cpu_seconds()
 
 
 def run_variant(ctx, name: str, overlay: dict, truth_path: str, hidden_path: str, truth=None) -> dict:

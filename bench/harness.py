@@ -66,6 +66,18 @@ def _jvm_processes():
     return [p for p in me.children(recursive=True) if "java" in (p.name() or "")]
 
 
+def jvm_cpu_seconds() -> float:
+    """CPU-seconds (user + system, all threads) the Spark JVM(s) of this process have used so far."""
+    total = 0.0
+    for p in _jvm_processes():
+        try:
+            t = p.cpu_times()
+            total += t.user + t.system
+        except Exception:
+            pass
+    return total
+
+
 @dataclass
 class StepRecord:
     system: str
@@ -176,15 +188,8 @@ class Monitor:
     def _cpu(self) -> tuple[float, float]:
         """CPU-seconds (user + system, all threads) used so far by the JVM(s) and by this Python
         process (DuckDB runs inside it)."""
-        jvm = 0.0
-        for p in _jvm_processes():
-            try:
-                t = p.cpu_times()
-                jvm += t.user + t.system
-            except Exception:
-                pass
         t = self._me.cpu_times()
-        return jvm, t.user + t.system
+        return jvm_cpu_seconds(), t.user + t.system
 
     @contextmanager
     def step(self, system: str, name: str, rows: int | None = None) -> Iterator[StepRecord]:
