@@ -66,6 +66,25 @@ def _jvm_processes():
     return [p for p in me.children(recursive=True) if "java" in (p.name() or "")]
 
 
+def worker_cpu_seconds() -> float:
+    """CPU-seconds used so far by the Spark JVM's Python workers (the `mapInArrow` generator runs in
+    them): every live non-JVM descendant of this process's JVMs, with the CPU of the children each
+    has waited for (PySpark's daemon forks the workers and reaps them)."""
+    total = 0.0
+    for jvm in _jvm_processes():
+        try:
+            kids = jvm.children(recursive=True)
+        except Exception:
+            continue
+        for p in kids:
+            try:
+                t = p.cpu_times()
+                total += t.user + t.system + t.children_user + t.children_system
+            except Exception:
+                pass
+    return total
+
+
 def jvm_cpu_seconds() -> float:
     """CPU-seconds (user + system, all threads) the Spark JVM(s) of this process have used so far."""
     total = 0.0
@@ -590,24 +609,30 @@ def _clean(work: Path) -> None:
 # ---------------------------------------------------------------- synth throughput
 
 def run_synth_bench(spark, *, rows_per_source: int, work_dir: str | Path, fmt: str = "parquet", seed: int = 42,
-                    profile: str = "typical", heartbeat: float = 30.0, keep_work: bool = False) -> dict[str, Any]:
-    """write_extracts of `rows_per_source` rows per source: rows per second, peak memory."""
+                    profile: str = "typical", heartbeat: float = 30.0, keep_work: bool = False,
+                    writer: str = "spark") -> dict[str, Any]:
+    """write_extracts of `rows_per_source` rows per source: rows per second, peak memory, the CPU-seconds
+    of the JVM and of its Python workers (where the vectorised generator runs)."""
     from padan_synth import write_extracts
 
     work = Path(work_dir).resolve()
     _clean(work)
     result: dict[str, Any] = {"kind": "synth", "size": size_label(rows_per_source), "rows_per_source": rows_per_source,
-                              "format": fmt, "profile": profile, "seed": seed,
+                              "format": fmt, "writer": writer, "profile": profile, "seed": seed,
                               "started_at": dt.datetime.now().isoformat(timespec="seconds"),
                               "machine": machine_info(spark)}
+    workers0 = worker_cpu_seconds()
     with Monitor(spark, heartbeat=heartbeat) as mon:
         with mon.step("synth", "write_extracts", rows=2 * rows_per_source) as st:
             w = write_extracts(spark, str(work / "data"), p3ke_rows=rows_per_source, prakerja_rows=rows_per_source,
-                               seed=seed, profile=profile, fmt=fmt)
+                               seed=seed, profile=profile, fmt=fmt, writer=writer)
+    workers = worker_cpu_seconds() - workers0
     secs = st.seconds
     result.update(seconds=round(secs, 1), seconds_by_output=w["seconds"],
                   rows_per_second=round(2 * rows_per_source / secs), peak_driver_rss_mib=round(st.peak_driver_rss_mib),
-                  peak_jvm_rss_mib=round(st.peak_jvm_rss_mib), bytes_written=_du(work / "data"))
+                  peak_jvm_rss_mib=round(st.peak_jvm_rss_mib), bytes_written=_du(work / "data"),
+                  jvm_cpu_seconds=round(st.jvm_cpu_seconds or 0.0, 1), worker_cpu_seconds=round(workers, 1),
+                  spark_jobs=st.spark_jobs)
     result["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     if not keep_work:
         _clean(work)
@@ -625,7 +650,8 @@ def write_result(result: dict[str, Any], results_dir: str | Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     date = result["started_at"][:10]
     name = f"{date}-{result['size']}.json" if result["kind"] == "bench" else \
-        f"{date}-synth-{result['size']}-{result['format']}.json"
+        f"{date}-synth-{result['size']}-{result['format']}" \
+        f"{'-arrow' if result.get('writer') == 'arrow' else ''}.json"
     path = folder / name
     path.write_text(json.dumps(result, indent=2, sort_keys=False) + "\n")
     logger.info("bench: wrote %s", path)
@@ -732,19 +758,22 @@ def bench_tables(results: list[dict[str, Any]]) -> str:
 
 def synth_table(results: list[dict[str, Any]]) -> str:
     synth = [r for r in results if r.get("kind") == "synth"]
-    synth.sort(key=lambda r: (r["rows_per_source"], r["format"], r["started_at"]))
+    synth.sort(key=lambda r: (r["rows_per_source"], r["format"], r.get("writer", "spark"), r["started_at"]))
     if not synth:
         return "_No synth throughput recorded yet: `python bench/harness.py --synth-rows N`._\n"
-    lines = ["| result | rows per source | rows in total | format | seconds (p3ke / prakerja / truth) | total s "
-             "| rows/s | peak driver MiB | peak JVM MiB | driver memory | written MiB | load avg start / end |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| result | rows per source | rows in total | format (writer) | seconds (p3ke / prakerja / truth) | total s "
+             "| rows/s | CPU-s: JVM / Python workers | peak driver MiB | peak JVM MiB | driver memory | written MiB "
+             "| load avg start / end |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in synth:
         s = r["seconds_by_output"]
         m = r["machine"]
         lines.append(
-            f"| {r.get('_file', r['size'])} | {r['rows_per_source']:,} | {2 * r['rows_per_source']:,} | {r['format']} | "
+            f"| {r.get('_file', r['size'])} | {r['rows_per_source']:,} | {2 * r['rows_per_source']:,} | "
+            f"{r['format']} ({r.get('writer', 'spark')}) | "
             f"{_fmt_s(s.get('p3ke'))} / {_fmt_s(s.get('prakerja'))} / {_fmt_s(s.get('truth'))} | {_fmt_s(r['seconds'])} | "
-            f"{r['rows_per_second']:,} | {_fmt_n(r.get('peak_driver_rss_mib'))} | {_fmt_n(r.get('peak_jvm_rss_mib'))} | "
+            f"{r['rows_per_second']:,} | {_fmt_s(r.get('jvm_cpu_seconds'))} / {_fmt_s(r.get('worker_cpu_seconds'))} | "
+            f"{_fmt_n(r.get('peak_driver_rss_mib'))} | {_fmt_n(r.get('peak_jvm_rss_mib'))} | "
             f"{m.get('spark_driver_memory')} | {_fmt_n(r.get('bytes_written') and r['bytes_written'] // MiB)} | "
             f"{m['load_average_at_start'][0]} / {m.get('load_average_at_end', ['-'])[0]} |")
     return "\n".join(lines) + "\n"
@@ -794,6 +823,9 @@ def add_arguments(p) -> None:
     p.add_argument("--keep-work", action="store_true", help="keep the generated data, lake and engine files")
     p.add_argument("--synth-rows", default=None, help="measure only the generator: this many rows PER SOURCE")
     p.add_argument("--format", choices=["csv", "parquet"], default="parquet", help="extract format for --synth-rows")
+    p.add_argument("--writer", choices=["spark", "arrow"], default="spark",
+                   help="for --synth-rows: Spark's writers, or part files written by the tasks with pyarrow "
+                        "(local or shared file systems only)")
 
 
 def cmd_bench(args, cfg) -> int:
@@ -811,7 +843,7 @@ def cmd_bench(args, cfg) -> int:
     if args.synth_rows:
         result = run_synth_bench(spark, rows_per_source=parse_size(args.synth_rows), work_dir=work, fmt=args.format,
                                  seed=args.seed, profile=args.profile, heartbeat=args.heartbeat,
-                                 keep_work=args.keep_work)
+                                 keep_work=args.keep_work, writer=args.writer)
     else:
         systems = ("padan", *[s.strip() for s in args.systems.split(",") if s.strip() and s.strip() != "padan"])
         result = run_bench(spark, cfg, records=parse_size(args.size), work_dir=work, seed=args.seed,
@@ -859,8 +891,10 @@ def _code_state() -> dict[str, Any]:
 
 def summary_text(result: dict[str, Any]) -> str:
     if result["kind"] == "synth":
-        return (f"synth {result['rows_per_source']:,} rows per source ({result['format']}): {result['seconds']:.0f}s, "
-                f"{result['rows_per_second']:,} rows/s, peak driver {result['peak_driver_rss_mib']:,} MiB, "
+        return (f"synth {result['rows_per_source']:,} rows per source ({result['format']}, "
+                f"{result.get('writer', 'spark')} writer): {result['seconds']:.0f}s, "
+                f"{result['rows_per_second']:,} rows/s, JVM CPU {result.get('jvm_cpu_seconds', '-')}s, Python workers' CPU "
+                f"{result.get('worker_cpu_seconds', '-')}s, peak driver {result['peak_driver_rss_mib']:,} MiB, "
                 f"JVM {result['peak_jvm_rss_mib']:,} MiB")
     lines = [f"bench {result['size']} ({result['records']:,} records, {result['candidate_pairs']:,} candidate pairs)"]
     for name, s in result["systems"].items():
