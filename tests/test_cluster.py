@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from padan.cluster.components import connected_components
-from padan.cluster.ids import assign_person_ids
+from padan.cluster.ids import assign_person_ids, assign_person_ids_on_driver
 
 
 def comps(spark, nodes, edges, driver_max_edges=None):
@@ -83,10 +83,15 @@ def _assign(spark, components, previous, run_id):
     ids = assign_person_ids(c, p, run_id)
     try:
         assert ids.persons() == len({r.component for r in c.collect()})
-        return ({r.unique_id: r.person_id for r in ids.assign.collect()},
-                sorted(((r.kind, r.old_id, r.new_id, r.records) for r in ids.changes.collect()), key=_order))
+        got = ({r.unique_id: r.person_id for r in ids.assign.collect()},
+               sorted(((r.kind, r.old_id, r.new_id, r.records) for r in ids.changes.collect()), key=_order))
     finally:
         ids.release()
+    # The driver's implementation of the same rules (an increment's small graphs) decides the same.
+    local = assign_person_ids_on_driver(dict(components), dict(previous or []), run_id)
+    assert (local.assign, sorted(local.changes, key=_order)) == got
+    assert local.persons == len({comp for _, comp in components})
+    return got
 
 
 def test_first_run_mints_one_opaque_id_per_component(spark):

@@ -316,11 +316,15 @@ class Lake:
 
     def _conform(self, df: DataFrame, spec: TableSpec) -> DataFrame:
         """Select the spec's columns in order with the spec's types; fail on missing columns."""
-        schema = StructType.fromDDL(spec.ddl)
-        missing = [f.name for f in schema.fields if f.name not in df.columns]
+        missing = [f.name for f in StructType.fromDDL(spec.ddl).fields if f.name not in df.columns]
         if missing:
             raise SchemaError(f"writing {spec.name}: missing column(s) {missing}")
-        return df.select([F.col(f"`{f.name}`").cast(f.dataType).alias(f.name) for f in schema.fields])
+        return df.select(self._conformed_columns(spec))
+
+    @staticmethod
+    def _conformed_columns(spec: TableSpec) -> list[Column]:
+        """The spec's columns in order, each cast to the spec's type."""
+        return [F.col(f"`{f.name}`").cast(f.dataType).alias(f.name) for f in StructType.fromDDL(spec.ddl).fields]
 
     # ---------------------------------------------------------------- writes
 
@@ -378,15 +382,28 @@ class Lake:
         return True
 
     def merge(self, df: DataFrame, spec: TableSpec, keys: Sequence[str], *, delete_unmatched_where: str | None = None,
-              update_condition: str | None = None) -> dict[str, int]:
+              update_condition: str | None = None, delete_flag: str | None = None) -> dict[str, int]:
         """MERGE on `keys`: update matches, insert new rows; optionally delete target rows in a
-        slice that the source no longer has (`delete_unmatched_where`, SQL on target `t`)."""
+        slice that the source no longer has (`delete_unmatched_where`, SQL on target `t`).
+        `delete_flag`: a boolean column of `df` (not of the table) marking source rows that delete
+        the target row of their key instead (and insert nothing): upserts and deletes in one commit."""
         self.ensure_table(spec)
         self._upgrade(spec)
         source = self._conform(df, spec)
+        if delete_flag is not None:
+            if spec.added_columns:
+                raise ValueError(f"{spec.name}: delete_flag takes a table without added columns")
+            source = df.select(*self._conformed_columns(spec), F.col(f"`{delete_flag}`").cast("boolean"))
         cond = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
         merger = self._delta(spec.name).alias("t").merge(source.alias("s"), cond)
-        merger = merger.whenMatchedUpdateAll(condition=update_condition).whenNotMatchedInsertAll()
+        if delete_flag is not None:
+            flag = f"s.`{delete_flag}`"
+            columns = {c: f"s.`{c}`" for c in StructType.fromDDL(spec.ddl).fieldNames()}
+            merger = merger.whenMatchedDelete(condition=flag)
+            merger = merger.whenMatchedUpdate(condition=update_condition, set=columns)
+            merger = merger.whenNotMatchedInsert(condition=f"NOT {flag}", values=columns)
+        else:
+            merger = merger.whenMatchedUpdateAll(condition=update_condition).whenNotMatchedInsertAll()
         if spec.added_columns:
             # A table made before these columns were declared gains them by this MERGE (only
             # declared columns reach it: `_conform` selects exactly the spec's).
@@ -398,16 +415,6 @@ class Lake:
         logger.info("merged into %s: inserted=%s updated=%s deleted=%s", spec.name,
                     metrics.get("numTargetRowsInserted"), metrics.get("numTargetRowsUpdated"),
                     metrics.get("numTargetRowsDeleted"))
-        return metrics
-
-    def delete_keys(self, df: DataFrame, spec: TableSpec, keys: Sequence[str]) -> dict[str, int]:
-        """Delete the target rows whose `keys` match a row of `df` (a MERGE with only a delete clause)."""
-        self.ensure_table(spec)
-        self._upgrade(spec)
-        cond = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
-        self._delta(spec.name).alias("t").merge(df.select(*keys).alias("s"), cond).whenMatchedDelete().execute()
-        metrics = self.last_operation_metrics(spec.name)
-        logger.info("deleted from %s: %s rows", spec.name, metrics.get("numTargetRowsDeleted"))
         return metrics
 
     def last_operation_metrics(self, table: str, *, tag: str | None = None) -> dict[str, int]:

@@ -15,6 +15,8 @@ NIK or names.
 
 from __future__ import annotations
 
+import hashlib
+from collections import Counter
 from dataclasses import dataclass, field
 
 from pyspark import StorageLevel
@@ -22,10 +24,19 @@ from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 
+def _stamp(run_id: str) -> str:
+    return "".join(ch for ch in run_id.split("-")[0] if ch.isalnum())[:15]
+
+
 def mint_id(component, run_id: str):
     """A new person id 'P<run timestamp>-<hash>' for a component column."""
-    stamp = "".join(ch for ch in run_id.split("-")[0] if ch.isalnum())[:15]
-    return F.concat(F.lit(f"P{stamp}-"), F.substring(F.sha2(F.concat(F.lit(run_id + "|"), component), 256), 1, 16))
+    return F.concat(F.lit(f"P{_stamp(run_id)}-"),
+                    F.substring(F.sha2(F.concat(F.lit(run_id + "|"), component), 256), 1, 16))
+
+
+def mint_id_on_driver(component: str, run_id: str) -> str:
+    """`mint_id` of one component id, computed in Python (the same SHA-256 of the same UTF-8 text)."""
+    return f"P{_stamp(run_id)}-" + hashlib.sha256(f"{run_id}|{component}".encode("utf-8")).hexdigest()[:16]
 
 
 @dataclass
@@ -103,3 +114,57 @@ def assign_person_ids(components: DataFrame, previous: DataFrame | None, run_id:
                .select(F.lit("retired").alias("kind"), "old_id", string.alias("new_id"), F.lit(0).alias("records")))
     changes = new.unionByName(split).unionByName(merged).unionByName(retired)
     return PersonIds(assign, changes, decisions, [records, held, decisions])
+
+
+@dataclass
+class DriverIds:
+    """The outcome of `assign_person_ids_on_driver`: `assign` {record id: person id}, `changes`
+    [(kind, old_id, new_id, records)] and `persons` (components, i.e. persons of the result)."""
+
+    assign: dict[str, str]
+    changes: list[tuple]
+    persons: int
+
+
+def assign_person_ids_on_driver(components: dict[str, str], previous: dict[str, str], run_id: str) -> DriverIds:
+    """`assign_person_ids` for a graph small enough for the driver (an increment's touched persons
+    and new records): the same rules, the same decisions, the same minted ids, in plain Python.
+    components {record id: component}, previous {record id: person id} (records that held an id).
+    tests/test_cluster.py holds both implementations to the same results."""
+    held: Counter = Counter()                       # (component or None, old id or None) -> records
+    for rid in components.keys() | previous.keys():
+        held[(components.get(rid), previous.get(rid))] += 1
+    # Each old id goes to the component holding most of its records (ties: smallest component); a
+    # component of None (every record of the id gone) only when it has no other.
+    best: dict[str, tuple] = {}
+    for (comp, old), n in held.items():
+        if old is None:
+            continue
+        key = (comp is None, -n, comp or "")
+        if old not in best or key < best[old][0]:
+            best[old] = (key, comp)
+    won: dict[str, list[str]] = {}
+    held_ids: dict[str, list[str]] = {}
+    records: Counter = Counter()
+    for (comp, old), n in held.items():
+        if comp is None:
+            continue
+        records[comp] += n
+        held_ids.setdefault(comp, [])
+        won.setdefault(comp, [])
+        if old is not None:
+            held_ids[comp].append(old)
+            if best[old][1] == comp:
+                won[comp].append(old)
+    person: dict[str, str] = {}
+    changes: list[tuple] = []
+    for comp in records:
+        wins, olds, n = sorted(won[comp]), sorted(held_ids[comp]), records[comp]
+        if wins:                                    # a component that won several ids: the oldest survives
+            person[comp] = wins[0]
+            changes += [("merged", old, wins[0], n) for old in wins[1:]]
+        else:
+            person[comp] = mint_id_on_driver(comp, run_id)
+            changes += [("split", old, person[comp], n) for old in olds] or [("new", None, person[comp], n)]
+    changes += [("retired", old, None, 0) for old, (_, comp) in best.items() if comp is None]
+    return DriverIds({rid: person[comp] for rid, comp in components.items()}, changes, len(records))

@@ -7,8 +7,8 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
-from padan.cluster.components import connected_components
-from padan.cluster.ids import assign_person_ids
+from padan.cluster.components import DRIVER_MAX_EDGES, connected_components, union_find_labels
+from padan.cluster.ids import assign_person_ids, assign_person_ids_on_driver
 from padan.errors import StateError
 from padan.lake import slice_of
 from padan.stages.ingest import batch_filter
@@ -26,6 +26,11 @@ CLUSTER_THRESHOLDS = Stage("cluster_thresholds", (PAIRS.name,), (CLUSTERS_AT_THR
                            "components at link.extra_thresholds (if any)")
 
 BROADCAST_ROWS = 500_000   # an increment's join side up to this many rows is broadcast
+# An increment whose batch records, pairs at the threshold and touched persons' records each fit
+# this many rows is re-clustered on the driver (components, ids, rows; `_recluster_on_driver`):
+# each collected once, where the Spark path costs a persisted query per step (docs/BENCHMARKS.md,
+# "Increments"). Larger ones take the Spark path. 0: always Spark.
+DRIVER_MAX_ROWS = DRIVER_MAX_EDGES
 
 
 def run_cluster(ctx: Ctx, run_id: str) -> dict[str, int]:
@@ -145,9 +150,17 @@ def run_cluster_increment(ctx: Ctx, run_id: str, source: str, batch_id: str) -> 
 
     def body(rec: StageRecord) -> dict[str, int]:
         previous_version = rec.input_versions[CLUSTERS.name]
-        prev = _clusters_at(ctx, previous_version).select("unique_id", "person_id")
+        clusters_before = _clusters_at(ctx, previous_version)
+        prev = clusters_before.select("unique_id", "person_id")
         persons = ctx.lake.read(PERSONS.name)
         is_new = batch_filter(source, batch_id)
+        edges = (ctx.lake.read(PAIRS.name).where((F.col("run_id") == run_id) & (F.col("match_probability") >= threshold))
+                 .select(F.col("unique_id_l").alias("src"), F.col("unique_id_r").alias("dst")))
+        if DRIVER_MAX_ROWS > 0:
+            done = _recluster_on_driver(ctx, rec, run_id, threshold, clusters_before, persons.where(is_new), edges,
+                                        previous_version)
+            if done is not None:
+                return done
         new = persons.where(is_new).select("unique_id", "source_dataset").persist(StorageLevel.MEMORY_AND_DISK)
         n_new = new.count()
         # The base state must cover every other record, or this run would leave some unclustered.
@@ -156,9 +169,7 @@ def run_cluster_increment(ctx: Ctx, run_id: str, source: str, batch_id: str) -> 
         if n_prev != n_other:
             raise StateError(f"gold.clusters (version {previous_version}) holds {n_prev} records but silver.persons "
                              f"holds {n_other} besides this batch: run a full `padan link` before adding batches")
-        edges = (ctx.lake.read(PAIRS.name).where((F.col("run_id") == run_id) & (F.col("match_probability") >= threshold))
-                 .select(F.col("unique_id_l").alias("src"), F.col("unique_id_r").alias("dst"))
-                 .persist(StorageLevel.MEMORY_AND_DISK))
+        edges = edges.persist(StorageLevel.MEMORY_AND_DISK)
         ends = edges.select(F.col("src").alias("unique_id")).union(edges.select(F.col("dst").alias("unique_id")))
         # The batch's side of each join is small next to the lake's: broadcast it, so the lake's
         # clusters are read once through two columns and probed, never shuffled.
@@ -190,3 +201,74 @@ def run_cluster_increment(ctx: Ctx, run_id: str, source: str, batch_id: str) -> 
         return rec.row_counts
 
     return run_stage(ctx, CLUSTER_INCREMENT, run_id, body, done=row_counts, batch_id=batch_id)
+
+
+def _recluster_on_driver(ctx: Ctx, rec: StageRecord, run_id: str, threshold: float, clusters_before: DataFrame,
+                         new_records: DataFrame, edges: DataFrame, previous_version: int) -> dict[str, int] | None:
+    """The increment's re-clustering with the graph on the driver: the batch's records, its pairs at
+    the threshold and the records of the persons they touch are collected (each up to
+    DRIVER_MAX_ROWS, else None: the caller takes the Spark path), joined by a union-find, given ids
+    by the rules of `assign_person_ids` (`assign_person_ids_on_driver`), and the rows go back as two
+    small tables: the MERGE into gold.clusters and the run's gold.id_changes slice. Same rows,
+    changes and counts as the Spark path."""
+    limit = DRIVER_MAX_ROWS
+    new_rows = new_records.select("unique_id", "source_dataset", "record_key").limit(limit + 1).collect()
+    if len(new_rows) > limit:
+        return None
+    # The base state must cover every other record, or this run would leave some unclustered.
+    # Whole-table counts come from the Delta log's file statistics (no scan).
+    n_new = len(new_rows)
+    n_prev, n_other = clusters_before.count(), ctx.lake.read(PERSONS.name).count() - n_new
+    if n_prev != n_other:
+        raise StateError(f"gold.clusters (version {previous_version}) holds {n_prev} records but silver.persons "
+                         f"holds {n_other} besides this batch: run a full `padan link` before adding batches")
+    pairs = [(r[0], r[1]) for r in edges.limit(limit + 1).collect()]
+    if len(pairs) > limit:
+        return None
+    spark = ctx.spark
+    ends = sorted({x for pair in pairs for x in pair if x is not None})
+    members: list = []
+    if ends:
+        # The records of every person one of the pairs' records belongs to: the lake's clusters are
+        # read through their narrow columns and probed with the (broadcast) ends, never shuffled.
+        ends_df = F.broadcast(spark.createDataFrame([(x,) for x in ends], "unique_id string"))
+        touched = clusters_before.join(ends_df, "unique_id", "left_semi").select("person_id").distinct()
+        # A lake written before gold.clusters had record_key reads it as NULL: <source>:<key> gives it.
+        key = F.coalesce(F.col("record_key"), F.expr("substring(unique_id, length(source_dataset) + 2)"))
+        members = (clusters_before.join(F.broadcast(touched), "person_id")
+                   .select("unique_id", "person_id", "source_dataset", key.alias("record_key"))
+                   .limit(limit + 1).collect())
+        if len(members) > limit:
+            return None
+    previous = {r[0]: r[1] for r in members}
+    attrs = {r[0]: (r[1], r[2]) for r in new_rows}
+    attrs.update({r[0]: (r[2], r[3]) for r in members})
+    # Each touched person is one node-set (a star of edges to its smallest record), the batch's
+    # pairs join them; nodes without an edge are their own component.
+    anchor: dict[str, str] = {}
+    for rid, pid in previous.items():
+        anchor[pid] = min(anchor.get(pid, rid), rid)
+    labels = union_find_labels(pairs + [(rid, anchor[pid]) for rid, pid in previous.items()])
+    components = {rid: labels.get(rid, rid) for rid in attrs}
+    ids = assign_person_ids_on_driver(components, previous, run_id)
+    size: dict[str, int] = {}
+    sources: dict[str, set] = {}
+    for rid, pid in ids.assign.items():
+        size[pid] = size.get(pid, 0) + 1
+        sources.setdefault(pid, set()).add(attrs[rid][0])
+    rows = [(rid, pid, attrs[rid][0], attrs[rid][1], size[pid], "p3ke" in sources[pid], "prakerja" in sources[pid],
+             float(threshold), run_id) for rid, pid in ids.assign.items()]
+    clusters = spark.createDataFrame(rows, "unique_id string, person_id string, source_dataset string, "
+                                           "record_key string, cluster_size int, in_p3ke boolean, "
+                                           "in_prakerja boolean, threshold double, run_id string")
+    m = ctx.lake.merge(clusters, CLUSTERS, ["unique_id"])
+    fault_point("increment:after-clusters")
+    changes = spark.createDataFrame(ids.changes, "kind string, old_id string, new_id string, records int")
+    ctx.lake.overwrite(changes.withColumn("run_id", F.lit(run_id)), ID_CHANGES, replace_where=slice_of(run_id=run_id))
+    by_kind: dict[str, int] = {}
+    for change in ids.changes:
+        by_kind[f"ids_{change[0]}"] = by_kind.get(f"ids_{change[0]}", 0) + 1
+    inserted, updated = m.get("numTargetRowsInserted", 0), m.get("numTargetRowsUpdated", 0)
+    rec.row_counts.update(new_records=n_new, touched_persons=len(anchor), records_reclustered=inserted + updated,
+                          inserted=inserted, updated=updated, persons_reclustered=ids.persons, **by_kind)
+    return rec.row_counts

@@ -32,22 +32,34 @@ def run_marts(ctx: Ctx, run_id: str, *, touched_only: bool = False) -> dict[str,
         persons = ctx.lake.read(PERSONS.name)
         incremental = touched_only and ctx.lake.exists(PERSON_PROFILE.name) and _profile_is_current(ctx, run_id)
         if incremental:
-            # Run ids are time-ordered strings, so the file statistics on run_id skip every data file
-            # of gold.clusters this run did not write.
-            recs = clusters.where(F.col("run_id") == run_id).select("unique_id", "person_id").persist(
-                StorageLevel.MEMORY_AND_DISK)
-            n = recs.count()
-            keys = F.broadcast(recs.select("unique_id")) if n <= BROADCAST_ROWS else recs.select("unique_id")
-            rows = person_profile(recs, persons.join(keys, "unique_id", "left_semi")).withColumn("run_id", F.lit(run_id))
-            m = ctx.lake.merge(rows, PERSON_PROFILE, ["person_id"])
+            # The run's gold.clusters rows (run ids are time-ordered strings, so the file statistics
+            # on run_id skip every data file this run did not write): on the driver when few (a
+            # local table: no persisted query, no count), else persisted; broadcast when few.
+            recs = clusters.where(F.col("run_id") == run_id).select("unique_id", "person_id")
+            few = recs.limit(BROADCAST_ROWS + 1).collect()
+            if len(few) <= BROADCAST_ROWS:
+                recs = ctx.spark.createDataFrame(few, "unique_id string, person_id string")
+                # (Their records moved into one partition first, so that the profile's window,
+                # grouping and join need no shuffle each, took 12 jobs instead of 10: not done.)
+                records = persons.join(F.broadcast(recs.select("unique_id")), "unique_id", "left_semi")
+            else:
+                recs = recs.persist(StorageLevel.MEMORY_AND_DISK)
+                records = persons.join(recs.select("unique_id"), "unique_id", "left_semi")
+            rows = person_profile(recs, records).withColumn("run_id", F.lit(run_id))
+            # Ids this run merged away or retired lose their profile: delete rows of the same MERGE
+            # (one commit for upserts and deletes). An old id is merged or retired once per run and is
+            # not one of the upserted ids, so each key comes once.
             gone = (ctx.lake.read(ID_CHANGES.name).where((F.col("run_id") == run_id) & F.col("kind").isin("merged", "retired"))
                     .select(F.col("old_id").alias("person_id")).join(recs.select("person_id"), "person_id", "left_anti"))
-            d = ctx.lake.delete_keys(gone, PERSON_PROFILE, ["person_id"])
+            source = rows.withColumn("_gone", F.lit(False)).unionByName(gone.withColumn("_gone", F.lit(True)),
+                                                                         allowMissingColumns=True)
+            m = ctx.lake.merge(source, PERSON_PROFILE, ["person_id"], delete_flag="_gone")
             rec.row_counts.update(profiles_upserted=m.get("numTargetRowsInserted", 0) + m.get("numTargetRowsUpdated", 0),
-                                  profiles_deleted=d.get("numTargetRowsDeleted", 0))
+                                  profiles_deleted=m.get("numTargetRowsDeleted", 0))
             recs.unpersist()
-            profile = ctx.lake.read(PERSON_PROFILE.name).drop("run_id")
-            written = None
+            # Read by the two marts and the totals: cached by the first of them, not scanned three times.
+            profile = ctx.lake.read(PERSON_PROFILE.name).drop("run_id").persist(StorageLevel.MEMORY_AND_DISK)
+            written = profile
         else:
             # The whole table is replaced by these rows: cached as they are written (in the table's
             # types), the marts and totals read them from memory, not the new table version back
