@@ -7,7 +7,8 @@ transposition in the first 12 digits with the same serial is a typo. With pseudo
 level never fires. Sharing a family card counts as "the same person" only with a given name alike (one letter off
 counts); the region gives no evidence for pairs sharing a card. A NIK shared by records born years
 apart, one of them not on the NIK's date, is a relative's NIK, not "exact NIK"; a twin of the other
-sex (the sex digit differs) is not "same region prefix". A one-letter typo in a short name and a
+sex (the sex digit differs) is not "same region prefix", nor are two NIKs of one district on one
+family card. A one-letter typo in a short name and a
 dropped given or family name have name levels of their own.
 """
 
@@ -61,6 +62,9 @@ PEOPLE = {
     "rika": dict(name_clean="RIKA", name_sorted="RIKA", name_first="RIKA", name_last="RIKA", name_first_phonetic="RK",
                  name_last_phonetic="RK", name_phonetic="RK", name_tokens=1),
     "twin_pseudo": dict(nik_cmp="320101" + TAG_B, **ANDI),
+    # a brother on a's family card, his NIK issued in a's district for his own birth date
+    "brother": dict(nik_cmp="3201010303920008", nik_birth_date=dt.date(1992, 3, 3), birth_date=dt.date(1992, 3, 3),
+                    birth_year=1992, birth_month=3, birth_day=3, **ANDI),
 }
 
 
@@ -78,7 +82,8 @@ def levels(spark):
     model, df, names = _records(spark, persons, settings)
     pairs = [("a", "twin"), ("a", "twin_swapped_serial"), ("a", "typo"), ("a", "neighbour"),
              ("a_pseudo", "twin_pseudo"), ("typo", "neighbour"), ("a", "a_pseudo"), ("a", "child_with_as_nik"),
-             ("a", "a_year_slip"), ("a", "twin_sister"), ("fitri_aminah", "aminah"), ("rina", "rika")]
+             ("a", "a_year_slip"), ("a", "twin_sister"), ("fitri_aminah", "aminah"), ("rina", "rika"),
+             ("a", "brother")]
     want = spark.createDataFrame(pairs, "unique_id_l string, unique_id_r string")
     side = lambda s: df.select(*[F.col(c).alias(f"{c}_{s}") for c in names])  # noqa: E731
     got = (want.join(side("l"), "unique_id_l").join(side("r"), "unique_id_r")
@@ -127,3 +132,12 @@ def test_a_dropped_given_or_family_name_and_a_short_names_typo_have_levels_of_th
     assert levels[("fitri_aminah", "aminah")]["name"].startswith("one name a single token of the other")
     assert levels[("rina", "rika")]["name"].startswith("one letter off")
     assert levels[("rina", "rika")]["no_kk"] == "same family card and a similar given name"
+
+
+def test_two_niks_of_one_district_on_one_family_card_are_not_same_region(levels):
+    """A household registers where it lives: for two records on one card the NIKs' shared district
+    is no evidence of one person (as the region is none), so the brother's NIK is "all other"; without
+    a shared card (the neighbour) it still is "same region prefix"."""
+    assert levels[("a", "brother")]["nik"].startswith("all other")
+    assert levels[("a", "brother")]["no_kk"] == "same family card and another given name"
+    assert levels[("a", "neighbour")]["nik"].startswith("same region prefix")
