@@ -109,9 +109,6 @@ def main(argv=None) -> int:
     p.add_argument("--lookup-min-rows", type=int, help="override padan.stages.ingest.LOOKUP_MIN_ROWS")
     p.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE", help="a Spark SQL setting (repeatable)")
     p.add_argument("--java-opts", default="", help="JVM options added to the driver's (e.g. JIT settings)")
-    p.add_argument("--ingest-conf", action="store_true",
-                   help="run under the ingest's session settings (padan.ingest.cache.ingest_conf: uncompressed "
-                        "caches, spark.sql.codegen.maxFields)")
     p.add_argument("--explain", help="write the whole query's explain('codegen') here")
     p.add_argument("--label", default="")
     p.add_argument("--out", help="write the result JSON here")
@@ -128,16 +125,12 @@ def main(argv=None) -> int:
         import padan.stages.ingest as stage
 
         stage.LOOKUP_MIN_ROWS = a.lookup_min_rows
-    if a.ingest_conf:
-        from padan.ingest.cache import ingest_conf
-
-        ingest_conf(spark).__enter__()   # for the whole run; the session ends with it
     work = Path(tempfile.mkdtemp(prefix="padan-bench-profile-"))
     cfg = config.load(env="base", conf_dir=REPO / "conf", overrides={"lake": {"root": str(work / "lake")}})
     ctx = Ctx.create(spark, cfg, run_date="2026-11-28")
     result = {"date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "label": a.label,
               "source": a.source, "data": a.data, "cores": a.cores, "driver_memory": a.driver_memory,
-              "conf": a.conf, "ingest_conf": a.ingest_conf, "java_opts": a.java_opts, "load_avg_start": os.getloadavg(), "runs": {}}
+              "conf": a.conf, "java_opts": a.java_opts, "load_avg_start": os.getloadavg(), "runs": {}}
     try:
         with Meter(spark, "cache") as m:
             base, std, n, lookups = build(ctx, a.source, Path(a.data))

@@ -12,7 +12,7 @@ from pyspark.sql import functions as F
 
 from padan.errors import InvariantError, StateError
 from padan.ids import check_id
-from padan.ingest.cache import ingest_conf
+from padan.ingest.cache import uncompressed_cache
 from padan.ingest.derive import field_columns
 from padan.ingest.quality import log_quality, quality_rows, rows_written
 from padan.ingest.read import InputFile, RawRead, batch_fingerprint, list_files, read_source
@@ -86,7 +86,7 @@ def run_ingest(ctx: Ctx, source: str, *, path: str | None = None, batch_id: str 
         return raw, Pseudonymiser.for_source(ctx.spark, source, contract)   # None unless the contract turns it on
 
     def body(rec: StageRecord, raw: RawRead, pseudo: Pseudonymiser | None) -> IngestResult:
-        with ingest_conf(ctx.spark):
+        with uncompressed_cache(ctx.spark):
             return _write_batch(ctx, rec, source, batch_id, mode, raw, pseudo)
 
     return run_stage(ctx, INGEST, batch_id, body, done=done, prepare=prepare, batch_id=batch_id, source=source)
