@@ -21,7 +21,7 @@ from padan.ledger import StageRecord
 from padan.stages.runner import BRONZE, Ctx, Stage, run_stage
 from padan.standardise.lookup import lookup_tables
 from padan.standardise.persons import (flag_duplicates, record_keys, repeated_keys, split_accepted_rejected,
-                                       standardise_rows, with_flags)
+                                       standardise_rows)
 from padan.standardise.pseudonymise import Pseudonymiser
 from padan.tables import PERSONS, QUALITY, REJECTS, bronze_spec
 
@@ -117,18 +117,15 @@ def _write_batch(ctx: Ctx, rec: StageRecord, source: str, batch_id: str, mode: s
     rules = {"titles": std_cfg.name_titles, "muhammad_variants": std_cfg.muhammad_variants}
     lookups = lookup_tables(base, field_columns(contract), n_read, LOOKUP_MAX_VALUES, min_rows=LOOKUP_MIN_ROWS,
                             **rules)
-    core = standardise_rows(
+    std = standardise_rows(
         keyed, source=source, batch_id=batch_id, columns=field_columns(contract), date_formats=contract.date_formats,
         value_maps=contract.value_maps, key_column=contract.record_key, titles=std_cfg.name_titles,
         muhammad_variants=std_cfg.muhammad_variants, placeholder_dates=std_cfg.placeholder_dates,
         day15_placeholder=std_cfg.day15_placeholder, placeholder_niks=std_cfg.placeholder_niks,
         min_birth_year=std_cfg.min_birth_year, reference_date=ctx.run_date,
-        required=contract.required, valid_ranges=contract.valid_ranges,
-        identifying_regions=std_cfg.identifying_regions, lookups=lookups, flags=False,
+        required=contract.required, valid_ranges=contract.valid_ranges, pseudonymiser=pseudo,
+        identifying_regions=std_cfg.identifying_regions, lookups=lookups,
     ).persist(StorageLevel.MEMORY_AND_DISK)
-    # flags after the cache: read by silver only, and kept out of the query that builds the cache
-    # (fused into that query, they pushed its generated method past what the JIT compiles)
-    std = with_flags(core, columns=field_columns(contract), required=contract.required, pseudonymiser=pseudo)
     accepted, rejected = split_accepted_rejected(std)
     this_batch = {"batch_id": batch_id} if mode == "increment" else {}
     m_std = ctx.lake.overwrite(accepted, PERSONS, replace_where=slice_of(source_dataset=source, **this_batch))
@@ -149,7 +146,7 @@ def _write_batch(ctx: Ctx, rec: StageRecord, source: str, batch_id: str, mode: s
     ctx.lake.overwrite(ctx.spark.createDataFrame([(batch_id, source, batch_id, *q) for q in quality], QUALITY.ddl),
                        QUALITY, replace_where=slice_of(source=source, batch_id=batch_id))
     log_quality(quality, source)
-    core.unpersist()
+    std.unpersist()
     base.unpersist()
     if repeated is not None:
         repeated.unpersist()

@@ -138,7 +138,6 @@ def standardise_rows(
     pseudonymiser: "Pseudonymiser | None" = None,
     identifying_regions: Sequence[str] = ("kabupaten",),
     lookups: Mapping[str, DataFrame | None] | None = None,
-    flags: bool = True,
 ) -> DataFrame:
     """Input: raw columns plus `_source_file`, `_line`, `_raw_text`, `_malformed`, `_record_key`,
     `_duplicate_key` (see `with_record_keys`).
@@ -156,11 +155,7 @@ def standardise_rows(
 
     With a `pseudonymiser` (the contract's `pseudonymise` option), the listed identifiers are
     replaced by their keyed hash after everything derived from them (NIK parts and validity, the
-    phone and e-mail checks, the reasons and flags) is computed, and `raw_text` is null.
-
-    With `flags=False` the rows lack `flags` and keep the few internal columns it reads, and are not
-    pseudonymised: `with_flags` finishes them (the ingest caches the rows in between, so that the
-    query that builds the cache does not also carry the flags, which read nearly every column)."""
+    phone and e-mail checks, the reasons and flags) is computed, and `raw_text` is null."""
     ref_year = int(reference_date[:4])
     ref = F.to_date(F.lit(reference_date))
     col = F.col
@@ -302,6 +297,15 @@ def standardise_rows(
                    F.lit(False)).alias("nik_sex_mismatch"),
     )
 
+    flags = _flag_array([
+        (~col("nik_valid"), F.concat(F.lit("nik_"), col("nik_issue"))), (col("nik_dob_mismatch"), "nik_dob_mismatch"),
+        (col("nik_sex_mismatch"), "nik_sex_mismatch"), (col("birth_date").isNull(), "birth_date_missing"),
+        (col("birth_date_invalid"), "birth_date_invalid"), (col("dob_placeholder"), "dob_placeholder"),
+        (col("sex").isNull() & ~col("_invalid_sex"), "sex_missing"), (col("name_tokens") == 1, "mononym"),
+        (col("province_code").isNull(), "province_unknown"),
+        *[(col(f"_invalid_{f}"), f"{f}_invalid") for f in CHECKED_FIELDS if f not in required],
+        *([(col("_blank_desil"), "desil_missing")] if "desil" in columns else []),
+    ])
     # A name alone cannot be linked; a name with a region (`identifying_regions`) or a birth date
     # can, on weaker evidence than an identifier (blocking reaches it by name + region, name + birth date).
     identifying = (col("nik_valid") | col("birth_date").isNotNull() | col("phone").isNotNull()
@@ -321,33 +325,8 @@ def standardise_rows(
     ])
     nik_cmp = F.when((F.length("nik") == 16) & ~F.coalesce(col("nik_issue") == "placeholder", F.lit(False)),
                      col("nik"))
-    core = out.withColumns({"reasons": reasons, "nik_cmp": nik_cmp}).drop("_malformed", "_duplicate_key", "_name_len")
-    if not flags:
-        return core
-    return with_flags(core, columns=columns, required=required, pseudonymiser=pseudonymiser)
-
-
-FLAG_INPUTS = ("_blank_desil", *[f"_invalid_{f}" for f in CHECKED_FIELDS])
-"""The internal columns `standardise_rows(flags=False)` keeps for `with_flags`."""
-
-
-def with_flags(core: DataFrame, *, columns: Mapping[str, str], required: Sequence[str] = (),
-               pseudonymiser: "Pseudonymiser | None" = None) -> DataFrame:
-    """`standardise_rows(flags=False)`'s rows finished: `flags` (the soft problems) added, the
-    internal columns dropped, the identifiers pseudonymised when the contract says so. The same rows
-    and columns, in the same order, as `standardise_rows(flags=True)`."""
-    col = F.col
-    flags_col = _flag_array([
-        (~col("nik_valid"), F.concat(F.lit("nik_"), col("nik_issue"))), (col("nik_dob_mismatch"), "nik_dob_mismatch"),
-        (col("nik_sex_mismatch"), "nik_sex_mismatch"), (col("birth_date").isNull(), "birth_date_missing"),
-        (col("birth_date_invalid"), "birth_date_invalid"), (col("dob_placeholder"), "dob_placeholder"),
-        (col("sex").isNull() & ~col("_invalid_sex"), "sex_missing"), (col("name_tokens") == 1, "mononym"),
-        (col("province_code").isNull(), "province_unknown"),
-        *[(col(f"_invalid_{f}"), f"{f}_invalid") for f in CHECKED_FIELDS if f not in required],
-        *([(col("_blank_desil"), "desil_missing")] if "desil" in columns else []),
-    ])
-    names = [c for c in core.columns if c not in ("reasons", "nik_cmp", *FLAG_INPUTS)]
-    result = core.select(*names, flags_col.alias("flags"), "reasons", "nik_cmp")
+    result = (out.withColumns({"flags": flags, "reasons": reasons, "nik_cmp": nik_cmp})
+              .drop("_malformed", "_duplicate_key", "_name_len", "_blank_desil", *[f"_invalid_{f}" for f in CHECKED_FIELDS]))
     return result if pseudonymiser is None else pseudonymiser.silver(result)
 
 
