@@ -135,13 +135,24 @@ def floor(spark, source: str, data: Path, out: Path) -> dict:
     return m.result(rows)
 
 
+def generated_methods(spark) -> dict:
+    """The largest method Spark has generated in this JVM so far (bytes of bytecode) and how many
+    of the sampled generated methods are above 8,000 bytes (HotSpot leaves such a method
+    interpreted unless -XX:-DontCompileHugeMethods). From Spark's codegen metrics, a sampled
+    histogram of every compiled method's size."""
+    metrics = spark.sparkContext._jvm.org.apache.spark.metrics.source.CodegenMetrics
+    snap = metrics.METRIC_GENERATED_METHOD_BYTECODE_SIZE().getSnapshot()
+    return {"max_generated_method_bytes": int(snap.getMax()),
+            "generated_methods_over_8000_bytes": sum(1 for v in snap.getValues() if v > 8000)}
+
+
 def ingest(ctx, source: str, data: Path) -> dict:
     from padan.stages import run_ingest
 
     with Meter(ctx.spark, f"ingest-{source}") as m:
         r = run_ingest(ctx, source, path=str(data / source), batch_id="bench")
     out = m.result(r.rows_read)
-    out.update(standardised=r.rows_standardised, rejected=r.rows_rejected)
+    out.update(standardised=r.rows_standardised, rejected=r.rows_rejected, **generated_methods(ctx.spark))
     return out
 
 
