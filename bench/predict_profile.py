@@ -18,6 +18,8 @@ seconds, the JVM's CPU-seconds (user + system, all threads) and the Spark jobs:
 
 Task CPU per stage: add PYSPARK_SUBMIT_ARGS="--conf spark.eventLog.enabled=true --conf
 spark.eventLog.dir=DIR pyspark-shell" and read executorCpuTime from the stage-completed events.
+CONF="key=value;..." sets Spark settings before the variants run; each variant prints the largest
+method Spark has generated so far (bytes of bytecode; HotSpot does not JIT-compile one above 8,000).
 """
 import os, sys, time, json
 import psutil
@@ -37,6 +39,10 @@ variants = sys.argv[2].split(",")
 cfg = load_config(env="local", conf_dir=str(__import__("pathlib").Path(__file__).resolve().parents[1] / "conf"), overrides={"lake": {"root": lake}})
 spark = get_spark(driver_memory=os.environ.get("DM", "6g"), shuffle_partitions=int(os.environ.get("SP", "4")))
 ctx = Ctx.create(spark, cfg)
+# CONF="key=value;key=value": Spark settings for the measured plans (e.g. spark.sql.codegen.maxFields=60)
+for kv in filter(None, os.environ.get("CONF", "").split(";")):
+    k, v = kv.split("=", 1)
+    spark.conf.set(k.strip(), v.strip())
 jvm = [p for p in psutil.Process().children(recursive=True) if "java" in p.name()][0]
 def cpu():
     t = jvm.cpu_times(); return t.user + t.system
@@ -47,6 +53,13 @@ print("persons", persons.count(), flush=True)
 tf = load_tf(ctx.lake, mv, settings, persons)
 sc = spark.sparkContext
 
+def max_method_bytes():
+    """The largest method Spark has generated in this JVM so far: HotSpot leaves one above 8,000 bytes
+    of bytecode interpreted unless -XX:-DontCompileHugeMethods (see the ingest profile in
+    docs/BENCHMARKS.md)."""
+    sizes = sc._jvm.org.apache.spark.metrics.source.CodegenMetrics.METRIC_GENERATED_METHOD_BYTECODE_SIZE()
+    return int(sizes.getSnapshot().getMax())
+
 def measure(name, df):
     g = f"prof-{name}-{time.time()}"
     sc.setJobGroup(g, g)
@@ -54,7 +67,8 @@ def measure(name, df):
     df.write.format("noop").mode("overwrite").save()
     c1, t1 = cpu(), time.time()
     n = len(sc.statusTracker().getJobIdsForGroup(g))
-    print(json.dumps({"variant": name, "wall": round(t1 - t0, 1), "jvm_cpu": round(c1 - c0, 1), "jobs": n}), flush=True)
+    print(json.dumps({"variant": name, "wall": round(t1 - t0, 1), "jvm_cpu": round(c1 - c0, 1), "jobs": n,
+                      "max_generated_method_bytes_so_far": max_method_bytes()}), flush=True)
 
 def _keyed(df: DataFrame, rule_keys: list[tuple[int, list[str]]]) -> DataFrame:
     """The engine's wide keyed rows before 2026-11-30 (every model column, for the old variants): one row per record and rule whose equi-join key columns are all set: the record with
@@ -155,3 +169,5 @@ for v in os.environ.get("EXTRA", "").split(","):
     hint, parts = v.split(":")
     spark.conf.set("spark.sql.shuffle.partitions", parts)
     measure(f"blocked hint={hint} parts={parts}", blocked_hint(df, df, model, where, cols, hint if hint != "none" else None))
+
+print(json.dumps({"max_generated_method_bytes": max_method_bytes(), "load_avg_end": os.getloadavg()}), flush=True)
