@@ -2,7 +2,8 @@
 
 On a lake written by bench/family.py, or generated and ingested here (`--p3ke-rows`, `--prakerja-rows`,
 `padan_synth`, the profile and seed given): for conf/base/model.yml's prediction blocking rules plus
-the `blocking_rules_add` of the variants named in `--variant` (bench/family_variants.yml, "a&b"),
+the `blocking_rules_add` of the variants named in `--variant` (bench/family_variants.yml, "a&b"; their
+`blocking_rules_drop` leave the committed list),
 count per rule the candidate pairs padan's engine would score (each pair counted for the first rule
 that finds it, as predict does), the rule's blocking recall against the generator's truth (alone and
 the union so far), and its largest key block (the most records sharing one value of the rule's
@@ -36,7 +37,8 @@ def main(argv=None) -> int:
     p.add_argument("--prakerja-rows", type=int, default=None)
     p.add_argument("--profile", default="typical")
     p.add_argument("--seed", type=int, default=42)
-    p.add_argument("--variant", default="", help="variants whose blocking_rules_add follow the committed rules")
+    p.add_argument("--variant", default="", help="variants whose blocking_rules_add follow the committed rules "
+                                                 "(less their blocking_rules_drop)")
     p.add_argument("--driver-memory", default="3g")
     p.add_argument("--skip-recall", action="store_true", help="no blocking recall (no truth join)")
     p.add_argument("--results", default="bench/results")
@@ -59,15 +61,19 @@ def main(argv=None) -> int:
     cfg = work_config(work, {"driver_memory": args.driver_memory, "master": "local[2]", "shuffle_partitions": 2})
     spark = spark_from_config(cfg, "padan-rule-scale")
     variants = yaml.safe_load(VARIANTS_FILE.read_text()) or {}
-    committed = list(cfg.model.blocking_rules)
-    added = [r for part in args.variant.split("&") if part.strip()
-             for r in (variants[part.strip()].get("blocking_rules_add") or [])]
+    parts = [variants[part.strip()] for part in args.variant.split("&") if part.strip()]
+    dropped = {r for v in parts for r in (v.get("blocking_rules_drop") or [])}
+    unknown = dropped - set(cfg.model.blocking_rules)
+    if unknown:
+        raise SystemExit(f"--variant drops {len(unknown)} rule(s) that conf/base/model.yml does not have")
+    committed = [r for r in cfg.model.blocking_rules if r not in dropped]
+    added = [r for v in parts for r in (v.get("blocking_rules_add") or [])]
     rules = [*committed, *added]
     out: dict = {"kind": "rule_scale", "profile": args.profile, "seed": args.seed, "variant": args.variant,
                  "label": args.label, "started_at": dt.datetime.now().isoformat(timespec="seconds"),
                  "machine": machine_info(spark), "shared_machine": True,
                  "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
-                 "committed_rules": len(committed), "steps": {}}
+                 "committed_rules": len(committed), "dropped_rules": sorted(dropped), "steps": {}}
     ctx = Ctx.create(spark, cfg, run_date=dt.date.today().isoformat())
     with Monitor(spark) as mon:
         if args.p3ke_rows:

@@ -172,8 +172,9 @@ def test_initial_load_plus_increments_equals_one_full_run(world, full):
     assert _partition(ctx_a) == _partition(ctx_b)
 
 
-def test_a_killed_run_rerun_ends_as_if_it_never_failed(world, spark):
+def test_a_killed_run_rerun_ends_as_if_it_never_failed(world, spark, monkeypatch):
     from padan.stages import Ctx, run_increment
+    import padan.stages.cluster as cluster_stage
 
     assert world["killed"] is not None and world["killed"].args == ("increment:after-predict",)
     stages = world["ledger_after_kill"]
@@ -186,8 +187,13 @@ def test_a_killed_run_rerun_ends_as_if_it_never_failed(world, spark):
     before[PAIRS.name] = _contents(ctx, PAIRS.name, F.col("run_id") == inc2.run_id)
     before[ID_CHANGES.name] = _contents(ctx, ID_CHANGES.name, F.col("run_id") == inc2.run_id)
     # A forced rerun of the same batch is a run that never failed: it must end in the same state.
+    # inc2 re-clustered its small batch on the driver; the rerun takes the Spark path that larger
+    # batches take (DRIVER_MAX_ROWS = 0), so the two paths are held to the same rows and changes.
+    assert inc2.cluster["clustered_on_driver"] == 1                       # inc2: the driver's path
+    monkeypatch.setattr(cluster_stage, "DRIVER_MAX_ROWS", 0)
     forced = Ctx.create(spark, ctx.cfg, force=True, run_date="2026-11-28")
     again = run_increment(forced, "p3ke", path=str(world["p3ke"][1]))
+    assert again.cluster["clustered_on_driver"] == 0                      # the rerun: Spark's
     assert again.run_id == inc2.run_id
     after = {t: _contents(ctx, t) for t in (CLUSTERS.name, PERSONS.name, PERSON_PROFILE.name)}
     after[PAIRS.name] = _contents(ctx, PAIRS.name, F.col("run_id") == inc2.run_id)

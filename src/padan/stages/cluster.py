@@ -194,7 +194,7 @@ def run_cluster_increment(ctx: Ctx, run_id: str, source: str, batch_id: str) -> 
         inserted, updated = m.get("numTargetRowsInserted", 0), m.get("numTargetRowsUpdated", 0)
         rec.row_counts.update(new_records=n_new, touched_persons=n_touched, records_reclustered=inserted + updated,
                               inserted=inserted, updated=updated,
-                              persons_reclustered=ids.persons(), **counts)
+                              persons_reclustered=ids.persons(), clustered_on_driver=0, **counts)
         ids.release()
         for df in (new, edges, touched, members, clusters, comps):
             df.unpersist()
@@ -270,5 +270,6 @@ def _recluster_on_driver(ctx: Ctx, rec: StageRecord, run_id: str, threshold: flo
         by_kind[f"ids_{change[0]}"] = by_kind.get(f"ids_{change[0]}", 0) + 1
     inserted, updated = m.get("numTargetRowsInserted", 0), m.get("numTargetRowsUpdated", 0)
     rec.row_counts.update(new_records=n_new, touched_persons=len(anchor), records_reclustered=inserted + updated,
-                          inserted=inserted, updated=updated, persons_reclustered=ids.persons, **by_kind)
+                          inserted=inserted, updated=updated, persons_reclustered=ids.persons, clustered_on_driver=1,
+                          **by_kind)
     return rec.row_counts
