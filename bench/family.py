@@ -131,6 +131,17 @@ def blocking_table(ctx, model, persons, truth) -> dict:
     return out
 
 
+def variant_blocking_rules(committed: list[str], variants: list[dict]) -> tuple[list[str], list[str]]:
+    """The committed prediction rules the variants keep (less their `blocking_rules_drop`, in order)
+    and the rules they add (`blocking_rules_add`, in order), which follow the kept ones."""
+    dropped = {r for v in variants for r in (v.get("blocking_rules_drop") or [])}
+    unknown = dropped - set(committed)
+    if unknown:
+        raise ValueError(f"a variant drops {len(unknown)} rule(s) the model does not have")
+    return ([r for r in committed if r not in dropped],
+            [r for v in variants for r in (v.get("blocking_rules_add") or [])])
+
+
 def model_overlay(cfg, variant: dict) -> dict:
     """A variant (`comparisons`: name -> comparison replacing the one of that name in place, or
     appended; `training`: keys merged) -> a `model:` overlay with the whole comparisons list."""
@@ -146,9 +157,8 @@ def model_overlay(cfg, variant: dict) -> dict:
             comps.append({"name": name, **comp})
     out: dict = {"comparisons": comps}
     if variant.get("blocking_rules_add") or variant.get("blocking_rules_drop"):
-        drop = set(variant.get("blocking_rules_drop") or [])
-        out["blocking_rules"] = [*[r for r in model["blocking_rules"] if r not in drop],
-                                 *(variant.get("blocking_rules_add") or [])]
+        kept, added = variant_blocking_rules(model["blocking_rules"], [variant])
+        out["blocking_rules"] = [*kept, *added]
     if variant.get("training"):
         out["training"] = variant["training"]
     return out

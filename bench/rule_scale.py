@@ -47,6 +47,7 @@ def main(argv=None) -> int:
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)   # the generator's workers need numpy
 
     from blocking_misses import block_stats
+    from family import variant_blocking_rules
     from harness import Monitor, machine_info, work_config
     from padan.evaluate.blocking import blocking_recall
     from padan.evaluate.metrics import truth_as_unique_ids
@@ -62,18 +63,14 @@ def main(argv=None) -> int:
     spark = spark_from_config(cfg, "padan-rule-scale")
     variants = yaml.safe_load(VARIANTS_FILE.read_text()) or {}
     parts = [variants[part.strip()] for part in args.variant.split("&") if part.strip()]
-    dropped = {r for v in parts for r in (v.get("blocking_rules_drop") or [])}
-    unknown = dropped - set(cfg.model.blocking_rules)
-    if unknown:
-        raise SystemExit(f"--variant drops {len(unknown)} rule(s) that conf/base/model.yml does not have")
-    committed = [r for r in cfg.model.blocking_rules if r not in dropped]
-    added = [r for v in parts for r in (v.get("blocking_rules_add") or [])]
+    committed, added = variant_blocking_rules(list(cfg.model.blocking_rules), parts)
+    dropped = sorted(set(cfg.model.blocking_rules) - set(committed))
     rules = [*committed, *added]
     out: dict = {"kind": "rule_scale", "profile": args.profile, "seed": args.seed, "variant": args.variant,
                  "label": args.label, "started_at": dt.datetime.now().isoformat(timespec="seconds"),
                  "machine": machine_info(spark), "shared_machine": True,
                  "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
-                 "committed_rules": len(committed), "dropped_rules": sorted(dropped), "steps": {}}
+                 "committed_rules": len(committed), "dropped_rules": dropped, "steps": {}}
     ctx = Ctx.create(spark, cfg, run_date=dt.date.today().isoformat())
     with Monitor(spark) as mon:
         if args.p3ke_rows:
