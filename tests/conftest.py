@@ -124,7 +124,7 @@ def clean_spark(spark):
 # once. Most of the suite's time is Spark/Delta latency (job scheduling, commits, JVM starts), not
 # CPU, so two workers overlap well on two cores. The slowest groups are queued first (longest
 # processing time first), so neither worker is left with a long group at the end.
-SLOW_FIRST = ["test_notebooks", "test_increment", "pipeline", "test_engine", "test_reliability", "test_pseudonymise", "test_bench", "test_cluster_submit", "test_submit",
+SLOW_FIRST = ["test_notebooks", "test_increment", "pipeline", "test_engine", "test_reliability", "test_pseudonymise", "test_bench", "test_cluster_submit",
               "test_synth", "test_ingest", "test_airflow_dag"]
 
 

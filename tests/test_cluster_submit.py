@@ -1,21 +1,47 @@
-"""A real Spark standalone cluster on loopback: start it, submit the whole pipeline to it, check that
-the lake holds what local mode wrote from the same inputs and model, stop it."""
+"""A real Spark standalone cluster on loopback: start it, submit the whole pipeline to it through
+`make submit` (padan shipped as the --py-files zip a cluster gets), check that the lake holds what
+local mode wrote from the same inputs and model, stop it."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
 from pyspark.sql import functions as F
 
 from tests.conftest import PIPELINE_P3KE_ROWS, PIPELINE_PRAKERJA_ROWS
-from tests.test_submit import make_submit
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = [pytest.mark.cluster, pytest.mark.submit]
+
+
+def make_submit(tmp_path, *, job: str, args: list[str], env_extra: dict, master: str = "local[2]",
+                submit_conf: list[str] = ()) -> subprocess.CompletedProcess:
+    """`make submit` exactly as a user types it (which runs `make package` first), into a
+    temporary dist folder: a broken packaging or submit path fails here."""
+    env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1", **env_extra}
+    conf = ["--conf", "spark.sql.shuffle.partitions=2", "--conf", "spark.ui.enabled=false",
+            "--conf", "spark.databricks.delta.snapshotPartitions=2", *submit_conf]
+    cmd = ["make", "--no-print-directory", "-C", str(REPO), "submit", f"DIST={tmp_path / 'dist'}",
+           f"SUBMIT_JOB={job}", f"SUBMIT_MASTER={master}", "ENV=base", f"SUBMIT_CONF={' '.join(conf)}",
+           f"ARGS={' '.join(args)}"]
+    return subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=900)
+
+
+def _assert_shipped_package(dist: Path) -> None:
+    """The wheel `make package` built holds the code and its data files, and the --py-files zip
+    spark-submit shipped holds the same modules."""
+    wheel = next(dist.glob("padan-*.whl"))
+    with zipfile.ZipFile(wheel) as whl, zipfile.ZipFile(dist / "padan_pyfiles.zip") as pyfiles:
+        in_wheel = {n for n in whl.namelist() if n.startswith("padan/")}
+        assert "padan/cli.py" in in_wheel and "padan/reference/provinces.csv" in in_wheel
+        assert "padan/report/templates/report.html.j2" in in_wheel      # the report's template ships
+        assert {n for n in pyfiles.namelist() if n.endswith(".py")} == {n for n in in_wheel if n.endswith(".py")}
+        assert set(pyfiles.namelist()) >= {n for n in in_wheel if not n.startswith("padan-")}
 
 
 @pytest.fixture
@@ -59,6 +85,9 @@ def test_pipeline_on_the_cluster_equals_local_mode(standalone, tmp_path, pipelin
                                     "--conf", f"spark.pyspark.python={sys.executable}"])
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "spark://127.0.0.1:7177" in proc.stderr      # the job ran on the cluster, not local
+    assert "padan_pyfiles.zip" in proc.stderr          # the package came from the shipped zip
+    _assert_shipped_package(tmp_path / "dist")
+    assert list((lake / "_tmp").iterdir()) == []        # the job's run folder (padan.scratch) is gone
 
     there = Lake.from_config(ctx.spark, cfg.lake)
     used = {r["model_version"] for r in there.read("ops.runs").where(F.col("stage") == "predict").collect()}

@@ -8,7 +8,7 @@ Where each guarantee is tested:
   group (Python driver and Spark JVM) mid-ingest: here (test_a_killed_run_leaves_its_temporary_
   folder_to_the_next_run): the next run takes over the dead run's lock, removes its temporary
   folder (Spark shuffle files, checkpoints) and loads the batch in full. A spark-submit job's run
-  folder is gone when it ends: tests/test_submit.py.
+  folder is gone when it ends: tests/test_cluster_submit.py.
 - **Concurrent runs.** Two processes on one lake serialise or the second exits 9 having written
   nothing; a dead holder's lock is taken over; a failing command releases the lock:
   tests/test_lock.py.
