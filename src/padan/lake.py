@@ -428,7 +428,7 @@ class Lake:
         """Replace the rows of this process's own `insert_absent` (the commit tagged `tag`) with
         `df`, in one commit that removes exactly the files that append added and adds `df`'s:
         no snapshot reconstruction and no scan for the slice's files, which a `replaceWhere` costs
-        (on the ledger: 2 Spark jobs instead of 8, the `running` -> `succeeded` of a stage).
+        (on the ledger, a stage's `running` -> `succeeded`: 1 Spark job, the new row's file, instead of 8).
 
         Only while that append is still the table's newest commit (a log listing), added files and
         nothing else, and the statistics of each of its files show only the slice's values in the
@@ -436,10 +436,10 @@ class Lake:
         slice only, and, as the append was of rows absent before, all of them. `df` must hold rows
         of the slice only (the caller's rows, as a `replaceWhere` of the slice would require); the
         result is that `replaceWhere`'s. False, writing nothing, otherwise (the caller then
-        replaces the slice as usual). Through Delta's
-        transaction API (`DeltaLog.startTransaction`, `writeFiles`, `commit`), as its own writes
-        do: the commit is a `WRITE` in the table's history, with the slice as its predicate, and
-        fails on a conflict with any concurrent commit, like every Delta write."""
+        replaces the slice as usual, also when this commit fails). Through Delta's transaction API
+        (`DeltaLog.startTransaction`, `writeFiles`, `commit`), as Delta's own writes do: the commit
+        is a `WRITE` (Overwrite) in the table's history with the slice as its predicate, and a
+        concurrent commit that removed the same files makes it fail, as it would a `replaceWhere`."""
         if self.catalog:
             return False
         versions = self._log_versions(spec.name)
@@ -450,6 +450,17 @@ class Lake:
         if not adds:
             return False
         rows = self._conform(df, spec)
+        try:
+            return self._commit_replacing(rows, spec, version, adds, slice_values)
+        except Exception as exc:   # noqa: BLE001 -- a conflict, or Delta's API moved: the slice overwrite is
+            # right whatever this attempt left (it replaces the slice's rows, whichever they are)
+            logger.warning("%s: replacing this process's own append failed (%s); replacing its slice instead",
+                           spec.name, type(exc).__name__)
+            return False
+
+    def _commit_replacing(self, rows: DataFrame, spec: TableSpec, version: int, adds: list[str],
+                          slice_values: dict) -> bool:
+        """The commit of `replace_own_append`: remove `adds` (of commit `version`, the newest) and add `rows`."""
         jvm = self.spark.sparkContext._jvm
         delta = jvm.org.apache.spark.sql.delta
         scala_none = jvm.scala.Option.empty()
@@ -460,7 +471,7 @@ class Lake:
         known = set(txn.metadata().schema().fieldNames())
         if any(f.name not in known for f in StructType.fromDDL(spec.ddl).fields):
             return False            # a table from before an added column: the slice overwrite evolves it
-        txn.readWholeTable()        # any concurrent commit conflicts with this one
+        txn.readWholeTable()        # as a replaceWhere reads: a concurrent rewrite of the table conflicts
         now = int(time.time() * 1000)
         actions = txn.writeFiles(rows._jdf)
         for line in adds:

@@ -3,6 +3,11 @@
 A stage row goes `running` -> `succeeded` | `failed`. A stage that already succeeded for the
 same run id (the same inputs) is skipped unless forced, so reruns change nothing and a run that
 failed half-way resumes where it stopped.
+
+Writes cost what they must: a row the table does not have yet is a blind append; a stage's end
+replaces its own `running` append by one commit that swaps that append's file for the new row's
+(`Lake.replace_own_append`, no scan); anything else replaces the row's slice. The table holds one
+row per (run, stage) whichever way a row was written.
 """
 
 from __future__ import annotations
