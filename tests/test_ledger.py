@@ -9,7 +9,7 @@ from pyspark.sql import functions as F
 
 from padan import ledger
 from padan.lake import Lake
-from padan.tables import RUNS
+from padan.tables import RUNS, RUNS_CHECKPOINT_INTERVAL
 
 OLD_RUNS_DDL = ("run_id STRING, batch_id STRING, stage STRING, status STRING, started_at TIMESTAMP, "
                 "finished_at TIMESTAMP, seconds DOUBLE, input_versions MAP<STRING, BIGINT>, "
@@ -41,6 +41,9 @@ def test_typed_run_state_and_a_lake_from_before_it(spark, tmp_path):
     assert ledger.model_version_of(rows["r2"]) == "v2" and ledger.base_run_of(rows["r2"]) == "r1"
     assert ledger.model_version_of(rows["r1"]) == "v1"                        # the old row still reads
     assert lake.read(RUNS.name).where(F.col("model_version") == "v2").count() == 1
+    # ... and the ledger's checkpoint interval, which the old table did not have (Lake._upgrade)
+    detail = spark.sql(f"DESCRIBE DETAIL delta.`{lake.location(RUNS.name)}`").first()
+    assert detail["properties"].get("delta.checkpointInterval") == str(RUNS_CHECKPOINT_INTERVAL)
 
 
 def test_message_fields_are_whole_keys():
@@ -87,3 +90,90 @@ def test_the_ledger_copy_is_the_table_and_follows_other_writers(spark, tmp_path)
         rec.row_counts["pairs"] = 8
     assert ledger.succeeded(other, "r1", "train")["row_counts"] == {"pairs": 8}
     assert len(ledger.select(lake, run_id="r1", stage="train")) == 1
+
+
+def _jobs(spark, group: str, fn) -> int:
+    sc = spark.sparkContext
+    sc.setJobGroup(group, group)
+    try:
+        fn()
+    finally:
+        sc.setLocalProperty("spark.jobGroup.id", None)
+    return len(sc.statusTracker().getJobIdsForGroup(group))
+
+
+def test_a_stage_replaces_its_own_running_row_without_a_scan(spark, tmp_path):
+    """A stage that marks itself `running` (a blind append) ends by replacing that row in one
+    commit that removes the append's file (Lake.replace_own_append): no snapshot, no scan. The
+    table then holds one row per (run, stage), as after the slice overwrite; each version shows
+    what it should (the `running` row, then its end); a commit by another writer in between, or a
+    failure, still ends with one row for the stage."""
+    root = str(tmp_path / "lake")
+    lake, other = Lake(spark, root), Lake(spark, root)
+    with ledger.stage(lake, "r1", "ingest") as rec:                          # creates ops.runs
+        rec.row_counts["rows"] = 3
+    seen = {}
+    sc = spark.sparkContext
+
+    def cluster():
+        with ledger.stage(lake, "r1", "cluster", input_versions={"gold.clusters": -1}, mark_running=True) as rec:
+            sc.setJobGroup("ledger-own-row-body", "the stage's body")     # its reads are not the ledger's
+            seen["version"] = lake.version(RUNS.name)
+            seen["during"] = [(r["stage"], r["status"]) for r in Lake(spark, root).read(RUNS.name).collect()]
+            rec.row_counts["persons"] = 5
+            sc.setJobGroup("ledger-own-row", "ledger-own-row")
+
+    detail = spark.sql(f"DESCRIBE DETAIL delta.`{lake.location(RUNS.name)}`").first()
+    assert detail["properties"].get("delta.checkpointInterval") == str(RUNS_CHECKPOINT_INTERVAL)  # created so
+    assert ledger.succeeded(lake, "r1", "cluster") is None    # the runner's skip check: reads the rows once
+    jobs = _jobs(spark, "ledger-own-row", cluster)
+    assert sorted(seen["during"]) == [("cluster", "running"), ("ingest", "succeeded")]
+    assert jobs <= 3          # the running row's append, the new row's write (a slice overwrite: 9)
+    after = spark.read.format("delta").load(lake.location(RUNS.name))
+    rows = sorted((r["stage"], r["status"], r["row_counts"].get("persons")) for r in after.collect())
+    assert rows == [("cluster", "succeeded", 5), ("ingest", "succeeded", None)]
+    assert lake.version(RUNS.name) == seen["version"] + 1                    # one commit
+    (op,) = spark.sql(f"DESCRIBE HISTORY delta.`{lake.location(RUNS.name)}` LIMIT 1").select(
+        "operation", "operationParameters").collect()
+    assert op["operation"] == "WRITE" and op["operationParameters"]["mode"] == "Overwrite"
+    assert "cluster" in op["operationParameters"]["predicate"]
+    running = Lake(spark, root).read(RUNS.name, version=seen["version"]).where(F.col("stage") == "cluster")
+    assert [r["status"] for r in running.collect()] == ["running"]          # time travel sees the running row
+    fresh = [r.asDict(recursive=True) for r in after.collect()]
+    assert sorted(ledger.rows(lake), key=lambda r: r["stage"]) == sorted(fresh, key=lambda r: r["stage"])
+
+    # another writer commits while the stage runs: the row's slice is replaced as before
+    with ledger.stage(lake, "r2", "cluster", mark_running=True) as rec:
+        with ledger.stage(other, "r2", "plan"):
+            pass
+        rec.row_counts["persons"] = 6
+    # a failing stage records its failure in place of its running row
+    try:
+        with ledger.stage(lake, "r3", "cluster", mark_running=True):
+            raise ValueError("boom")
+    except ValueError:
+        pass
+    final = [(r["run_id"], r["stage"], r["status"]) for r in Lake(spark, root).read(RUNS.name).collect()]
+    assert sorted(final) == [("r1", "cluster", "succeeded"), ("r1", "ingest", "succeeded"),
+                             ("r2", "cluster", "succeeded"), ("r2", "plan", "succeeded"),
+                             ("r3", "cluster", "failed")]
+
+
+def test_replace_own_append_refuses_what_is_not_its_own_newest_append(spark, tmp_path):
+    """Lake.replace_own_append writes nothing unless the newest commit is the tagged append and its
+    files' statistics put every row in the slice."""
+    lake = Lake(spark, str(tmp_path / "lake"))
+    with ledger.stage(lake, "r0", "ingest"):
+        pass
+    row = ledger._row_dict(ledger.StageRecord("r1", "cluster"), "running", dt.datetime(2026, 1, 1), None, None)
+    df = spark.createDataFrame([row], RUNS.ddl)
+    version = lake.version(RUNS.name)
+    tag = lake.insert_absent(df, RUNS, read_version=version)
+    assert tag is not None and lake.version(RUNS.name) == version + 1
+    assert not lake.replace_own_append(df, RUNS, tag="padan-write:other", slice_values={"run_id": "r1", "stage": "cluster"})
+    assert not lake.replace_own_append(df, RUNS, tag=tag, slice_values={"run_id": "r1", "stage": "train"})
+    assert lake.version(RUNS.name) == version + 1                            # nothing written
+    with ledger.stage(Lake(spark, lake.root), "r0", "train"):                # a newer commit
+        pass
+    assert not lake.replace_own_append(df, RUNS, tag=tag, slice_values={"run_id": "r1", "stage": "cluster"})
+    assert lake.version(RUNS.name) == version + 2

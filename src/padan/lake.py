@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import re
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
@@ -27,6 +28,11 @@ from padan.errors import SchemaError
 from padan.tables import FIXED_BY_NAME, TableSpec
 
 logger = logging.getLogger(__name__)
+
+
+# Table properties an older table gains before this process's first write to it (`Lake._upgrade`);
+# the spec's other properties (statistics columns) are set when a table is created.
+LATE_PROPERTIES = frozenset({"delta.checkpointInterval"})
 
 
 def slice_of(**values: object) -> Column:
@@ -256,15 +262,20 @@ class Lake:
 
     def _upgrade(self, spec: TableSpec) -> None:
         """Before the first write of this process to an existing table, bring a table an older padan
-        made in line with its spec: drop the table features the spec no longer has
+        made in line with its spec: set the spec's LATE_PROPERTIES it lacks, drop the table features the spec no longer has
         (`spec.dropped_features`, e.g. deletion vectors, which the Python `deltalake` reader
         refuses; Delta rewrites the files that use one and commits the protocol without it), and
         add each missing `spec.backfill` column with the value every row implies (one atomic
         rewrite, so no row keeps a null it has a value for, even if the process dies)."""
-        if not (spec.dropped_features or spec.backfill) or spec.name in self._features_checked:
+        late = [(k, v) for k, v in spec.properties if k in LATE_PROPERTIES]
+        if spec.name in self._features_checked or not (spec.dropped_features or spec.backfill or late):
             return
         if not self.exists(spec.name):
             self._features_checked.add(spec.name)     # padan creates it as the spec says
+            return
+        self._align_properties(spec, late)
+        if not (spec.dropped_features or spec.backfill):
+            self._features_checked.add(spec.name)
             return
         if spec.dropped_features:
             present = set(self._delta(spec.name).detail().select("tableFeatures").first()[0] or [])
@@ -284,6 +295,36 @@ class Lake:
             writer.saveAsTable(loc) if self.catalog else writer.save(loc)
             logger.info("%s: added column(s) %s to every row", spec.name, [c for c, _ in fill])
         self._features_checked.add(spec.name)
+
+    def _align_properties(self, spec: TableSpec, properties: list[tuple[str, str]]) -> None:
+        """Set `properties` (of the spec, LATE_PROPERTIES) where a path table made by an older padan
+        lacks them: read from the newest commit's checksum file (no Spark job); a table without one
+        is left as it is."""
+        if self.catalog or not properties:
+            return
+        versions = self._log_versions(spec.name)
+        if not versions:
+            return
+        try:
+            fs, path, jvm = self._hadoop_abs(f"{self.location(spec.name)}/_delta_log/{versions[-1]:020d}.crc")
+            if not fs.exists(path):
+                return
+            stream = fs.open(path)
+            try:
+                reader = jvm.java.io.BufferedReader(jvm.java.io.InputStreamReader(stream, "UTF-8"))
+                text = "".join(iter(reader.readLine, None))
+            finally:
+                stream.close()
+            have = (json.loads(text).get("metadata") or {}).get("configuration") or {}
+        except Exception:   # noqa: BLE001 -- an unreadable checksum file: leave the table as it is
+            logger.debug("could not read the checksum file of %s", spec.name, exc_info=True)
+            return
+        missing = [(k, v) for k, v in properties if have.get(k) != v]
+        if missing:
+            # keys and values are padan's code (TableSpec), never input; values quoted as SQL strings
+            settings = ", ".join(f"'{k}' = '{v}'" for k, v in missing)
+            self.spark.sql(f"ALTER TABLE {self._target(spec)} SET TBLPROPERTIES ({settings})")
+            logger.info("%s: set table properties %s", spec.name, [k for k, _ in missing])
 
     def _create_with(self, df: DataFrame, spec: TableSpec, tag: str) -> bool:
         """Create the table by its first write, in one commit (schema, partitioning, properties,
@@ -357,29 +398,128 @@ class Lake:
                     metrics.get("numOutputRows"))
         return metrics
 
-    def insert_absent(self, df: DataFrame, spec: TableSpec, *, read_version: int | None) -> bool:
+    def insert_absent(self, df: DataFrame, spec: TableSpec, *, read_version: int | None) -> str | None:
         """Append rows whose key the caller read as absent from the table at `read_version` (None:
         no table), when that is still the newest version (a log listing); False, writing nothing,
         when the table has moved since (the caller then replaces its slice as usual). A blind
         append needs no file list of the table, where a `replaceWhere` reconstructs the snapshot
         and scans for the slice's files: on a small ledger, 1 Spark job instead of 4. As
         rerunnable as the slice overwrite: a rerun reads the row and replaces it. The lake lock
-        keeps other writers out between the read and the append."""
+        keeps other writers out between the read and the append. Returns the commit's tag (its
+        `userMetadata`, for `replace_own_append`), or None when nothing was written."""
         if self.catalog:
-            return False
+            return None
         versions = self._log_versions(spec.name)
         if versions is None or (versions[-1] if versions else None) != read_version:
-            return False
+            return None
         tag = f"padan-write:{uuid.uuid4().hex}"
         rows = self._conform(df, spec)
         self._upgrade(spec)
         if read_version is None:
-            return self._create_with(rows, spec, tag)     # False: another writer created it meanwhile
+            # None: another writer created it meanwhile
+            return tag if self._create_with(rows, spec, tag) else None
         writer = rows.write.format("delta").mode("append").option("userMetadata", tag)
         if spec.added_columns:
             writer = writer.option("mergeSchema", "true")
         writer.save(self.location(spec.name))
+        return tag
+
+    def replace_own_append(self, df: DataFrame, spec: TableSpec, *, tag: str, slice_values: dict) -> bool:
+        """Replace the rows of this process's own `insert_absent` (the commit tagged `tag`) with
+        `df`, in one commit that removes exactly the files that append added and adds `df`'s:
+        no snapshot reconstruction and no scan for the slice's files, which a `replaceWhere` costs
+        (on the ledger, a stage's `running` -> `succeeded`: 1 Spark job, the new row's file, instead of 8).
+
+        Only while that append is still the table's newest commit (a log listing), added files and
+        nothing else, and the statistics of each of its files show only the slice's values in the
+        slice's columns (`slice_values`, columns to literals): then those files hold rows of the
+        slice only, and, as the append was of rows absent before, all of them. `df` must hold rows
+        of the slice only (the caller's rows, as a `replaceWhere` of the slice would require); the
+        result is that `replaceWhere`'s. False, writing nothing, otherwise (the caller then
+        replaces the slice as usual, also when this commit fails). Through Delta's transaction API
+        (`DeltaLog.startTransaction`, `writeFiles`, `commit`), as Delta's own writes do: the commit
+        is a `WRITE` (Overwrite) in the table's history with the slice as its predicate, and a
+        concurrent commit that removed the same files makes it fail, as it would a `replaceWhere`."""
+        if self.catalog:
+            return False
+        versions = self._log_versions(spec.name)
+        if not versions:
+            return False
+        version = versions[-1]
+        adds = self._own_append_adds(spec.name, version, tag, slice_values)
+        if not adds:
+            return False
+        rows = self._conform(df, spec)
+        try:
+            return self._commit_replacing(rows, spec, version, adds, slice_values)
+        except Exception as exc:   # noqa: BLE001 -- a conflict, or Delta's API moved: the slice overwrite is
+            # right whatever this attempt left (it replaces the slice's rows, whichever they are)
+            logger.warning("%s: replacing this process's own append failed (%s); replacing its slice instead",
+                           spec.name, type(exc).__name__)
+            return False
+
+    def _commit_replacing(self, rows: DataFrame, spec: TableSpec, version: int, adds: list[str],
+                          slice_values: dict) -> bool:
+        """The commit of `replace_own_append`: remove `adds` (of commit `version`, the newest) and add `rows`."""
+        jvm = self.spark.sparkContext._jvm
+        delta = jvm.org.apache.spark.sql.delta
+        scala_none = jvm.scala.Option.empty()
+        log = delta.DeltaLog.forTable(self.spark._jsparkSession, self.location(spec.name))
+        txn = log.startTransaction()
+        if txn.readVersion() != version:
+            return False
+        known = set(txn.metadata().schema().fieldNames())
+        if any(f.name not in known for f in StructType.fromDDL(spec.ddl).fields):
+            return False            # a table from before an added column: the slice overwrite evolves it
+        txn.readWholeTable()        # as a replaceWhere reads: a concurrent rewrite of the table conflicts
+        now = int(time.time() * 1000)
+        actions = txn.writeFiles(rows._jdf)
+        for line in adds:
+            actions = actions.appended(delta.actions.Action.fromJson(line).removeWithTimestamp(now, True))
+        predicate = jvm.scala.Option.apply(predicate_sql(self.spark, slice_of(**slice_values), spec.ddl))
+        operation = delta.DeltaOperations.Write(jvm.org.apache.spark.sql.SaveMode.Overwrite, scala_none, predicate,
+                                                jvm.scala.Option.apply(f"padan-write:{uuid.uuid4().hex}"),
+                                                scala_none, scala_none, scala_none, scala_none, scala_none)
+        txn.commit(actions, operation)
         return True
+
+    def _own_append_adds(self, table: str, version: int, tag: str, slice_values: dict) -> list[str]:
+        """The `add` actions (JSON lines) of commit `version` when it is the blind append tagged
+        `tag` (commit info: WRITE in Append mode), holds nothing but added files, and each file's
+        statistics (min = max = the value, no nulls) put all its rows in the slice; else []."""
+        fs, path, jvm = self._hadoop_abs(f"{self.location(table)}/_delta_log/{version:020d}.json")
+        stream = fs.open(path)
+        adds, info, other = [], None, False
+        try:
+            reader = jvm.java.io.BufferedReader(jvm.java.io.InputStreamReader(stream, "UTF-8"))
+            while (line := reader.readLine()) is not None:
+                action = json.loads(line)
+                if "add" in action:
+                    if not self._stats_in_slice(action["add"].get("stats"), slice_values):
+                        return []
+                    adds.append(line)
+                elif "commitInfo" in action:
+                    info = action["commitInfo"]
+                else:
+                    other = True        # a remove, metadata, protocol, ...: not a plain append
+        finally:
+            stream.close()
+        if other or info is None or info.get("userMetadata") != tag or info.get("operation") != "WRITE" \
+                or (info.get("operationParameters") or {}).get("mode") != "Append":
+            return []
+        return adds
+
+    @staticmethod
+    def _stats_in_slice(stats_json: str | None, slice_values: dict) -> bool:
+        """Whether a data file's Delta statistics show every row holding the slice's values."""
+        try:
+            stats = json.loads(stats_json or "")
+        except ValueError:
+            return False
+        low, high, nulls = (stats.get(k) or {} for k in ("minValues", "maxValues", "nullCount"))
+        return int(stats.get("numRecords") or 0) > 0 and all(
+            c in low and c in high and low[c] == v and high[c] == v and nulls.get(c, 1) == 0
+            for c, v in slice_values.items())
 
     def merge(self, df: DataFrame, spec: TableSpec, keys: Sequence[str], *, delete_unmatched_where: str | None = None,
               update_condition: str | None = None, delete_flag: str | None = None) -> dict[str, int]:

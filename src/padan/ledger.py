@@ -3,6 +3,11 @@
 A stage row goes `running` -> `succeeded` | `failed`. A stage that already succeeded for the
 same run id (the same inputs) is skipped unless forced, so reruns change nothing and a run that
 failed half-way resumes where it stopped.
+
+Writes cost what they must: a row the table does not have yet is a blind append; a stage's end
+replaces its own `running` append by one commit that swaps that append's file for the new row's
+(`Lake.replace_own_append`, no scan); anything else replaces the row's slice. The table holds one
+row per (run, stage) whichever way a row was written.
 """
 
 from __future__ import annotations
@@ -63,19 +68,26 @@ def rows(lake: Lake) -> list[dict]:
 
 
 def _write(lake: Lake, rec: StageRecord, status: str, started: dt.datetime, finished: dt.datetime | None,
-           seconds: float | None) -> None:
+           seconds: float | None, appended: str | None = None) -> str | None:
+    """Write the stage's row; returns the tag of the commit when it was a blind append (for the
+    `appended` of the same stage's next write), else None."""
     row = _row_dict(rec, status, started, finished, seconds)
     known = lake.memo_peek(RUNS.name, _ROWS)    # the rows as of the newest version, if this process has them
     df = lake.spark.createDataFrame([Row(**row)], schema=RUNS.ddl)
-    # One row per (run, stage): a row the table does not have yet is appended; else its slice is
-    # replaced (cheaper than a MERGE and as rerunnable).
+    # One row per (run, stage): a row the table does not have yet is appended; the row this stage
+    # appended itself (its `running` row) is replaced by a commit that removes that append's file
+    # (no scan), while that append is the newest commit; else the row's slice is replaced
+    # (cheaper than a MERGE and as rerunnable).
+    key = dict(run_id=rec.run_id, stage=rec.stage)
     absent = known is not None and not any(r["run_id"] == rec.run_id and r["stage"] == rec.stage for r in known[1])
-    if not (absent and lake.insert_absent(df, RUNS, read_version=known[0])):
-        lake.overwrite(df, RUNS, replace_where=slice_of(run_id=rec.run_id, stage=rec.stage), quiet=True)
+    tag = lake.insert_absent(df, RUNS, read_version=known[0]) if absent else None
+    if tag is None and not (appended and lake.replace_own_append(df, RUNS, tag=appended, slice_values=key)):
+        lake.overwrite(df, RUNS, replace_where=slice_of(**key), quiet=True)
     if known is not None:
         version, before = known
         after = [r for r in before if not (r["run_id"] == rec.run_id and r["stage"] == rec.stage)] + [row]
         lake.remember(RUNS.name, _ROWS, version, after)
+    return tag
 
 
 def select(lake: Lake, **equals) -> list[dict]:
@@ -123,21 +135,21 @@ def stage(lake: Lake, run_id: str, name: str, *, batch_id: str | None = None,
     rec = StageRecord(run_id=run_id, stage=name, batch_id=batch_id, input_versions=dict(input_versions or {}))
     started = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     t0 = time.monotonic()
-    if mark_running:
-        _write(lake, rec, "running", started, None, None)
+    appended = _write(lake, rec, "running", started, None, None) if mark_running else None
     try:
         yield rec
     except BaseException as exc:
         rec.message = safe_message(exc)
         seconds = time.monotonic() - t0
         try:
-            _write(lake, rec, "failed", started, dt.datetime.now(dt.timezone.utc).replace(tzinfo=None), seconds)
+            _write(lake, rec, "failed", started, dt.datetime.now(dt.timezone.utc).replace(tzinfo=None), seconds,
+                   appended)
         except Exception:  # the ledger must never hide the original failure
             logger.exception("could not record the failure of stage %s in ops.runs", name)
         logger.error("%s", stage_line(run_id, name, "failed", seconds, rec.row_counts))
         raise
     seconds = time.monotonic() - t0
-    _write(lake, rec, "succeeded", started, dt.datetime.now(dt.timezone.utc).replace(tzinfo=None), seconds)
+    _write(lake, rec, "succeeded", started, dt.datetime.now(dt.timezone.utc).replace(tzinfo=None), seconds, appended)
     logger.info("%s", stage_line(run_id, name, "succeeded", seconds, rec.row_counts))
 
 

@@ -163,6 +163,8 @@ PERSON_PROFILE = TableSpec(
     dropped_features=("deletionVectors",),
 )
 
+RUNS_CHECKPOINT_INTERVAL = 100
+
 RUNS = TableSpec(
     "ops.runs",
     "run_id STRING, batch_id STRING, stage STRING, status STRING, started_at TIMESTAMP, finished_at TIMESTAMP, "
@@ -172,6 +174,9 @@ RUNS = TableSpec(
     "one stage of one run",
     "run ledger: one row per stage per run with table versions, row counts, seconds, status, the model "
     "version a train/plan/predict stage made or used and the run an increment builds on",
+    # A checkpoint every 100 commits, not Delta's 10: each stage commits a row or two, so the default
+    # checkpoints the ledger once a run (about 5 Spark jobs); its rows are read once per process.
+    (("delta.checkpointInterval", str(RUNS_CHECKPOINT_INTERVAL)),),
     added_columns=("model_version", "base_run_id"),
 )
 
