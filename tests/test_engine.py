@@ -330,7 +330,8 @@ def test_block_size_cap_in_an_increment_as_in_a_full_run(world):
 
     spark, persons, settings, tf = world["spark"], world["persons"], world["settings"], world["tf"]
     cap = 3
-    is_new = F.pmod(F.xxhash64("unique_id", F.lit(3)), F.lit(7)) == 0
+    # A third of the records new: blocks holding new and existing records are common.
+    is_new = F.pmod(F.xxhash64("unique_id", F.lit(3)), F.lit(3)) == 0
     existing, new = persons.where(~is_new), persons.where(is_new)
     new_ids = {r[0] for r in new.select("unique_id").collect()}
     full = _rows(engine.predict_pairs(spark, persons, settings, min_probability=0.0, tf_tables=tf,
@@ -339,7 +340,11 @@ def test_block_size_cap_in_an_increment_as_in_a_full_run(world):
                                          block_size_cap=cap), settings)
     with_new = {k: v for k, v in full.items() if k[0] in new_ids or k[1] in new_ids}
     _assert_same(inc, with_new)
-    # Counting only the batch's records would keep pairs of blocks the existing records fill.
+    # The cap took pairs with a new record away, and counting only the batch's records would have
+    # kept some new x new pairs of blocks that the existing records fill over the cap.
+    uncapped = _rows(engine.predict_increment(spark, existing, new, settings, min_probability=0.0, tf_tables=tf),
+                     settings)
+    assert set(inc) < set(uncapped)
     only_new = _rows(engine.predict_pairs(spark, new, settings, min_probability=0.0, tf_tables=tf,
                                           block_size_cap=cap), settings)
     assert set(only_new) - set(inc), "the fixture has new x new pairs in blocks over the cap with existing records"
