@@ -26,7 +26,8 @@ The level and blocking SQL is the model's (Spark dialect), run through the same 
 transpilation Splink applies before Spark sees it. The rules with equi-join keys share one join
 (records meet on a hash of a distinct key set and its values; see `_blocked`), so the records
 are shuffled once, not once per rule. Nothing is materialised: the caller's write runs the whole
-plan.
+plan. An optional block-size cap (`model.block_size_cap`, saved beside the Splink settings) leaves
+a rule's over-size blocks to the other rules (see `_blocked`); without it the pairs are Splink's.
 """
 
 from __future__ import annotations
