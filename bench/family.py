@@ -13,7 +13,7 @@ the best F1, cluster pairwise and B-cubed), and count
   swap, missing), and how many share one valid NIK (`nik_cmp`).
 
 A variant is a named overlay of `model:` settings in bench/family_variants.yml (`base` is the
-committed conf/base/model.yml; `a&b` applies both). Only aggregate counts are written:
+committed conf/base/model.yml; `a&b` applies both; `block_size_cap: N` sets model.block_size_cap). Only aggregate counts are written:
 bench/results/<date>-family-<profile>-<records>.json.
 
     .venv/bin/python bench/family.py --work /tmp/fam/typical --profile typical \\
@@ -128,6 +128,23 @@ def blocking_table(ctx, model, persons, truth) -> dict:
     for rule, n in zip(out["rules"], counts):
         rule["candidate_pairs"] = n
     out["candidate_pairs"] = sum(counts)
+    if model.block_size_cap is not None:
+        # Under a cap the rules' recall above is uncapped; the union's recall is that of the pairs
+        # predict scores (padan's engine, the cap applied), counted against the truth.
+        from pyspark.sql import functions as F
+
+        from padan.evaluate.blocking import true_pairs
+        from padan.link import engine
+        from padan.model.settings import untrained_settings
+
+        pairs = engine.candidate_pairs(ctx.spark, persons, untrained_settings(model), block_size_cap=model.block_size_cap)
+        ids = pairs.select(F.least("unique_id_l", "unique_id_r").alias("unique_id_l"),
+                           F.greatest("unique_id_l", "unique_id_r").alias("unique_id_r"))
+        found = true_pairs(truth).join(ids, ["unique_id_l", "unique_id_r"], "left_semi").count()
+        out["block_size_cap"] = model.block_size_cap
+        out["uncapped_union_recall"] = out["union_recall"]
+        out["union_found"] = found
+        out["union_recall"] = found / out["true_pairs"] if out["true_pairs"] else 1.0
     return out
 
 
@@ -161,6 +178,8 @@ def model_overlay(cfg, variant: dict) -> dict:
         out["blocking_rules"] = [*kept, *added]
     if variant.get("training"):
         out["training"] = variant["training"]
+    if variant.get("block_size_cap"):
+        out["block_size_cap"] = variant["block_size_cap"]
     return out
 
 
@@ -191,7 +210,8 @@ def run_variant(ctx, name: str, overlay: dict, truth_path: str, hidden_path: str
     counts = dict(row.row_counts or {}) if row else {}
     out["label_pairs"] = {k[12:]: v for k, v in counts.items() if k.startswith("label_pairs_")}
     out["model_version"] = version
-    if (overlay.get("blocking_rules_add") or overlay.get("blocking_rules_drop")) and truth is not None:
+    if (overlay.get("blocking_rules_add") or overlay.get("blocking_rules_drop") or overlay.get("block_size_cap")) \
+            and truth is not None:
         out["blocking"] = blocking_table(ctx, ctx.cfg.model, ctx.lake.read(PERSONS.name), truth)
         out["candidate_pairs"] = out["blocking"]["candidate_pairs"]
     run_id = link_run_id(ctx, version)
@@ -277,6 +297,8 @@ def main(argv=None) -> int:
             overlay.setdefault("training", {}).update(spec.get("training") or {})
             overlay.setdefault("blocking_rules_add", []).extend(spec.get("blocking_rules_add") or [])
             overlay.setdefault("blocking_rules_drop", []).extend(spec.get("blocking_rules_drop") or [])
+            if spec.get("block_size_cap"):
+                overlay["block_size_cap"] = spec["block_size_cap"]
         result["variants"][name] = run_variant(ctx, name, overlay, truth_path, str(data / "hidden"), truth)
         print(json.dumps({name: result["variants"][name]["accuracy"],
                           "errors": result["variants"][name]["errors"]}, indent=1, default=str), flush=True)

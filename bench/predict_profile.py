@@ -18,6 +18,7 @@ seconds, the JVM's CPU-seconds (user + system, all threads) and the Spark jobs:
 
 Task CPU per stage: add PYSPARK_SUBMIT_ARGS="--conf spark.eventLog.enabled=true --conf
 spark.eventLog.dir=DIR pyspark-shell" and read executorCpuTime from the stage-completed events.
+CAP=N runs `full`, `blocked`, `blocked_count` and `codegen` under a block-size cap of N (model.block_size_cap).
 CONF="key=value;..." sets Spark settings before the variants run; each variant prints the largest
 method Spark has generated so far (bytes of bytecode; HotSpot does not JIT-compile one above 8,000).
 """
@@ -85,13 +86,16 @@ model = engine.parse_model(settings)
 engine.register_similarity_functions(spark)
 df, cols = engine._inputs(persons, model, settings, tf)
 where = engine._composite_id("l") < engine._composite_id("r")
+CAP = int(os.environ["CAP"]) if os.environ.get("CAP") else None
+print(json.dumps({"block_size_cap": CAP}), flush=True)
 for v in variants:
     if v == "full":
-        measure(v, engine.predict_pairs(spark, persons, settings, min_probability=cfg.link.min_pair_probability, tf_tables=tf))
+        measure(v, engine.predict_pairs(spark, persons, settings, min_probability=cfg.link.min_pair_probability, tf_tables=tf,
+                                        block_size_cap=CAP))
     elif v == "blocked":
-        measure(v, engine._blocked(df, df, model, where, cols, ordered=True))
+        measure(v, engine._blocked(df, df, model, where, cols, ordered=True, cap=CAP))
     elif v == "blocked_count":
-        b = engine._blocked(df, df, model, where, cols, ordered=True)
+        b = engine._blocked(df, df, model, where, cols, ordered=True, cap=CAP)
         g="prof-bc"; sc.setJobGroup(g,g); c0,t0=cpu(),time.time(); n=b.count(); print(json.dumps({"variant":v,"pairs":n,"wall":round(time.time()-t0,1),"jvm_cpu":round(cpu()-c0,1)}), flush=True)
     elif v == "inputs":
         measure(v, df)
@@ -139,7 +143,8 @@ for v in variants:
             measure(f"gamma {c.name}", b.select(engine._gamma(c).alias(f"gamma_{c.name}")))
         b.unpersist()
     elif v == "codegen":
-        scored = engine.predict_pairs(spark, persons, settings, min_probability=cfg.link.min_pair_probability, tf_tables=tf)
+        scored = engine.predict_pairs(spark, persons, settings, min_probability=cfg.link.min_pair_probability, tf_tables=tf,
+                                      block_size_cap=CAP)
         scored.explain("formatted")
     elif v.startswith("nocomp:"):
         # score with all comparisons but one

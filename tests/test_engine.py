@@ -272,3 +272,79 @@ def test_training_on_counts_matches_splink_training(world):
                 assert abs(la["u_probability"] - u) <= tolerance, (ca["output_column_name"], la["u_probability"], u)
                 checked_u += 1
     assert checked_u >= 15
+
+
+# ---------------------------------------------------------------- block-size cap
+
+def _pair_keys(pairs) -> dict:
+    """(unique_id, unique_id) in sorted order -> match_key, of engine.candidate_pairs' rows."""
+    out = {}
+    for r in pairs.collect():
+        key = tuple(sorted((r["unique_id_l"], r["unique_id_r"])))
+        assert key not in out, "a pair produced twice"
+        out[key] = int(r["match_key"])
+    return out
+
+
+def _capped_reference(persons, rules: list[str], cap: int) -> dict:
+    """The pairs a block-size cap keeps, computed rule by rule with plain joins (no hashing, no
+    shared keyed join): rule k's pairs are those of records in blocks of at most `cap` records
+    (records sharing the values of its l.x = r.x columns), each pair for the first such rule."""
+    from padan.link.predict import equi_join_keys
+
+    cid = lambda side: F.concat(F.col(f"{side}.source_dataset"), F.lit("-__-"), F.col(f"{side}.unique_id"))  # noqa: E731
+    best: dict = {}
+    for k, rule in enumerate(rules):
+        keys = equi_join_keys(rule)
+        complete = persons.where(" AND ".join(f"{c} IS NOT NULL" for c in keys))
+        small = complete.groupBy(*keys).count().where(F.col("count") <= cap).drop("count")
+        ok = complete.join(small, keys, "left_semi")
+        found = (ok.alias("l").join(ok.alias("r"), F.expr(rule) & (cid("l") < cid("r")))
+                 .select(F.col("l.unique_id").alias("a"), F.col("r.unique_id").alias("b")).collect())
+        for a, b in found:
+            best.setdefault(tuple(sorted((a, b))), k)
+    return best
+
+
+def test_block_size_cap_drops_exactly_the_pairs_of_oversize_blocks(world):
+    from padan.link import engine
+
+    spark, persons, settings = world["spark"], world["persons"], world["settings"]
+    rules = [r["blocking_rule"] for r in settings["blocking_rules_to_generate_predictions"]]
+    uncapped = _pair_keys(engine.candidate_pairs(spark, persons, settings))
+    # A cap no block of the fixture reaches changes nothing.
+    assert _pair_keys(engine.candidate_pairs(spark, persons, settings, block_size_cap=1_000_000)) == uncapped
+    cap = 3
+    capped = _pair_keys(engine.candidate_pairs(spark, persons, settings, block_size_cap=cap))
+    assert capped == _capped_reference(persons, rules, cap)
+    # The fixture reaches the cap: some pairs are dropped, and some a capped rule would have found
+    # first are left to a later rule (their match_key moves on).
+    assert set(capped) < set(uncapped)
+    assert any(capped[p] > uncapped[p] for p in capped)
+
+
+def test_block_size_cap_in_an_increment_as_in_a_full_run(world):
+    """An increment's pairs under a cap are the pairs with a new record that a full run over the
+    existing and new records scores under that cap: a block counts both."""
+    from padan.link import engine
+
+    spark, persons, settings, tf = world["spark"], world["persons"], world["settings"], world["tf"]
+    cap = 3
+    # A third of the records new: blocks holding new and existing records are common.
+    is_new = F.pmod(F.xxhash64("unique_id", F.lit(3)), F.lit(3)) == 0
+    existing, new = persons.where(~is_new), persons.where(is_new)
+    new_ids = {r[0] for r in new.select("unique_id").collect()}
+    full = _rows(engine.predict_pairs(spark, persons, settings, min_probability=0.0, tf_tables=tf,
+                                      block_size_cap=cap), settings)
+    inc = _rows(engine.predict_increment(spark, existing, new, settings, min_probability=0.0, tf_tables=tf,
+                                         block_size_cap=cap), settings)
+    with_new = {k: v for k, v in full.items() if k[0] in new_ids or k[1] in new_ids}
+    _assert_same(inc, with_new)
+    # The cap took pairs with a new record away, and counting only the batch's records would have
+    # kept some new x new pairs of blocks that the existing records fill over the cap.
+    uncapped = _rows(engine.predict_increment(spark, existing, new, settings, min_probability=0.0, tf_tables=tf),
+                     settings)
+    assert set(inc) < set(uncapped)
+    only_new = _rows(engine.predict_pairs(spark, new, settings, min_probability=0.0, tf_tables=tf,
+                                          block_size_cap=cap), settings)
+    assert set(only_new) - set(inc), "the fixture has new x new pairs in blocks over the cap with existing records"

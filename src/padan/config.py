@@ -359,6 +359,12 @@ class ModelConfig(_Strict):
     """SQL conditions on l./r. columns that generate prediction pairs (OR-ed, de-duplicated)."""
     training: TrainingConfig
     max_pairs_per_rule: int = Field(default=50_000_000, ge=1)
+    block_size_cap: int | None = Field(default=None, ge=2)
+    """padan's engine: a prediction rule's block (the records sharing the values of its `l.x = r.x`
+    keys) holding more than this many records gives no pairs under that rule; its pairs are left to
+    the other rules. So each record gets at most block_size_cap - 1 pairs per rule whatever the
+    register's size (common names and birth dates make blocks that grow with it). Saved with the
+    model version (its JSON's `padan` part, which Splink never reads); None: no cap."""
 
 
 class LinkConfig(_Strict):

@@ -26,7 +26,8 @@ The level and blocking SQL is the model's (Spark dialect), run through the same 
 transpilation Splink applies before Spark sees it. The rules with equi-join keys share one join
 (records meet on a hash of a distinct key set and its values; see `_blocked`), so the records
 are shuffled once, not once per rule. Nothing is materialised: the caller's write runs the whole
-plan.
+plan. An optional block-size cap (`model.block_size_cap`, saved beside the Splink settings) leaves
+a rule's over-size blocks to the other rules (see `_blocked`); without it the pairs are Splink's.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from typing import Any, Sequence
 import splink.internals.spark.database_api  # noqa: F401  (registers sqlglot's 'customspark' dialect)
 import sqlglot
 from pyspark import StorageLevel
-from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from splink.internals.misc import prob_to_match_weight
 from splink.internals.settings_creator import SettingsCreator
@@ -147,11 +148,17 @@ def _composite_id(side: str | None = None) -> Column:
     return F.concat(F.col(f"{prefix}source_dataset"), F.lit(SEPARATOR), F.col(f"{prefix}unique_id"))
 
 
-def _first_rule_only(k: int, model: Model) -> Column:
-    """Rule k holds and no earlier rule does (Splink: `AND NOT (coalesce((rule_j), false) OR ...)`)."""
+def _first_rule_only(k: int, model: Model, met: dict[int, Column] | None = None) -> Column:
+    """Rule k holds and no earlier rule does (Splink: `AND NOT (coalesce((rule_j), false) OR ...)`).
+    With `met` (rule -> "the pair met under the rule's key set", for a block-size cap), an earlier
+    rule j excludes the pair only where it met under j's key set, i.e. where j's block was not over
+    the cap; without a cap the two are the same (equal, set keys always meet)."""
     cond = F.expr(model.rules[k])
-    for earlier in model.rules[:k]:
-        cond = cond & ~F.coalesce(F.expr(f"({earlier})"), F.lit(False))
+    for j, earlier in enumerate(model.rules[:k]):
+        held = F.coalesce(F.expr(f"({earlier})"), F.lit(False))
+        if met is not None and j in met:
+            held = met[j] & held
+        cond = cond & ~held
     return cond
 
 
@@ -182,6 +189,29 @@ def _keys_only(df: DataFrame, key_sets: list[list[str]]) -> DataFrame:
             .where(F.col("__k").isNotNull()).select("__cid", "__k.__s", "__k.__h", "__k.__b"))
 
 
+def _capped(keyed: DataFrame, right: DataFrame | None, counted: DataFrame | None,
+            cap: int | None) -> tuple[DataFrame, DataFrame | None]:
+    """The keyed rows of blocks holding at most `cap` records (a block: the records sharing one hash
+    __h, i.e. one value of a key set). The count is over the rows of `keyed`, `right` and `counted`
+    (records that are counted in a block but not paired here: an increment's existing records when
+    its new records are paired among themselves). No cap: the rows unchanged.
+
+    One window count partitioned by __h: its shuffle is the one the join on __h needs, so the
+    capped join shuffles the keyed rows once, as the uncapped one does (with `right` or `counted`,
+    their rows are shuffled with `keyed`'s in one exchange and split after the count)."""
+    if cap is None:
+        return keyed, right
+    parts = [(keyed, 0), (right, 1), (counted, 2)]
+    rows = [df.select("*", F.lit(side).alias("__side")) for df, side in parts if df is not None]
+    allrows = functools.reduce(lambda a, b: a.unionByName(b), rows)
+    sized = allrows.select("*", F.count(F.lit(1)).over(Window.partitionBy("__h")).alias("__n"))
+    kept = sized.where(F.col("__n") <= F.lit(cap))
+    if len(rows) == 1:
+        return kept.drop("__side", "__n"), None
+    side = lambda v: kept.where(F.col("__side") == v).drop("__side", "__n")  # noqa: E731
+    return side(0), (side(1) if right is not None else None)
+
+
 def _meetings(keyed: DataFrame, right: DataFrame | None, *, ordered: bool) -> DataFrame:
     """(__cid_l, __cid_r, __sets): each pair of records whose keyed rows share a hash __h, once,
     with the bits of the key sets it met under (bit_or). `right` None: `keyed` joined with itself
@@ -204,7 +234,7 @@ def _meetings(keyed: DataFrame, right: DataFrame | None, *, ordered: bool) -> Da
 
 
 def _blocked(left: DataFrame, right: DataFrame, model: Model, where: Column | None, columns: Sequence[str],
-             *, ordered: bool = False) -> DataFrame:
+             *, ordered: bool = False, cap: int | None = None, counted: DataFrame | None = None) -> DataFrame:
     """The pairs of the blocking rules, each once with the first rule that finds it as match_key,
     every column as <column>_l / <column>_r.
 
@@ -218,13 +248,23 @@ def _blocked(left: DataFrame, right: DataFrame, model: Model, where: Column | No
     collisions): Splink's semantics exactly. A pair that an earlier rule would find is always
     met under that rule's key set, since its keys are equal and set. So the wide records are
     shuffled once per side to the kept pairs, not once per rule and record. A rule without such
-    keys gets a join of its own. `where` is checked on the full pair."""
+    keys gets a join of its own. `where` is checked on the full pair.
+
+    `cap` (a block-size cap): a key set's block (the records sharing its values) holding more than
+    `cap` records produces no pairs under the rules of that key set; its pairs are left to the
+    other rules (a pair is kept for the first rule that holds and met under its key set). Blocks
+    are counted over `left`, `right` and `counted` (see `_capped`). Every rule needs equi-join keys
+    then."""
     rule_keys = [(k, equi_join_keys(rule)) for k, rule in enumerate(model.rules)]
     key_sets = _key_sets(rule_keys)
+    if cap is not None and any(keys is None for _, keys in rule_keys):
+        raise ValueError("a block-size cap needs every prediction blocking rule to have equi-join keys "
+                         "(l.x = r.x conjuncts)")
     parts = []
     if key_sets:
-        met = _meetings(_keys_only(left, key_sets), None if right is left else _keys_only(right, key_sets),
-                        ordered=ordered)
+        keyed_l, keyed_r = _capped(_keys_only(left, key_sets), None if right is left else _keys_only(right, key_sets),
+                                   None if counted is None else _keys_only(counted, key_sets), cap)
+        met = _meetings(keyed_l, keyed_r, ordered=ordered)
         met = met.select("*", F.xxhash64("__cid_l").alias("__hid_l"), F.xxhash64("__cid_r").alias("__hid_r"))
         lt = left.select("*", _composite_id().alias("__cid"), F.xxhash64(_composite_id()).alias("__hid")).alias("l")
         rt = right.select("*", _composite_id().alias("__cid"), F.xxhash64(_composite_id()).alias("__hid")).alias("r")
@@ -232,8 +272,8 @@ def _blocked(left: DataFrame, right: DataFrame, model: Model, where: Column | No
                  .join(rt, (F.col("__hid_r") == F.col("r.__hid")) & (F.col("__cid_r") == F.col("r.__cid")), "inner"))
         if where is not None:
             pairs = pairs.where(where)
-        first = F.coalesce(*[F.when((F.col("__sets").bitwiseAND(F.lit(1 << key_sets.index(keys))) != 0)
-                                    & _first_rule_only(k, model), F.lit(k))
+        bit = {k: F.col("__sets").bitwiseAND(F.lit(1 << key_sets.index(keys))) != 0 for k, keys in rule_keys if keys}
+        first = F.coalesce(*[F.when(bit[k] & _first_rule_only(k, model, bit if cap is not None else None), F.lit(k))
                              for k, keys in rule_keys if keys])
         pairs = pairs.select("*", first.alias("__first")).where(F.col("__first").isNotNull())
         parts.append(pairs.select(*_pair_columns(columns, F.col("__first"))))
@@ -309,73 +349,103 @@ def _inputs(df: DataFrame, model: Model, settings: dict[str, Any], tf_tables) ->
     return df, [*cols, *[f"tf_{c}" for c in model.tf_columns]]
 
 
-def _candidates_within(df: DataFrame, model: Model, cols: list[str], sources: Sequence[str] | None) -> DataFrame:
+def _candidates_within(df: DataFrame, model: Model, cols: list[str], sources: Sequence[str] | None,
+                       cap: int | None = None, counted: DataFrame | None = None) -> DataFrame:
     """The candidate pairs among the records of `df` (see `_blocked`), as Splink's `predict()`
-    pairs them over one table per source."""
+    pairs them over one table per source. `cap`, `counted`: a block-size cap, and other records
+    its blocks count (see `_blocked`)."""
     if model.link_type == "link_only":
         if sources is None:
             sources = sorted(r[0] for r in df.select("source_dataset").distinct().collect())
         if len(sources) == 2:
             left = df.where(F.col("source_dataset") == sources[0])
             right = df.where(F.col("source_dataset") == sources[1])
-            return _blocked(left, right, model, None, cols)
+            return _blocked(left, right, model, None, cols, cap=cap, counted=counted)
         where = (_composite_id("l") < _composite_id("r")) & (F.col("l.source_dataset") != F.col("r.source_dataset"))
     else:
         where = _composite_id("l") < _composite_id("r")
-    return _blocked(df, df, model, where, cols, ordered=True)
+    return _blocked(df, df, model, where, cols, ordered=True, cap=cap, counted=counted)
 
 
 def score_within(spark: SparkSession, persons: DataFrame, settings: dict[str, Any], *, min_probability: float | None,
-                 tf_tables: dict[str, DataFrame] | None, sources: Sequence[str] | None = None) -> DataFrame:
+                 tf_tables: dict[str, DataFrame] | None, sources: Sequence[str] | None = None,
+                 block_size_cap: int | None = None, counted_with: DataFrame | None = None) -> DataFrame:
     """Scored candidate pairs among `persons` (silver.persons rows), as Splink's `predict()` /
     `predict_within()` over one table per source. `sources` (sorted source names) is only read for
-    link_only (taken from the data when not given)."""
+    link_only (taken from the data when not given). `block_size_cap`: a block (records sharing a
+    rule's equi-join key values) over this many records gives no pairs under that rule;
+    `counted_with`: records counted in the blocks but not paired (an increment's existing ones)."""
     register_similarity_functions(spark)
     model = parse_model(settings)
     df, cols = _inputs(persons, model, settings, tf_tables)
-    return _scored(_candidates_within(df, model, cols, sources), model, min_probability)
+    return _scored(_candidates_within(df, model, cols, sources, block_size_cap, counted_with), model, min_probability)
 
 
-def candidate_counts(spark: SparkSession, persons: DataFrame, settings: dict[str, Any]) -> list[int]:
+def candidate_pairs(spark: SparkSession, persons: DataFrame, settings: dict[str, Any], *,
+                    block_size_cap: int | None = None) -> DataFrame:
+    """(unique_id_l, unique_id_r, match_key): the pairs `score_within` scores, unscored."""
+    register_similarity_functions(spark)
+    model = parse_model(settings)
+    cols = ["source_dataset", *[c for c in model_columns_from_settings(settings) if c != "source_dataset"]]
+    pairs = _candidates_within(persons.select(*cols), model, cols, None, block_size_cap)
+    return pairs.select("unique_id_l", "unique_id_r", F.col("match_key").cast("int").alias("match_key"))
+
+
+def candidate_counts(spark: SparkSession, persons: DataFrame, settings: dict[str, Any], *,
+                     block_size_cap: int | None = None) -> list[int]:
     """Candidate pairs per blocking rule among `persons`, each pair counted for the first rule that
     finds it (Splink's marginal count): exactly the pairs `score_within` scores, counted in one
     aggregate instead of scored."""
     register_similarity_functions(spark)
     model = parse_model(settings)
     cols = ["source_dataset", *[c for c in model_columns_from_settings(settings) if c != "source_dataset"]]
-    pairs = _candidates_within(persons.select(*cols), model, cols, None)
+    pairs = _candidates_within(persons.select(*cols), model, cols, None, block_size_cap)
     counts = {int(r[0]): int(r[1]) for r in pairs.groupBy("match_key").count().collect()}
     return [counts.get(k, 0) for k in range(len(model.rules))]
 
 
 def score_between(spark: SparkSession, left: DataFrame, right: DataFrame, settings: dict[str, Any], *,
-                  min_probability: float | None, tf_tables: dict[str, DataFrame] | None) -> DataFrame:
-    """Scored candidate pairs of `left` x `right` (left as l), as Splink's `predict_between()`."""
+                  min_probability: float | None, tf_tables: dict[str, DataFrame] | None,
+                  block_size_cap: int | None = None) -> DataFrame:
+    """Scored candidate pairs of `left` x `right` (left as l), as Splink's `predict_between()`;
+    `block_size_cap` as in `score_within`, blocks counted over `left` and `right`."""
     register_similarity_functions(spark)
     model = parse_model(settings)
     lf, cols = _inputs(left, model, settings, tf_tables)
     rf, _ = _inputs(right, model, settings, tf_tables)
     where = (F.col("l.source_dataset") != F.col("r.source_dataset")) if model.link_type == "link_only" else None
-    return _scored(_blocked(lf, rf, model, where, cols), model, min_probability)
+    return _scored(_blocked(lf, rf, model, where, cols, cap=block_size_cap), model, min_probability)
 
 
 def predict_pairs(spark: SparkSession, persons: DataFrame, settings: dict[str, Any], *, min_probability: float,
-                  tf_tables: dict[str, DataFrame] | None = None, **_: Any) -> DataFrame:
+                  tf_tables: dict[str, DataFrame] | None = None, block_size_cap: int | None = None,
+                  **_: Any) -> DataFrame:
     """The engine's `padan.link.predict.predict_pairs`: all candidate pairs of `persons`."""
-    return score_within(spark, persons, settings, min_probability=min_probability, tf_tables=tf_tables)
+    return score_within(spark, persons, settings, min_probability=min_probability, tf_tables=tf_tables,
+                        block_size_cap=block_size_cap)
 
 
 def predict_increment(spark: SparkSession, existing: DataFrame, new: DataFrame, settings: dict[str, Any], *,
                       min_probability: float, tf_tables: dict[str, DataFrame], n_new: int | None = None,
-                      stats: dict[str, int] | None = None, **_: Any) -> DataFrame:
+                      stats: dict[str, int] | None = None, block_size_cap: int | None = None,
+                      **_: Any) -> DataFrame:
     """The engine's `padan.link.predict.predict_increment`: the pairs a batch of `new` records adds
-    (new x new, and new x the existing records sharing a blocking key with the batch)."""
+    (new x new, and new x the existing records sharing a blocking key with the batch).
+
+    With `block_size_cap`, a block's size counts its existing and new records (the existing
+    records sharing a key with the batch are all among the candidates), so the pairs with a new
+    record are exactly those a full run over existing + new would score. Pairs among existing
+    records that an earlier run scored in a block the batch has now pushed over the cap stay
+    in gold.pairs (a full run would leave them to the other rules): an increment adds pairs, it
+    does not take any back."""
     rules = [r["blocking_rule"] if isinstance(r, dict) else str(r)
              for r in settings.get("blocking_rules_to_generate_predictions", [])]
     existing = existing_candidates(existing, new, rules, n_new=n_new)
     if stats is not None:
         existing = existing.persist(StorageLevel.MEMORY_AND_DISK)
         stats["existing_compared"] = existing.count()
-    within = score_within(spark, new, settings, min_probability=min_probability, tf_tables=tf_tables)
-    between = score_between(spark, existing, new, settings, min_probability=min_probability, tf_tables=tf_tables)
+    within = score_within(spark, new, settings, min_probability=min_probability, tf_tables=tf_tables,
+                          block_size_cap=block_size_cap, counted_with=existing if block_size_cap is not None else None)
+    between = score_between(spark, existing, new, settings, min_probability=min_probability, tf_tables=tf_tables,
+                            block_size_cap=block_size_cap)
     return within.unionByName(between)

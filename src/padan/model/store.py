@@ -44,12 +44,17 @@ def param_rows(settings: dict[str, Any], version: str, m_method: str, trained_at
     return rows
 
 
-def save_model(lake: Lake, settings: dict[str, Any], m_method: str, version: str | None = None) -> str:
-    """Write models/<version>.json and the version's rows of gold.model_params. Returns the version."""
+def save_model(lake: Lake, settings: dict[str, Any], m_method: str, version: str | None = None, *,
+               block_size_cap: int | None = None) -> str:
+    """Write models/<version>.json and the version's rows of gold.model_params. Returns the version.
+    `block_size_cap` (model.block_size_cap) goes into the JSON's `padan` part, beside the version's
+    metadata: Splink's settings stay as Splink writes and reads them."""
     trained_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     version = version or new_version(settings)
     doc = dict(settings)
     doc["padan"] = {"model_version": version, "m_method": m_method, "trained_at": trained_at.isoformat()}
+    if block_size_cap is not None:
+        doc["padan"]["block_size_cap"] = int(block_size_cap)
     lake.write_bytes(f"models/{version}.json", json.dumps(doc, indent=2, sort_keys=True).encode())
     rows = param_rows(settings, version, m_method, trained_at)
     df = lake.spark.createDataFrame(rows, schema=MODEL_PARAMS.ddl)
@@ -80,6 +85,16 @@ def load_model(lake: Lake, version: str) -> dict[str, Any]:
     doc = json.loads(text)
     doc.pop("padan", None)
     return doc
+
+
+def model_block_size_cap(lake: Lake, version: str) -> int | None:
+    """The block-size cap a model version was trained with (None: no cap, as every version saved
+    before the setting existed)."""
+    text = lake.read_text(f"models/{version}.json")
+    if text is None:
+        raise ModelError(f"model version '{version}' not found in the lake's models/")
+    cap = (json.loads(text).get("padan") or {}).get("block_size_cap")
+    return None if cap is None else int(cap)
 
 
 def copy_model(src: Lake, dst: Lake, version: str) -> None:

@@ -6,7 +6,8 @@ from padan.ledger import StageRecord
 from padan.lake import slice_of
 from padan.link import engine
 from padan.link.predict import predict_increment, predict_pairs, to_pairs_rows
-from padan.model.store import load_model
+from padan.errors import ConfigError
+from padan.model.store import load_model, model_block_size_cap
 from padan.model.tf import load_tf, release_tf
 from padan.stages.ingest import batch_filter
 from padan.stages.runner import Ctx, Stage, run_stage
@@ -32,6 +33,12 @@ def run_predict(ctx: Ctx, run_id: str, model_version: str, *, batch: tuple[str, 
         tf = load_tf(ctx.lake, model_version, settings, persons)
         kw = dict(min_probability=ctx.cfg.link.min_pair_probability, tf_tables=tf,
                   break_lineage_method=ctx.cfg.spark.break_lineage_method)
+        cap = model_block_size_cap(ctx.lake, model_version)
+        if cap is not None:
+            if ctx.cfg.link.engine != "padan":
+                raise ConfigError(f"model version {model_version} has a block-size cap ({cap}), which only "
+                                  "padan's engine applies: set link.engine: padan")
+            kw["block_size_cap"] = cap
         if batch is None:
             scored = score_all(ctx.spark, persons, settings, **kw)
         else:

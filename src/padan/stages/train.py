@@ -37,7 +37,7 @@ def run_train(ctx: Ctx, *, m_method: str | None = None) -> str:
         nik_labels.check(persons, m_method)   # a register without NIK stops here, before any training job
         result = train_model(ctx.spark, persons, model_cfg, break_lineage_method=ctx.cfg.spark.break_lineage_method,
                              m_method=m_method)
-        version = save_model(ctx.lake, result.settings, result.m_method)
+        version = save_model(ctx.lake, result.settings, result.m_method, block_size_cap=model_cfg.block_size_cap)
         tf_counts = save_tf(ctx.lake, version, persons, result.settings)
         rec.row_counts.update({f"tf_values_{k}": v for k, v in tf_counts.items()})
         rec.row_counts.update({f"label_pairs_{k}": v for k, v in result.label_pairs.items()})
