@@ -396,12 +396,9 @@ def candidate_counts(spark: SparkSession, persons: DataFrame, settings: dict[str
     """Candidate pairs per blocking rule among `persons`, each pair counted for the first rule that
     finds it (Splink's marginal count): exactly the pairs `score_within` scores, counted in one
     aggregate instead of scored."""
-    register_similarity_functions(spark)
-    model = parse_model(settings)
-    cols = ["source_dataset", *[c for c in model_columns_from_settings(settings) if c != "source_dataset"]]
-    pairs = _candidates_within(persons.select(*cols), model, cols, None, block_size_cap)
+    pairs = candidate_pairs(spark, persons, settings, block_size_cap=block_size_cap)
     counts = {int(r[0]): int(r[1]) for r in pairs.groupBy("match_key").count().collect()}
-    return [counts.get(k, 0) for k in range(len(model.rules))]
+    return [counts.get(k, 0) for k in range(len(parse_model(settings).rules))]
 
 
 def score_between(spark: SparkSession, left: DataFrame, right: DataFrame, settings: dict[str, Any], *,

@@ -78,11 +78,16 @@ def resolve_version(lake: Lake, pinned: str) -> str:
     return pinned
 
 
-def load_model(lake: Lake, version: str) -> dict[str, Any]:
+def _model_doc(lake: Lake, version: str) -> dict[str, Any]:
+    """models/<version>.json as written by `save_model`: Splink's settings and padan's part."""
     text = lake.read_text(f"models/{version}.json")
     if text is None:
         raise ModelError(f"model version '{version}' not found in the lake's models/")
-    doc = json.loads(text)
+    return json.loads(text)
+
+
+def load_model(lake: Lake, version: str) -> dict[str, Any]:
+    doc = _model_doc(lake, version)
     doc.pop("padan", None)
     return doc
 
@@ -90,10 +95,7 @@ def load_model(lake: Lake, version: str) -> dict[str, Any]:
 def model_block_size_cap(lake: Lake, version: str) -> int | None:
     """The block-size cap a model version was trained with (None: no cap, as every version saved
     before the setting existed)."""
-    text = lake.read_text(f"models/{version}.json")
-    if text is None:
-        raise ModelError(f"model version '{version}' not found in the lake's models/")
-    cap = (json.loads(text).get("padan") or {}).get("block_size_cap")
+    cap = (_model_doc(lake, version).get("padan") or {}).get("block_size_cap")
     return None if cap is None else int(cap)
 
 
