@@ -22,7 +22,6 @@ from delta.tables import DeltaTable
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.errors import AnalysisException
 from pyspark.sql import functions as F
-from pyspark.sql.types import StructType
 
 from padan.errors import SchemaError
 from padan.tables import FIXED_BY_NAME, TableSpec
@@ -123,7 +122,7 @@ class Lake:
         spec = FIXED_BY_NAME.get(table)
         if spec is not None and spec.added_columns:
             # A table written before these columns were declared: they read as null until a write adds them.
-            types = {f.name: f.dataType for f in StructType.fromDDL(spec.ddl).fields}
+            types = {f.name: f.dataType for f in spec.schema.fields}
             for col in spec.added_columns:
                 if col not in df.columns:
                     df = df.withColumn(col, F.lit(None).cast(types[col]))
@@ -238,7 +237,7 @@ class Lake:
         self._ensure_schema(spec)
         builder = DeltaTable.createIfNotExists(self.spark)
         builder = builder.tableName(loc) if self.catalog else builder.location(loc)
-        builder = builder.addColumns(StructType.fromDDL(spec.ddl)).comment(spec.description)
+        builder = builder.addColumns(spec.schema).comment(spec.description)
         if spec.partition_by:
             builder = builder.partitionedBy(*spec.partition_by)
         for key, value in spec.properties:
@@ -357,7 +356,7 @@ class Lake:
 
     def _conform(self, df: DataFrame, spec: TableSpec) -> DataFrame:
         """Select the spec's columns in order with the spec's types; fail on missing columns."""
-        missing = [f.name for f in StructType.fromDDL(spec.ddl).fields if f.name not in df.columns]
+        missing = [f.name for f in spec.schema.fields if f.name not in df.columns]
         if missing:
             raise SchemaError(f"writing {spec.name}: missing column(s) {missing}")
         return df.select(self._conformed_columns(spec))
@@ -365,7 +364,7 @@ class Lake:
     @staticmethod
     def _conformed_columns(spec: TableSpec) -> list[Column]:
         """The spec's columns in order, each cast to the spec's type."""
-        return [F.col(f"`{f.name}`").cast(f.dataType).alias(f.name) for f in StructType.fromDDL(spec.ddl).fields]
+        return [F.col(f"`{f.name}`").cast(f.dataType).alias(f.name) for f in spec.schema.fields]
 
     # ---------------------------------------------------------------- writes
 
@@ -469,7 +468,7 @@ class Lake:
         if txn.readVersion() != version:
             return False
         known = set(txn.metadata().schema().fieldNames())
-        if any(f.name not in known for f in StructType.fromDDL(spec.ddl).fields):
+        if any(f.name not in known for f in spec.schema.fields):
             return False            # a table from before an added column: the slice overwrite evolves it
         txn.readWholeTable()        # as a replaceWhere reads: a concurrent rewrite of the table conflicts
         now = int(time.time() * 1000)
@@ -538,7 +537,7 @@ class Lake:
         merger = self._delta(spec.name).alias("t").merge(source.alias("s"), cond)
         if delete_flag is not None:
             flag = f"s.`{delete_flag}`"
-            columns = {c: f"s.`{c}`" for c in StructType.fromDDL(spec.ddl).fieldNames()}
+            columns = {c: f"s.`{c}`" for c in spec.schema.fieldNames()}
             merger = merger.whenMatchedDelete(condition=flag)
             merger = merger.whenMatchedUpdate(condition=update_condition, set=columns)
             merger = merger.whenNotMatchedInsert(condition=f"NOT {flag}", values=columns)

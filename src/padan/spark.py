@@ -55,6 +55,9 @@ def _running_under_spark_submit() -> bool:
     return "PYSPARK_GATEWAY_PORT" in os.environ
 
 
+DEBUG_ORIGIN_CONF = "spark.python.sql.dataFrameDebugging.enabled"
+
+
 def local_session_conf(*, master: str, app_name: str, driver_memory: str, ui_enabled: bool,
                        shuffle_partitions: int | None, warehouse_dir: str | None = None,
                        local_dir: str | None = None) -> dict[str, str]:
@@ -95,6 +98,11 @@ def local_session_conf(*, master: str, app_name: str, driver_memory: str, ui_ena
         # Python has not connected within this time (15 s by default): a driver paused that long on
         # a loaded machine then fails with "Connection refused" (seen once in CI).
         "spark.python.authenticate.socketTimeout": "300s",
+        # PySpark records the Python call site of every Column and DataFrame function it is handed
+        # (a stack walk and four JVM round trips each, for error messages' "called from" lines):
+        # padan's stages build thousands of expressions per query, so this was ~15% of a small
+        # ingest's driver time. Error messages keep their error class and text.
+        DEBUG_ORIGIN_CONF: "false",
     }
     if warehouse_dir:
         conf["spark.sql.warehouse.dir"] = warehouse_dir
@@ -125,6 +133,8 @@ def get_spark(app_name: str = "padan", conf: Mapping[str, str] | None = None, *,
                    .config("spark.sql.extensions", DELTA_EXTENSION)
                    .config("spark.sql.catalog.spark_catalog", DELTA_CATALOG))
         spark = builder.getOrCreate()
+        if spark.conf.get(DEBUG_ORIGIN_CONF, None) is None:      # unless the submitter chose
+            spark.conf.set(DEBUG_ORIGIN_CONF, "false")           # see local_session_conf
         logger.info("using the spark-submit session (master %s)", spark.sparkContext.master)
     else:
         builder = SparkSession.builder

@@ -6,7 +6,10 @@ checked against it by a test, and stage code refers to tables by these names.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
+
+from pyspark.sql.types import StructType
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,17 @@ class TableSpec:
     """(added column, SQL over the row's other columns): an added column whose value older rows
     imply. Before its first write to an older table, a process adds the column to every row in one
     rewrite (`Lake._upgrade`), so no row keeps a null it has a value for. Code, not input."""
+
+    @property
+    def schema(self) -> StructType:
+        """The DDL as a StructType (parsed once per process: parsing is a round trip to the JVM)."""
+        return parse_ddl(self.ddl)
+
+
+@functools.lru_cache(maxsize=None)
+def parse_ddl(ddl: str) -> StructType:
+    """`StructType.fromDDL`, memoised: the DDLs are padan's code, so the cache stays small."""
+    return StructType.fromDDL(ddl)
 
 
 BRONZE_META_DDL = "_unique_id STRING, _batch_id STRING, _source_file STRING, _line BIGINT, _loaded_at TIMESTAMP"

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
-from pyspark.sql.types import StructType
 
 from padan.ledger import StageRecord
 from padan.lake import slice_of
@@ -91,7 +90,7 @@ def run_marts(ctx: Ctx, run_id: str, *, touched_only: bool = False) -> dict[str,
 def _in_table_types(df: DataFrame, spec: TableSpec) -> DataFrame:
     """`df`'s columns as the table declares them (names, order, types), as the lake writes them."""
     return df.select([F.col(f"`{f.name}`").cast(f.dataType).alias(f.name)
-                      for f in StructType.fromDDL(spec.ddl).fields])
+                      for f in spec.schema.fields])
 
 
 def _profile_is_current(ctx: Ctx, run_id: str) -> bool:
