@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 from typing import Mapping
 
+from pyspark import SparkConf, SparkContext
 from pyspark.sql import SparkSession
 from splink.backends.spark import similarity_jar_location
 
@@ -132,9 +133,11 @@ def get_spark(app_name: str = "padan", conf: Mapping[str, str] | None = None, *,
         builder = (SparkSession.builder.appName(app_name)
                    .config("spark.sql.extensions", DELTA_EXTENSION)
                    .config("spark.sql.catalog.spark_catalog", DELTA_CATALOG))
+        # A static setting (see local_session_conf): off unless the submitter's --conf chose.
+        SparkContext._ensure_initialized()          # the submitting JVM's gateway, so SparkConf sees its conf
+        if not SparkConf().contains(DEBUG_ORIGIN_CONF):
+            builder = builder.config(DEBUG_ORIGIN_CONF, "false")
         spark = builder.getOrCreate()
-        if spark.conf.get(DEBUG_ORIGIN_CONF, None) is None:      # unless the submitter chose
-            spark.conf.set(DEBUG_ORIGIN_CONF, "false")           # see local_session_conf
         logger.info("using the spark-submit session (master %s)", spark.sparkContext.master)
     else:
         builder = SparkSession.builder
