@@ -53,6 +53,11 @@ def predicate_sql(spark: SparkSession, cond: Column, ddl: str) -> str:
     return analysed.condition().sql()
 
 
+def conformed_columns(spec: TableSpec) -> list[Column]:
+    """The spec's columns in order, each cast to the spec's type: a frame as the table holds it."""
+    return [F.col(f"`{f.name}`").cast(f.dataType).alias(f.name) for f in spec.schema.fields]
+
+
 @dataclass(frozen=True)
 class Lake:
     spark: SparkSession
@@ -359,12 +364,7 @@ class Lake:
         missing = [f.name for f in spec.schema.fields if f.name not in df.columns]
         if missing:
             raise SchemaError(f"writing {spec.name}: missing column(s) {missing}")
-        return df.select(self._conformed_columns(spec))
-
-    @staticmethod
-    def _conformed_columns(spec: TableSpec) -> list[Column]:
-        """The spec's columns in order, each cast to the spec's type."""
-        return [F.col(f"`{f.name}`").cast(f.dataType).alias(f.name) for f in spec.schema.fields]
+        return df.select(conformed_columns(spec))
 
     # ---------------------------------------------------------------- writes
 
@@ -532,7 +532,7 @@ class Lake:
         if delete_flag is not None:
             if spec.added_columns:
                 raise ValueError(f"{spec.name}: delete_flag takes a table without added columns")
-            source = df.select(*self._conformed_columns(spec), F.col(f"`{delete_flag}`").cast("boolean"))
+            source = df.select(*conformed_columns(spec), F.col(f"`{delete_flag}`").cast("boolean"))
         cond = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
         merger = self._delta(spec.name).alias("t").merge(source.alias("s"), cond)
         if delete_flag is not None:

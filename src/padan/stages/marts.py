@@ -7,7 +7,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from padan.ledger import StageRecord
-from padan.lake import slice_of
+from padan.lake import conformed_columns, slice_of
 from padan.report.marts import overlap_by_region, person_profile, targeting
 from padan.stages.cluster import BROADCAST_ROWS
 from padan.stages.plan import newest_succeeded, run_chain
@@ -89,8 +89,7 @@ def run_marts(ctx: Ctx, run_id: str, *, touched_only: bool = False) -> dict[str,
 
 def _in_table_types(df: DataFrame, spec: TableSpec) -> DataFrame:
     """`df`'s columns as the table declares them (names, order, types), as the lake writes them."""
-    return df.select([F.col(f"`{f.name}`").cast(f.dataType).alias(f.name)
-                      for f in spec.schema.fields])
+    return df.select(conformed_columns(spec))
 
 
 def _profile_is_current(ctx: Ctx, run_id: str) -> bool:
