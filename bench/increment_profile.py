@@ -30,6 +30,8 @@ def main(argv=None) -> int:
     p.add_argument("--work", required=True, help="a scratch folder (emptied first)")
     p.add_argument("--event-log", default=None, help="a folder for Spark's event log")
     p.add_argument("--json", default=None, help="write the per-stage figures here")
+    p.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE",
+                   help="a Spark setting for the session (repeatable; overrides padan's local settings)")
     args = p.parse_args(argv)
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     sys.path.insert(0, str(ROOT))
@@ -47,6 +49,7 @@ def main(argv=None) -> int:
     conf = local_session_conf(master="local[2]", app_name="increment-profile", driver_memory="3g", ui_enabled=False,
                               shuffle_partitions=2, warehouse_dir=str(root / "wh"))
     b = SparkSession.builder
+    conf.update(kv.split("=", 1) for kv in args.conf)
     for k, v in conf.items():
         b = b.config(k, v)
     if args.event_log:
