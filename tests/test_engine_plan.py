@@ -68,3 +68,60 @@ def test_self_join_shuffles_the_keyed_rows_once_and_finds_the_rules_pairs(spark)
     # the keyed rows (composite id, key hash, key-set bit) are shuffled once and the exchange reused
     reused = [line for line in plan.splitlines() if "ReusedExchange" in line]
     assert any("__h" in line for line in reused), plan
+
+
+def test_damerau_levenshtein_within_one_as_splinks_function(spark):
+    """The engine computes `damerau_levenshtein(a, b) <= 1` (and `< 2`, `= 1`) with Spark's own
+    functions (`engine._level_sql`): the same truth value as Splink's Java function for every pair
+    of strings, here edits, adjacent transpositions and random pairs over small alphabets (so that
+    near misses are common), characters outside the Basic Multilingual Plane, empty strings and
+    nulls."""
+    import random
+
+    from padan.link.engine import _level_sql, register_similarity_functions
+
+    register_similarity_functions(spark)
+    rnd = random.Random(20261202)
+    alphabets = ["AB", "ABC ", "0123456789", "ABCDEFGHIJKLMNOPQRSTUVWXYZ '-", "aé日😀 ", "0123456789abcdef"]
+
+    def edited(s: str) -> str:
+        chars = list(s)
+        for _ in range(rnd.choice([0, 1, 1, 1, 2, 2, 3])):
+            op, alphabet = rnd.choice("sidt"), rnd.choice(alphabets)
+            if op == "s" and chars:
+                chars[rnd.randrange(len(chars))] = rnd.choice(alphabet)
+            elif op == "i":
+                chars.insert(rnd.randrange(len(chars) + 1), rnd.choice(alphabet))
+            elif op == "d" and chars:
+                del chars[rnd.randrange(len(chars))]
+            elif op == "t" and len(chars) > 1:
+                i = rnd.randrange(len(chars) - 1)
+                chars[i], chars[i + 1] = chars[i + 1], chars[i]
+        return "".join(chars)
+
+    rows = []
+    for _ in range(6000):
+        alphabet = rnd.choice(alphabets)
+        x = "".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 9)))
+        rows.append((x, edited(x) if rnd.random() < 0.8 else "".join(rnd.choice(alphabet) for _ in range(len(x)))))
+    rows += [(None, "A"), ("A", None), (None, None), ("", ""), ("", "A"), ("AB", "BA"), ("ABC", "CBA"), ("CA", "ABC"),
+             ("SITI", "STII"), ("😀A", "A😀"), ("A😀", "A")]
+    df = spark.createDataFrame(rows, "x string, y string")
+    conditions = {"le1": "damerau_levenshtein(x, y) <= 1", "lt2": "damerau_levenshtein(x, y) < 2",
+                  "eq1": "damerau_levenshtein(x, y) = 1"}
+    for name, cond in conditions.items():
+        rewritten = _level_sql(cond)
+        assert "LEVENSHTEIN(x, y, 1)" in rewritten, rewritten        # the rewrite happened
+        df = df.withColumn(f"{name}_splink", F.coalesce(F.expr(cond), F.lit(False))) \
+               .withColumn(f"{name}_padan", F.expr(rewritten))
+    out = df.collect()
+    for name in conditions:
+        differ = [(r.x, r.y) for r in out if r[f"{name}_splink"] != r[f"{name}_padan"] or r[f"{name}_padan"] is None]
+        assert not differ, (name, differ[:5])
+    # the cases that matter occur: within one by a transposition, exactly one, and not within one
+    assert sum(r.le1_padan and not r.eq1_padan for r in out) > 100
+    assert sum(r.eq1_padan for r in out) > 1000 and sum(not r.le1_padan for r in out) > 1000
+    assert sum(r.x is not None and r.y is not None and len(r.x) == len(r.y) and r.x != r.y and r.eq1_padan
+               and sum(a != b for a, b in zip(r.x, r.y)) == 2 for r in out) > 100       # transpositions
+    # other comparisons of the function are left to it
+    assert "DAMERAU_LEVENSHTEIN(x, y) <= 2" == _level_sql("damerau_levenshtein(x, y) <= 2")
