@@ -92,18 +92,19 @@ def _transpile(sql: str) -> str:
     return sqlglot.transpile(sql, read="spark", write="customspark")[0]
 
 
-# Splink's `damerau_levenshtein` (a Java function in its similarity jar) costs ~100 us per call on
-# 12-letter names on this project's 2-core machine: 85-90% of the CPU of a pair's whole gamma
-# vector (230,181 pairs of the demo's records, the name comparison alone: 26.0 JVM CPU-s with it,
-# 2.9 with the expression below). Every level padan's model uses it in asks only whether the
-# distance is at most 1 (or exactly 1), and that has an exact answer in Spark's own functions:
-# equal, or one Levenshtein edit, or one transposition of adjacent characters (same length,
-# Levenshtein 2, and swapping the first two characters that differ gives the other string: the
-# lambda runs only for such rare pairs). Splink's function counts UTF-16 code units, Spark's
-# `levenshtein` and `substr` count characters: they agree where no character lies outside the
-# Basic Multilingual Plane, so strings with such a character keep Splink's function. A null
-# input gives Splink's function 100 (not within 1), hence the `coalesce`. tests/test_engine.py
-# holds the rewrite to Splink's function on adversarial strings and the engine to Splink's predict.
+# Splink's `damerau_levenshtein` (a Java function in its similarity jar) costs about 90 us per call
+# on 12-letter names on this project's 2-core machine (C1 JIT): most of the CPU of a pair's gamma
+# vector (the demo's 230,181 u-sample pairs: `damerau_levenshtein(name_l, name_r) <= 1` alone 26.7
+# JVM CPU-s, the expression below 2.9; docs/BENCHMARKS.md). Every level padan's model uses it in
+# asks only whether the distance is at most 1 (or exactly 1), and that has an exact answer in
+# Spark's own functions: equal, or one Levenshtein edit, or one transposition of two adjacent
+# characters (same length, Levenshtein 2, and swapping some two adjacent characters of one gives
+# the other: the lambda runs only for such rare pairs). Splink's function counts UTF-16 code
+# units, Spark's `levenshtein` and `substr` count characters: they agree where no character lies
+# outside the Basic Multilingual Plane, so strings with such a character keep Splink's function.
+# A null input gives Splink's function 100 (not within 1), hence the `coalesce`.
+# tests/test_engine_plan.py holds the rewrite to Splink's function on adversarial strings;
+# tests/test_engine.py holds the engine to Splink's predict and training.
 _DL_WITHIN_ONE = (
     "coalesce(CASE WHEN octet_length(encode(__x, 'UTF-16BE')) = 2 * length(__x) "
     "AND octet_length(encode(__y, 'UTF-16BE')) = 2 * length(__y) "
@@ -117,6 +118,7 @@ _DL_WITHIN_ONE = (
 
 
 def _fill(x: exp.Expression, y: exp.Expression):
+    """A sqlglot transform filling `_DL_WITHIN_ONE`'s placeholders with the two compared expressions."""
     def fill(n):
         if isinstance(n, exp.Column) and n.name in ("__x", "__y"):
             return (x if n.name == "__x" else y).copy()
