@@ -115,6 +115,7 @@ _DL_WITHIN_ONE = (
     "ELSE damerau_levenshtein(__x, __y) <= 1 END, false)")
 # (`__lev`: Spark's levenshtein with a threshold, which stops at it; written as a function sqlglot
 # does not know, as it reads a third argument of `levenshtein` as an insertion cost.)
+_DL_WITHIN_ONE_TREE = sqlglot.parse_one(_DL_WITHIN_ONE, read="spark")    # parsed once, filled per use
 
 
 def _fill(x: exp.Expression, y: exp.Expression):
@@ -148,7 +149,7 @@ def _level_sql(sql: str) -> str:
         if (limit, type(node)) not in ((1.0, exp.LTE), (2.0, exp.LT), (1.0, exp.EQ)):
             return node
         x, y = fn.expressions
-        within = sqlglot.parse_one(_DL_WITHIN_ONE, read="spark").transform(_fill(x, y))
+        within = _DL_WITHIN_ONE_TREE.transform(_fill(x, y))      # (transform copies the tree)
         if isinstance(node, exp.EQ):           # exactly one edit: within one, and not equal
             within = exp.and_(within, exp.not_(exp.func("coalesce", exp.EQ(this=x.copy(), expression=y.copy()),
                                                         exp.false())))
