@@ -5,9 +5,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 STATE=${PADAN_CLUSTER_DIR:-.cluster}
 VENV=${VENV:-.venv}
+# Absolute from here on: a relative folder is the checkout's, an absolute one stays as given (the
+# workers' --work-dir was "$PWD/$STATE/..." before, which put a test's absolute cluster folder's
+# work dirs, jars and executor logs inside the checkout, under ./tmp/..., and left them there).
+case "$STATE" in /*) ;; *) STATE="$PWD/$STATE" ;; esac
+case "$VENV" in /*) ;; *) VENV="$PWD/$VENV" ;; esac
 SPARK_HOME=$("$VENV/bin/python" -c "import os, pyspark; print(os.path.dirname(pyspark.__file__))")
 export SPARK_HOME SPARK_LOCAL_IP=127.0.0.1 SPARK_MASTER_HOST=127.0.0.1
-export PYSPARK_PYTHON=${PYSPARK_PYTHON:-$PWD/$VENV/bin/python}
+export PYSPARK_PYTHON=${PYSPARK_PYTHON:-$VENV/bin/python}
 MASTER_PORT=${PADAN_MASTER_PORT:-7077}
 MASTER_UI=${PADAN_MASTER_UI_PORT:-8080}
 MASTER_URL="spark://127.0.0.1:$MASTER_PORT"
@@ -35,7 +40,7 @@ up() {
   wait_for "$(cat "$STATE/master.pid")" "$STATE/master.log" "I have been elected leader"
   for i in $(seq 1 "$workers"); do
     nohup "$CLASS" org.apache.spark.deploy.worker.Worker --host 127.0.0.1 --cores 1 --memory 3g \
-      --webui-port $((MASTER_UI + i)) --work-dir "$PWD/$STATE/work-$i" "$MASTER_URL" > "$STATE/worker-$i.log" 2>&1 &
+      --webui-port $((MASTER_UI + i)) --work-dir "$STATE/work-$i" "$MASTER_URL" > "$STATE/worker-$i.log" 2>&1 &
     echo $! > "$STATE/worker-$i.pid"
     wait_for "$(cat "$STATE/worker-$i.pid")" "$STATE/worker-$i.log" "Successfully registered with master"
   done
