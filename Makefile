@@ -74,7 +74,13 @@ $(STAMPS)/airflow: requirements-airflow.lock
 	$(AF_VENV)/bin/python -m pip install --quiet -r requirements-airflow.lock
 	@mkdir -p $(STAMPS) && touch $@
 
-$(STAMPS)/setup: $(STAMPS)/venv $(STAMPS)/jars $(STAMPS)/chromium
+# The Spark driver's class-data-sharing archive (scripts/build_class_archive.py, about a minute):
+# drivers padan starts map it instead of loading Spark's classes again. Rebuilt with the jars.
+$(STAMPS)/cds: $(STAMPS)/jars scripts/build_class_archive.py
+	$(PY) scripts/build_class_archive.py $(JARS_DIR)
+	@mkdir -p $(STAMPS) && touch $@
+
+$(STAMPS)/setup: $(STAMPS)/venv $(STAMPS)/jars $(STAMPS)/cds $(STAMPS)/chromium
 	@$(PY) -c "import pyspark, delta, splink; print('padan setup ok: pyspark', pyspark.__version__, '| splink', splink.__version__)"
 	@touch $@
 
@@ -113,7 +119,9 @@ SUBMIT_MASTER ?= local[2]
 SUBMIT_JOB    ?= pipeline
 SUBMIT_CONF   ?=
 submit: package
-	$(VENV)/bin/spark-submit --master $(SUBMIT_MASTER) $(SUBMIT_CONF) \
+	$(VENV)/bin/spark-submit --master $(SUBMIT_MASTER) \
+	  --conf "spark.driver.extraJavaOptions=$$($(PY) -c "from padan.spark import class_archive_options; print(class_archive_options())")" \
+	  $(SUBMIT_CONF) \
 	  --jars $$($(PY) -c "from padan.spark import submit_jars; print(','.join(submit_jars()))") \
 	  --conf spark.sql.extensions=io.delta.sql.DeltaSparkSessionExtension \
 	  --conf spark.sql.catalog.spark_catalog=org.apache.spark.sql.delta.catalog.DeltaCatalog \
