@@ -115,12 +115,15 @@ clean:
 	rm -rf lake data dist build spark-warehouse metastore_db derby.log .pytest_cache
 
 # SUBMIT_CONF: extra spark-submit options (e.g. --conf spark.ui.enabled=false --total-executor-cores 2).
+# The driver and executors map the class archive `make setup` built when it is on their machine
+# (this one, or a loopback cluster); elsewhere the JVM ignores the option.
 SUBMIT_MASTER ?= local[2]
 SUBMIT_JOB    ?= pipeline
 SUBMIT_CONF   ?=
 submit: package
+	cds="$$($(PY) -c "from padan.spark import class_archive_options; print(class_archive_options())")"; \
 	$(VENV)/bin/spark-submit --master $(SUBMIT_MASTER) \
-	  --conf "spark.driver.extraJavaOptions=$$($(PY) -c "from padan.spark import class_archive_options; print(class_archive_options())")" \
+	  --conf "spark.driver.extraJavaOptions=$$cds" --conf "spark.executor.extraJavaOptions=$$cds" \
 	  $(SUBMIT_CONF) \
 	  --jars $$($(PY) -c "from padan.spark import submit_jars; print(','.join(submit_jars()))") \
 	  --conf spark.sql.extensions=io.delta.sql.DeltaSparkSessionExtension \

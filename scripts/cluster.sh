@@ -13,6 +13,10 @@ case "$VENV" in /*) ;; *) VENV="$PWD/$VENV" ;; esac
 SPARK_HOME=$("$VENV/bin/python" -c "import os, pyspark; print(os.path.dirname(pyspark.__file__))")
 export SPARK_HOME SPARK_LOCAL_IP=127.0.0.1 SPARK_MASTER_HOST=127.0.0.1
 export PYSPARK_PYTHON=${PYSPARK_PYTHON:-$VENV/bin/python}
+# The master and workers map the class archive `make setup` built (padan.spark.class_archive_options:
+# same JVM, same class path as a local driver), when there is one.
+CDS_OPTS=$("$VENV/bin/python" -c "from padan.spark import class_archive_options; print(class_archive_options())" 2>/dev/null || true)
+export SPARK_DAEMON_JAVA_OPTS="${SPARK_DAEMON_JAVA_OPTS:-} $CDS_OPTS"
 MASTER_PORT=${PADAN_MASTER_PORT:-7077}
 MASTER_UI=${PADAN_MASTER_UI_PORT:-8080}
 MASTER_URL="spark://127.0.0.1:$MASTER_PORT"

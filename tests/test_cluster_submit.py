@@ -87,6 +87,11 @@ def test_pipeline_on_the_cluster_equals_local_mode(standalone, tmp_path, pipelin
     assert "spark://127.0.0.1:7177" in proc.stderr      # the job ran on the cluster, not local
     assert "padan_pyfiles.zip" in proc.stderr          # the package came from the shipped zip
     _assert_shipped_package(tmp_path / "dist")
+    # The workers started the executors with the class archive `make setup` built (make submit
+    # passes it on: same JVM and class path on this machine).
+    launches = [line for log in (tmp_path / "cluster").glob("worker-*.log")
+                for line in log.read_text(errors="replace").splitlines() if "Launch command" in line]
+    assert launches and all("-XX:SharedArchiveFile=" in line for line in launches)
     assert list((lake / "_tmp").iterdir()) == []        # the job's run folder (padan.scratch) is gone
 
     there = Lake.from_config(ctx.spark, cfg.lake)
