@@ -74,14 +74,22 @@ def main(argv: list[str]) -> int:
         builder = SparkSession.builder
         for key, value in conf.items():
             builder = builder.config(key, value)
-        spark = builder.getOrCreate()
-        spark.sparkContext.setLogLevel("ERROR")
-        _workload(spark, Path(tmp))
-        jvm = SparkContext._gateway.proc
-        spark.stop()
-        # The gateway JVM exits when its stdin closes; the archive is written on the way out.
-        jvm.stdin.close()
-        jvm.wait(timeout=300)
+        try:
+            spark = builder.getOrCreate()
+            spark.sparkContext.setLogLevel("ERROR")
+            jvm = SparkContext._gateway.proc
+            try:
+                _workload(spark, Path(tmp))
+            finally:
+                spark.stop()
+                # The gateway JVM exits when its stdin closes; the archive is written on the way out.
+                jvm.stdin.close()
+                jvm.wait(timeout=300)
+        except Exception as exc:       # (the workload's rows are counters: no personal data in the message)
+            partial.unlink(missing_ok=True)
+            print(f"padan setup: the class archive was not built ({type(exc).__name__}: {exc}); Spark drivers "
+                  "start without one", file=sys.stderr)
+            return 0
     if not partial.is_file() or partial.stat().st_size == 0:
         print("padan setup: no class archive was written; Spark drivers start without one", file=sys.stderr)
         return 0

@@ -60,8 +60,8 @@ def staged_jars_folder() -> Path | None:
 # The driver JVM's class-data-sharing archive (AppCDS, JEP 350), built by `make setup`
 # (scripts/build_class_archive.py) beside the staged jars. A JVM that maps it skips parsing and
 # verifying the ~20,000 Spark, Hadoop and Scala classes a session loads: measured on this 2-core
-# machine, a local session's start plus one Delta write and read went from 36 to 27 JVM CPU-s
-# (wall 21 -> 15 s), tests/test_ingest.py from 78-82 to 70-74 CPU-s. The archive belongs to the
+# machine, a local session's start plus one Delta write and read went from 36-39 to 28-29 CPU-s of
+# the machine (wall 21-22 -> 15.5-16 s; docs/BENCHMARKS.md). The archive belongs to the
 # JVM build and class path that wrote it: any other JVM, or a changed class path, ignores it
 # silently (-Xshare:auto with the cds logs off) and loads its classes as usual.
 CLASS_ARCHIVE = "driver-classes.jsa"
