@@ -34,13 +34,19 @@ def test_notebooks_execute(spark, tmp_path, monkeypatch):
 
     monkeypatch.setenv("PADAN_NB_ROOT", str(tmp_path / "nb"))
     monkeypatch.setenv("SPARK_LOCAL_IP", "127.0.0.1")
-    monkeypatch.chdir(REPO)
+    # The kernel works in a folder of its own (a Spark session leaves ./spark-warehouse where it
+    # starts), finding padan's config as a user outside the checkout would.
+    monkeypatch.setenv("PADAN_CONF_DIR", str(REPO / "conf"))
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    warehouse_before = (REPO / "spark-warehouse").exists()
     # The sample is ingested here, in the test session's warm JVM; each notebook's workspace() then
     # finds the same extracts (their manifest) and skips the ingested batches.
     install_extracts("notebooks", tmp_path / "nb" / "data")
     workspace(p3ke_rows=1200, prakerja_rows=800, env="base", root=str(tmp_path / "nb"), u_max_pairs=50_000)
     notebooks = [nbformat.read(path, as_version=4) for path in NOTEBOOKS]
-    resources = {"metadata": {"path": str(REPO)}}
+    resources = {"metadata": {"path": str(work)}}
     owner = NotebookClient(notebooks[0], timeout=900, kernel_name="python3", resources=resources)
     owner.km = owner.create_kernel_manager()
     owner.start_new_kernel()
@@ -55,3 +61,4 @@ def test_notebooks_execute(spark, tmp_path, monkeypatch):
             assert all(c.execution_count for c in nb.cells if c.cell_type == "code"), path.name
     finally:
         owner._cleanup_kernel()
+    assert (REPO / "spark-warehouse").exists() == warehouse_before      # no Spark folder left in the checkout
