@@ -25,7 +25,9 @@ def make_submit(tmp_path, *, job: str, args: list[str], env_extra: dict, master:
     temporary dist folder: a broken packaging or submit path fails here."""
     env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1", **env_extra}
     conf = ["--conf", "spark.sql.shuffle.partitions=2", "--conf", "spark.ui.enabled=false",
-            "--conf", "spark.databricks.delta.snapshotPartitions=2", *submit_conf]
+            "--conf", "spark.databricks.delta.snapshotPartitions=2",
+            # (`make -C` runs spark-submit in the checkout: Spark's default ./spark-warehouse would land there)
+            "--conf", f"spark.sql.warehouse.dir={tmp_path / 'spark-warehouse'}", *submit_conf]
     cmd = ["make", "--no-print-directory", "-C", str(REPO), "submit", f"DIST={tmp_path / 'dist'}",
            f"SUBMIT_JOB={job}", f"SUBMIT_MASTER={master}", "ENV=base", f"SUBMIT_CONF={' '.join(conf)}",
            f"ARGS={' '.join(args)}"]
@@ -75,6 +77,7 @@ def test_pipeline_on_the_cluster_equals_local_mode(standalone, tmp_path, pipelin
     lake = tmp_path / "lake"
     cfg = ctx.cfg.with_overrides({"lake": {"root": str(lake)}})
     copy_model(ctx.lake, Lake.from_config(ctx.spark, cfg.lake), result.model_version)
+    warehouse_before = (REPO / "spark-warehouse").exists()
     proc = make_submit(tmp_path, job="pipeline", master=standalone,
                        args=["--conf-dir", str(REPO / "conf"), "--run-date", ctx.run_date],
                        env_extra={"PADAN_P3KE_PATH": ctx.cfg.sources["p3ke"].path,
@@ -85,6 +88,7 @@ def test_pipeline_on_the_cluster_equals_local_mode(standalone, tmp_path, pipelin
                                     "--conf", f"spark.pyspark.python={sys.executable}"])
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "spark://127.0.0.1:7177" in proc.stderr      # the job ran on the cluster, not local
+    assert (REPO / "spark-warehouse").exists() == warehouse_before      # nothing left in the checkout
     assert "padan_pyfiles.zip" in proc.stderr          # the package came from the shipped zip
     _assert_shipped_package(tmp_path / "dist")
     # The workers started the executors with the class archive `make setup` built (make submit
